@@ -1,0 +1,1 @@
+"""The serving path: onnxruntime, numpy and pillow only -- never torch."""

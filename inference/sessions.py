@@ -1,0 +1,46 @@
+"""onnxruntime sessions for the served models: one per file, made once and shared by every request
+(InferenceSession.run is thread-safe), with threads set for a server that many visitors share."""
+import functools
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+EXPORTS = Path(__file__).resolve().parent.parent / "exports"
+# The models are tiny: batch-1 latency is best on the CPU, one thread a request, many requests at
+# once. DIGIT_LAB_PROVIDERS=CUDAExecutionProvider,CPUExecutionProvider opts into a GPU.
+PROVIDERS = os.environ.get("DIGIT_LAB_PROVIDERS", "CPUExecutionProvider").split(",")
+
+HOW_TO_MAKE = {
+    "cnn": "python -m training.train_cnn --out checkpoints && python -m training.export --checkpoint checkpoints/cnn.pt --out exports/cnn.onnx",
+    "gan": "python -m training.train_gan --out checkpoints && python -m training.export --checkpoint checkpoints/gan.pt --out exports/gan.onnx",
+}
+
+
+class ModelUnavailable(RuntimeError):
+    """A model file is missing or unreadable; the message says which and how to make it."""
+
+
+def shipped(kind: str) -> Path:
+    return EXPORTS / f"{kind}.onnx"
+
+
+@functools.lru_cache(maxsize=16)
+def _open(path: str, modified: float) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(path, options, providers=[p for p in PROVIDERS if p in ort.get_available_providers()])
+
+
+def session(kind: str, path: str | Path | None = None) -> ort.InferenceSession:
+    """The session for `path` (the shipped model of `kind` when None). A file replaced on disk gets
+    a fresh session; a missing or corrupt one raises ModelUnavailable."""
+    path = Path(path) if path else shipped(kind)
+    try:
+        return _open(str(path), path.stat().st_mtime)
+    except FileNotFoundError:
+        raise ModelUnavailable(f"{path.name} is missing. Make it with: {HOW_TO_MAKE[kind]}") from None
+    except Exception as error:
+        raise ModelUnavailable(f"{path.name} could not be loaded ({type(error).__name__}). Rebuild it with: {HOW_TO_MAKE[kind]}") from None

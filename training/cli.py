@@ -1,0 +1,86 @@
+"""The command line both training scripts share: flags made from the config dataclass, a tqdm bar
+over the loop's Progress events, the checkpoint saved at the end (or on Ctrl-C), and one-line errors."""
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm import tqdm
+
+from training import runtime
+from training.data import DatasetUnavailable
+from training.runtime import CheckpointError, Progress
+
+
+def _flag_type(value):
+    if isinstance(value, bool):
+        return lambda text: {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[text.lower()]
+    return type(value)
+
+
+def build_parser(kind: str, config_cls) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m training.train_{kind}",
+        description=f"Train the {kind.upper()} and save OUT/{kind}.pt (export it with python -m training.export).",
+        argument_default=argparse.SUPPRESS,  # so a resumed run keeps its checkpoint's settings
+    )
+    for field in dataclasses.fields(config_cls):
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"), type=_flag_type(field.default), metavar=field.name.upper(),
+            help=f"default {field.default}",
+        )
+    parser.add_argument("--out", type=Path, help="folder for the checkpoint (default checkpoints)")
+    parser.add_argument("--resume", type=Path, help="continue from this checkpoint, with its settings")
+    return parser
+
+
+def run(kind: str, config_cls, train: Callable[..., Iterator[Progress]], argv=None) -> Path | None:
+    """Parse, train, save; returns the checkpoint path on the main process."""
+    parser = build_parser(kind, config_cls)
+    try:
+        args = vars(parser.parse_args(argv))
+    except KeyError as bad_bool:
+        parser.error(f"not a yes/no value: {bad_bool}")
+    out, resume_path = args.pop("out", Path("checkpoints")), args.pop("resume", None)
+    resume = runtime.load_checkpoint(resume_path, kind) if resume_path else None
+    try:
+        cfg = config_cls(**{**(resume["config"] if resume else {}), **args})
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+
+    events = train(cfg, resume=resume)
+    first = next(events)  # the process group and device exist from here on
+    rt_main = runtime.is_main_process()
+    bar = tqdm(total=first.total_steps, initial=first.step - 1, unit="step", disable=not rt_main, dynamic_ncols=True)
+    last = first
+    try:
+        for event in _chain(first, events):
+            last = event
+            bar.update(event.step - bar.n)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items()}, refresh=False)
+            if event.epoch_end and event.metrics:
+                bar.write(f"epoch {event.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()))
+    except KeyboardInterrupt:
+        bar.write(f"interrupted at step {last.step}; saving what was learned so far")
+    finally:
+        bar.close()
+    if not rt_main:
+        return None
+    path = runtime.save_checkpoint(last.snapshot(), out / f"{kind}.pt")
+    print(f"saved {path} (step {last.step} of {last.total_steps}, {last.elapsed:.0f} s)")
+    return path
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def main(kind: str, config_cls, train) -> None:
+    try:
+        run(kind, config_cls, train)
+    except (DatasetUnavailable, CheckpointError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    finally:
+        runtime.finish()

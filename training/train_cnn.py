@@ -1,0 +1,117 @@
+"""Train the digit classifier: `python -m training.train_cnn --epochs 12 --out checkpoints`.
+
+`train()` is the one training loop, a generator of Progress events: the CLI below draws them as a
+progress bar, the app's Train tab as live plots. Stopping is the consumer closing the generator."""
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from models import DigitCNN
+from training import augment, data, runtime
+from training.runtime import Progress
+
+
+@dataclass
+class CNNConfig:
+    dataset: str = "mnist-5k"
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 4e-3  # the one-cycle schedule's peak (AdamW)
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    augment: bool = True  # canvas-like pens, slants, sizes and shifts
+    seed: int = 0
+    device: str = "auto"
+    max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
+
+    def __post_init__(self):
+        if self.dataset not in data.DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(data.DATASETS)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.max_steps < 0 or self.seed < 0:
+            raise ValueError("epochs and batch size must be at least 1, max steps and seed at least 0")
+        if not 0 < self.lr <= 1 or not 0 <= self.label_smoothing < 1 or self.weight_decay < 0:
+            raise ValueError("lr must be in (0, 1], label smoothing in [0, 1), weight decay at least 0")
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, split: data.Split, batch_size: int = 500) -> dict[str, float]:
+    """Held-out loss and accuracy of an unwrapped model."""
+    was_training = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    for start in range(0, len(split), batch_size):
+        images, labels = split.images[start : start + batch_size], split.labels[start : start + batch_size]
+        logits = model(images).float()
+        loss += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += (logits.argmax(1) == labels).sum().item()
+    model.train(was_training)
+    return {"held_out_loss": loss / len(split), "held_out_accuracy": correct / len(split)}
+
+
+def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None = None) -> Iterator[Progress]:
+    """Train, yielding a Progress per step. `resume` continues a checkpoint; `extra` adds examples
+    (the Draw tab's corrections) to the training set, repeated so they count."""
+    rt = runtime.start(cfg.device, cfg.seed)
+    train_set, held_out = data.load(cfg.dataset)
+    if extra is not None and len(extra):
+        repeats = max(1, len(train_set) // (20 * len(extra)))  # about 5% of each epoch
+        train_set = data.Split(
+            torch.cat([train_set.images, extra.images.repeat(repeats, 1, 1, 1)]),
+            torch.cat([train_set.labels, extra.labels.repeat(repeats)]),
+        )
+    train_set, held_out = train_set.to(rt.device), held_out.to(rt.device)
+
+    model = DigitCNN().to(rt.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
+    total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+    step, metrics = 0, {}
+    if resume:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["scheduler"])
+        step, metrics = resume["step"], resume.get("metrics", {})
+    net = rt.wrap(model)
+
+    def checkpoint(step: int, metrics: dict) -> dict:
+        return {
+            "kind": "cnn", "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": schedule.state_dict(), "config": asdict(cfg), "step": step, "metrics": metrics,
+            "world_size": rt.world, "seconds": rt.elapsed(),
+        }
+
+    for epoch in range(step // per_epoch, cfg.epochs):
+        done_this_epoch = step - epoch * per_epoch  # non-zero only when resuming mid-epoch
+        for index, (images, labels) in enumerate(data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)):
+            if index < done_this_epoch:
+                continue
+            if cfg.augment:
+                images = augment.canvas_like(images)
+            with rt.autocast:
+                logits = net(images)
+                loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            losses = {"loss": loss.item(), "accuracy": (logits.argmax(1) == labels).float().mean().item()}
+            last = step == total
+            epoch_end = last or index == per_epoch - 1
+            if epoch_end:
+                metrics = evaluate(model, held_out)
+            yield Progress(
+                step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
+                epoch_end=epoch_end, metrics=metrics if epoch_end else {},
+            )
+            if last:
+                return
+
+
+if __name__ == "__main__":
+    from training import cli
+
+    cli.main("cnn", CNNConfig, train)
