@@ -1,0 +1,58 @@
+"""The command lines as a user runs them: smoke runs with --max-steps, and one-line errors."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_train_then_export_from_the_command_line(tmp_path):
+    done = cli("training.train_cnn", "--max-steps", "3", "--batch-size", "32", "--device", "cpu", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cnn.pt").is_file()
+    resumed = cli("training.train_cnn", "--resume", str(tmp_path / "cnn.pt"), "--max-steps", "5", "--out", str(tmp_path / "more"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "step 5 of 5" in resumed.stdout
+    exported = cli("training.export", "--checkpoint", str(tmp_path / "cnn.pt"), "--out", str(tmp_path / "cnn.onnx"))
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "cnn.onnx").is_file() and (tmp_path / "cnn.json").is_file()
+
+
+@pytest.mark.slow
+def test_gan_smoke_run(tmp_path):
+    done = cli("training.train_gan", "--max-steps", "2", "--batch-size", "16", "--g-width", "16", "--device", "cpu", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "gan.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("training.train_cnn", "--epochs", "-1"), "epochs"),
+        (("training.train_cnn", "--lr", "abc"), "invalid float"),
+        (("training.train_gan", "--dataset", "imagenet"), "mnist-5k"),
+        (("training.train_cnn", "--device", "tpu", "--max-steps", "1"), "unknown device"),
+        (("training.train_cnn", "--resume", "missing.pt"), "no checkpoint"),
+        (("training.export", "--checkpoint", "missing.pt", "--out", "x.onnx"), "no checkpoint"),
+    ],
+)
+def test_bad_input_gets_a_one_line_error_and_a_non_zero_exit(args, message):
+    done = cli(*args)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_corrupt_checkpoint_is_named_not_a_traceback(tmp_path):
+    bad = tmp_path / "cnn.pt"
+    bad.write_bytes(b"not a checkpoint")
+    done = cli("training.export", "--checkpoint", str(bad), "--out", str(tmp_path / "cnn.onnx"))
+    assert done.returncode == 1 and "not a readable checkpoint" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "cnn.onnx").exists()

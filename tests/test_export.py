@@ -1,0 +1,65 @@
+"""Export: ONNX interfaces as DESIGN.md says, parity enforced, and nothing served is ever replaced
+by a file that failed its checks."""
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from training import export, train_cnn, train_gan
+
+
+def last(events):
+    *_, event = events
+    return event
+
+
+@pytest.fixture(scope="module")
+def cnn_checkpoint():
+    return last(train_cnn.train(train_cnn.CNNConfig(max_steps=3, batch_size=32, device="cpu"))).snapshot()
+
+
+@pytest.fixture(scope="module")
+def gan_checkpoint():
+    cfg = train_gan.GANConfig(max_steps=2, batch_size=16, g_width=16, d_width=8, device="cpu")
+    return last(train_gan.train(cfg, judge=None)).snapshot()
+
+
+def test_cnn_export_takes_any_batch_and_matches_pytorch(tmp_path, cnn_checkpoint):
+    out = tmp_path / "cnn.onnx"
+    card = export.export(cnn_checkpoint, out)
+    model = onnx.load(out)
+    assert [i.name for i in model.graph.input] == ["image"]
+    assert [o.name for o in model.graph.output][:1] == ["logits"]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for n in (1, 3, 64):
+        assert session.run(["logits"], {"image": np.random.rand(n, 1, 28, 28).astype(np.float32)})[0].shape == (n, 10)
+    assert card["metrics"]["parity_max_logit_difference"] <= export.LOGIT_TOLERANCE
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["training_command"].startswith("python -m training.train_cnn --dataset mnist-5k")
+    assert {"dataset", "seed", "metrics", "date"} <= set(saved)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert out.stat().st_size < 10 * 2**20
+
+
+def test_gan_export_reads_z_size_from_the_model(tmp_path, gan_checkpoint):
+    out = tmp_path / "gan.onnx"
+    export.export(gan_checkpoint, out)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    z_input = session.get_inputs()[0]
+    assert z_input.name == "z" and z_input.shape[1] == gan_checkpoint["config"]["z_dim"]
+    z = np.random.randn(5, z_input.shape[1]).astype(np.float32)
+    image = session.run(["image"], {"z": z, "label": np.arange(5)})[0]
+    assert image.shape == (5, 1, 28, 28) and np.abs(image).max() <= 1
+
+
+def test_a_failed_parity_check_leaves_the_served_files_untouched(tmp_path, cnn_checkpoint, monkeypatch):
+    out = tmp_path / "cnn.onnx"
+    export.export(cnn_checkpoint, out)
+    before = out.read_bytes(), out.with_suffix(".json").read_bytes()
+    monkeypatch.setattr(export, "LOGIT_TOLERANCE", -1.0)
+    with pytest.raises(export.ExportError, match="parity"):
+        export.export(cnn_checkpoint, out)
+    assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
+    assert not list(tmp_path.glob("*.tmp"))

@@ -1,0 +1,74 @@
+"""The two training loops, a few steps each, as the CLI and the Train tab consume them."""
+import numpy as np
+import pytest
+import torch
+
+from training import data, train_cnn, train_gan
+from training.runtime import Progress
+
+
+def run(events):
+    return list(events)
+
+
+def test_cnn_loop_yields_a_progress_event_per_step_and_evaluates_at_the_end():
+    events = run(train_cnn.train(train_cnn.CNNConfig(max_steps=4, batch_size=32, device="cpu")))
+    assert [e.step for e in events] == [1, 2, 3, 4]
+    assert all(isinstance(e, Progress) and e.total_steps == 4 for e in events)
+    assert set(events[0].losses) == {"loss", "accuracy"}
+    assert not events[0].epoch_end and events[-1].epoch_end
+    assert set(events[-1].metrics) == {"held_out_loss", "held_out_accuracy"}
+    checkpoint = events[-1].snapshot()
+    assert checkpoint["kind"] == "cnn" and checkpoint["step"] == 4
+    assert {"model", "optimizer", "scheduler", "config"} <= set(checkpoint)
+
+
+def test_cnn_loop_learns():
+    events = run(train_cnn.train(train_cnn.CNNConfig(max_steps=60, device="cpu", augment=False)))
+    assert events[-1].metrics["held_out_accuracy"] > 0.5  # chance is 0.1
+
+
+def test_a_resumed_cnn_run_continues_where_it_stopped():
+    cfg = train_cnn.CNNConfig(max_steps=6, batch_size=32, device="cpu")
+    events = train_cnn.train(cfg)
+    for event in events:
+        if event.step == 3:
+            checkpoint = event.snapshot()
+            break
+    events.close()  # the consumer stopping is how a run is cancelled
+    resumed = run(train_cnn.train(cfg, resume=checkpoint))
+    assert [e.step for e in resumed] == [4, 5, 6]
+
+
+def test_same_seed_same_run():
+    cfg = train_cnn.CNNConfig(max_steps=3, batch_size=16, device="cpu", seed=7)
+    first = [e.losses["loss"] for e in train_cnn.train(cfg)]
+    second = [e.losses["loss"] for e in train_cnn.train(cfg)]
+    assert first == second
+
+
+def test_extra_examples_join_the_training_set():
+    extra = data.Split(torch.zeros(3, 1, 28, 28), torch.tensor([1, 2, 3]))
+    events = run(train_cnn.train(train_cnn.CNNConfig(max_steps=2, device="cpu"), extra=extra))
+    assert events[-1].step == 2
+
+
+def test_gan_loop_yields_losses_and_a_sample_grid_at_the_end():
+    cfg = train_gan.GANConfig(max_steps=3, batch_size=16, g_width=16, d_width=8, device="cpu")
+    events = run(train_gan.train(cfg, judge=None))
+    assert [e.step for e in events] == [1, 2, 3]
+    assert set(events[0].losses) == {"d_loss", "g_loss"}
+    assert events[-1].samples.shape == (100, 28, 28)
+    assert 0 <= events[-1].samples.min() and events[-1].samples.max() <= 1
+    checkpoint = events[-1].snapshot()
+    assert checkpoint["kind"] == "gan" and {"generator", "discriminator", "ema", "model"} <= set(checkpoint)
+    resumed = run(train_gan.train(train_gan.GANConfig(**{**checkpoint["config"], "max_steps": 4}), resume=checkpoint, judge=None))
+    assert [e.step for e in resumed] == [4]
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": -1.0}, {"dataset": "nope"}, {"batch_size": 0}, {"max_steps": -2}])
+def test_bad_settings_are_refused_before_anything_starts(bad):
+    with pytest.raises(ValueError):
+        train_cnn.CNNConfig(**bad)
+    with pytest.raises(ValueError):
+        train_gan.GANConfig(**bad)
