@@ -61,13 +61,18 @@ def run(kind: str, config_cls, train: Callable[..., Iterator[Progress]], argv=No
             bar.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items()}, refresh=False)
             if event.epoch_end and event.metrics:
                 bar.write(f"epoch {event.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()))
+        interrupted = False
     except KeyboardInterrupt:
         bar.write(f"interrupted at step {last.step}; saving what was learned so far")
+        interrupted = True
     finally:
         bar.close()
     if not rt_main:
         return None
-    path = runtime.save_checkpoint(last.snapshot(), out / f"{kind}.pt")
+    checkpoint = last.snapshot()
+    if interrupted:  # so the model card's command says how long this run really was
+        checkpoint["config"] = {**checkpoint["config"], "max_steps": last.step}
+    path = runtime.save_checkpoint(checkpoint, out / f"{kind}.pt")
     print(f"saved {path} (step {last.step} of {last.total_steps}, {last.elapsed:.0f} s)")
     return path
 
