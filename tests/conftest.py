@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +26,9 @@ def launch_app(env_extra: dict | None = None, timeout: float = 120, script: str 
     import httpx
 
     port = free_port()
+    runs = tempfile.mkdtemp(prefix="digit-lab-runs-")  # test runs never land in the repository
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
+           "GRADIO_ANALYTICS_ENABLED": "False", "DIGIT_LAB_RUNS_DIR": runs, **(env_extra or {})}
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / f"app-{port}.log", "w")
     process = subprocess.Popen([sys.executable, script], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

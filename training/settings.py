@@ -1,0 +1,88 @@
+"""The Train tab's caps and defaults, read from environment variables so that a public Space, a
+laptop and the tests can each set their own without touching code.
+
+    DIGIT_LAB_TRAIN_MAX_EPOCHS   (default 30)    most epochs one run may ask for
+    DIGIT_LAB_TRAIN_MAX_SECONDS  (default 300)   a run is stopped, and kept, after this long
+    DIGIT_LAB_TRAIN_MAX_STEPS    (default 0)     stop after this many optimiser steps; 0: no cap
+    DIGIT_LAB_TRAIN_BATCH_MIN    (default 8)     smallest batch size accepted
+    DIGIT_LAB_TRAIN_BATCH_MAX    (default 512)   largest batch size accepted
+    DIGIT_LAB_TRAIN_LR_MIN       (default 1e-5)  smallest learning rate accepted
+    DIGIT_LAB_TRAIN_LR_MAX       (default 0.05)  largest learning rate accepted
+    DIGIT_LAB_TRAIN_THREADS      (default 0)     torch CPU threads for a run; 0: all cores but one,
+                                                 so the Draw and Generate tabs keep a core to answer
+    DIGIT_LAB_TRAIN_UPDATE_SECONDS (default 1.0) how often the tab sends progress to the browser
+    DIGIT_LAB_RUNS_DIR           (default runs/ in the repository) where each run's files go
+    DIGIT_LAB_KEEP_RUNS          (default 100)   older run folders beyond this many are deleted; 0: keep all
+
+Nothing here imports torch: the app reads these at start-up.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The same names as training.data.DATASETS (a test checks), repeated so the app need not import torch.
+DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
+KINDS = ("cnn", "gan")
+# What the tab offers before a visitor changes anything: short runs that still show learning.
+# The learning rate left alone is the training script's own (CNNConfig.lr, GANConfig.lr).
+DEFAULT_EPOCHS = {"cnn": 3, "gan": 15}
+DEFAULT_BATCH_SIZE = 64
+
+
+class SettingError(ValueError):
+    pass
+
+
+def _read(name: str, default, kind=float):
+    text = os.environ.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise SettingError(f"{name}={text!r} is not a valid {kind.__name__}") from None
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    max_epochs: int = 30
+    max_seconds: float = 300.0
+    max_steps: int = 0
+    batch_min: int = 8
+    batch_max: int = 512
+    lr_min: float = 1e-5
+    lr_max: float = 0.05
+    threads: int = 0
+    update_seconds: float = 1.0
+    runs_dir: Path = ROOT / "runs"
+    keep_runs: int = 100
+
+    def __post_init__(self):
+        if self.max_epochs < 1 or self.max_seconds <= 0 or self.max_steps < 0 or self.keep_runs < 0:
+            raise SettingError("max epochs and max seconds must be positive; max steps and keep runs at least 0")
+        if not 1 <= self.batch_min <= self.batch_max or not 0 < self.lr_min <= self.lr_max <= 1:
+            raise SettingError("need 1 <= batch min <= batch max and 0 < lr min <= lr max <= 1")
+        if self.threads < 0 or not 0.1 <= self.update_seconds <= 2:
+            raise SettingError("threads must be at least 0 and update seconds in [0.1, 2]")
+
+    def torch_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) - 1)
+
+
+def load() -> TrainSettings:
+    """The settings as the environment has them now (raises SettingError naming a bad variable)."""
+    d = TrainSettings()
+    return TrainSettings(
+        max_epochs=_read("DIGIT_LAB_TRAIN_MAX_EPOCHS", d.max_epochs, int),
+        max_seconds=_read("DIGIT_LAB_TRAIN_MAX_SECONDS", d.max_seconds),
+        max_steps=_read("DIGIT_LAB_TRAIN_MAX_STEPS", d.max_steps, int),
+        batch_min=_read("DIGIT_LAB_TRAIN_BATCH_MIN", d.batch_min, int),
+        batch_max=_read("DIGIT_LAB_TRAIN_BATCH_MAX", d.batch_max, int),
+        lr_min=_read("DIGIT_LAB_TRAIN_LR_MIN", d.lr_min),
+        lr_max=_read("DIGIT_LAB_TRAIN_LR_MAX", d.lr_max),
+        threads=_read("DIGIT_LAB_TRAIN_THREADS", d.threads, int),
+        update_seconds=_read("DIGIT_LAB_TRAIN_UPDATE_SECONDS", d.update_seconds),
+        runs_dir=Path(os.environ.get("DIGIT_LAB_RUNS_DIR") or d.runs_dir),
+        keep_runs=_read("DIGIT_LAB_KEEP_RUNS", d.keep_runs, int),
+    )
