@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from models import DigitCNN
-from training import data, metrics, runtime
+from training import data, directions, metrics, runtime
 from training.train_gan import build_generator
 
 LOGIT_TOLERANCE, IMAGE_TOLERANCE = 1e-4, 1e-3
@@ -78,6 +78,15 @@ def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: d
     z = torch.randn(2000, z_dim, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(10).repeat_interleave(200)
     _to_onnx(generator, (z[:2], labels[:2]), ["z", "label"], ["image"], path)
+    # The judge: the CNN beside the export, else the shipped one (the slider directions need one to
+    # check that a move keeps the digit's class).
+    judge_path = next((p for p in (path.parent / "cnn.onnx", Path(__file__).resolve().parent.parent / "exports" / "cnn.onnx") if p.is_file()), None)
+    judge = metrics.Judge(judge_path) if judge_path else None
+    judged_by = judge_path and str(judge_path.name if judge_path.parent == path.parent else judge_path)
+    # The slider directions travel inside the .onnx (metadata "directions"), so swapping the file
+    # swaps model and directions together; the parity check below reads the file as written.
+    found = directions.find(generator, judge)
+    directions.store(path, found)
     with torch.no_grad():
         expected = generator(z, labels).numpy()
     got = _session(path).run(["image"], {"z": z.numpy(), "label": labels.numpy()})[0]
@@ -85,11 +94,14 @@ def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: d
     if worst > IMAGE_TOLERANCE:
         raise ExportError(f"parity failed: images differ from PyTorch by up to {worst:.2e} (allowed {IMAGE_TOLERANCE:g})")
     figures = {"parity_max_pixel_difference": worst, "z_dim": z_dim}
-    judge_path = path.parent / "cnn.onnx"
-    if judge_path.is_file():
-        judge = metrics.Judge(judge_path)
+    if judge is not None:
         quality = metrics.gan_quality(judge, (got + 1) / 2, labels.numpy(), held_out.images.numpy(), train_set.images.numpy())
-        figures |= quality | {"judged_by": str(judge_path.name), "samples": len(labels)}
+        figures |= quality | {"judged_by": judged_by, "samples": len(labels)}
+    offered = [d for d in found["directions"] if d["offered"]]
+    figures["directions"] = {
+        "offered": len(offered), "class_kept_min": found["class_kept_min"], "step_sd": found["step_sd"],
+        "candidates": directions.summary(found),
+    }
     return figures
 
 
