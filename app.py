@@ -4,7 +4,7 @@ The Blocks and their wiring only: what each tab shows comes from plain functions
 (serving, numpy and onnxruntime) and training/ (torch, imported when a run starts)."""
 import gradio as gr
 
-from tabs import draw, generate, train
+from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
 
 with gr.Blocks(title="Digit Lab") as demo:
     gr.Markdown("# Digit Lab\nA CNN reads the digit you draw; a conditional GAN dreams digits you steer; train both live.")
