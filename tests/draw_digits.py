@@ -1,0 +1,251 @@
+"""Test data for the Draw tab, made here so tests need no downloads: digits drawn as pen strokes
+(rendered as the Sketchpad sends them: a transparent layer with coloured, anti-aliased strokes),
+digits typed in ordinary fonts, and the junk a visitor scribbles instead of a digit.
+
+Everything is seeded: the same seed gives the same set on every machine.
+"""
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# ---- stroke templates: each digit as pen strokes in a box 0.6 wide and 1.0 tall (y down) ------
+
+
+def arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
+    """Points along an ellipse from start to end angle (degrees, 0 = right, 90 = down)."""
+    angles = np.radians(np.linspace(start_deg, end_deg, n))
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
+
+
+def bezier(*controls, n=24):
+    """Points along the Bezier curve with these control points (de Casteljau)."""
+    t = np.linspace(0, 1, n)[:, None]
+    points = [np.asarray(c, float) for c in controls]
+    while len(points) > 1:
+        points = [(1 - t) * a + t * b for a, b in zip(points[:-1], points[1:])]
+    return [tuple(p) for p in points[0]]
+
+
+def _figure_eight(n=60):
+    """One stroke, as most people write an 8: up the right of the top loop, down through the waist."""
+    t = np.linspace(-math.pi / 2, 3 * math.pi / 2, n)
+    return [(0.3 + 0.27 * math.sin(2 * a), 0.5 - 0.48 * math.sin(a)) for a in t]
+
+
+TEMPLATES: dict[int, list[list[list[tuple[float, float]]]]] = {
+    0: [
+        [arc(0.3, 0.5, 0.28, 0.48, -90, 270)],
+        [arc(0.3, 0.5, 0.26, 0.49, -70, 300)],  # overshoots its start, as people do
+    ],
+    1: [
+        [[(0.3, 0.0), (0.3, 1.0)]],
+        [[(0.12, 0.22), (0.33, 0.0), (0.33, 1.0)]],  # with a flag
+        [[(0.12, 0.22), (0.33, 0.0), (0.33, 1.0)], [(0.1, 1.0), (0.55, 1.0)]],  # flag and foot
+    ],
+    2: [
+        [arc(0.3, 0.27, 0.26, 0.25, 200, 360) + bezier((0.56, 0.27), (0.5, 0.55), (0.02, 1.0)) + [(0.6, 1.0)]],
+        [bezier((0.04, 0.2), (0.3, -0.1), (0.62, 0.15), (0.45, 0.5), (0.0, 1.0)) + bezier((0.0, 1.0), (0.3, 0.9), (0.6, 1.0))],
+    ],
+    3: [
+        [arc(0.28, 0.26, 0.25, 0.24, 200, 450) + arc(0.28, 0.74, 0.28, 0.25, -90, 150)],
+        [[(0.03, 0.0), (0.55, 0.0), (0.22, 0.42)] + arc(0.28, 0.7, 0.29, 0.29, -100, 150)],  # flat top
+    ],
+    4: [
+        [[(0.42, 0.0), (0.0, 0.66), (0.6, 0.66)], [(0.46, 0.3), (0.46, 1.0)]],
+        [[(0.05, 0.0), (0.03, 0.55), (0.6, 0.55)], [(0.47, 0.02), (0.47, 1.0)]],  # open top
+    ],
+    5: [
+        [[(0.56, 0.0), (0.1, 0.0), (0.06, 0.43)] + arc(0.3, 0.68, 0.28, 0.3, -125, 150)],
+        [[(0.1, 0.0), (0.06, 0.43)] + arc(0.3, 0.68, 0.28, 0.3, -125, 145), [(0.1, 0.0), (0.58, 0.0)]],  # bar apart
+    ],
+    6: [
+        [bezier((0.5, 0.0), (0.1, 0.2), (0.0, 0.7)) + arc(0.3, 0.72, 0.28, 0.27, 180, 540)],
+        [bezier((0.55, 0.02), (0.05, 0.25), (0.05, 0.75)) + arc(0.31, 0.74, 0.26, 0.25, 170, 520)],
+    ],
+    7: [
+        [[(0.0, 0.0), (0.6, 0.0), (0.2, 1.0)]],
+        [[(0.0, 0.0), (0.6, 0.0), (0.22, 1.0)], [(0.15, 0.5), (0.55, 0.5)]],  # crossed
+        [[(0.0, 0.08), (0.6, 0.0)] + bezier((0.6, 0.0), (0.35, 0.45), (0.3, 1.0))],
+    ],
+    8: [
+        [_figure_eight()],
+        [arc(0.3, 0.25, 0.22, 0.24, 0, 360), arc(0.3, 0.74, 0.28, 0.26, -90, 270)],  # two loops
+    ],
+    9: [
+        [arc(0.3, 0.28, 0.27, 0.27, 0, 360) + [(0.57, 0.28), (0.52, 1.0)]],
+        [arc(0.3, 0.27, 0.26, 0.26, -10, 350) + bezier((0.56, 0.25), (0.6, 0.7), (0.25, 1.0))],
+    ],
+}
+
+PEN_COLOURS = [(0, 0, 0), (255, 255, 255), (204, 50, 50), (50, 112, 204), (30, 30, 30)]
+
+
+def _render_strokes(strokes, canvas: int, pen: float, colour, supersample: int = 2) -> np.ndarray:
+    """Strokes in canvas pixels -> an RGBA layer (transparent, anti-aliased, round caps and joins)."""
+    big = canvas * supersample
+    layer = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    width = max(1, round(pen * supersample))
+    for stroke in strokes:
+        points = [(x * supersample, y * supersample) for x, y in stroke]
+        if len(points) > 1:
+            draw.line(points, fill=(*colour, 255), width=width, joint="curve")
+        radius = width / 2
+        for x, y in (points[0], points[-1]):
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(*colour, 255))
+    return np.asarray(layer.reduce(supersample))
+
+
+def sketchpad_value(layer: np.ndarray, background: str = "white") -> dict:
+    """What the Sketchpad sends: an opaque background, the stroke layer, and their composite."""
+    side = layer.shape[:2]
+    shade = {"white": 255, "dark": 32}[background]
+    back = np.zeros((*side, 4), np.uint8)
+    back[..., :3], back[..., 3] = shade, 255
+    alpha = layer[..., 3:4].astype(np.float32) / 255
+    composite = back.astype(np.float32)
+    composite[..., :3] = layer[..., :3] * alpha + back[..., :3] * (1 - alpha)
+    return {"background": back, "layers": [layer], "composite": composite.astype(np.uint8)}
+
+
+def drawn_digit(digit: int, rng: np.random.Generator, canvas: int | None = None):
+    """One digit as a person might draw it: any template, size, place, slant, tilt, wobble and pen."""
+    canvas = canvas or int(rng.choice([200, 280, 400, 800]))
+    strokes = TEMPLATES[digit][rng.integers(len(TEMPLATES[digit]))]
+    height = rng.uniform(0.3, 0.92) * canvas
+    squeeze = rng.uniform(0.75, 1.3)  # narrow or wide hands
+    slant = rng.uniform(-0.35, 0.25)  # most people lean right (negative shear here)
+    tilt = math.radians(rng.uniform(-12, 12))
+    wobble = rng.normal(0, 0.015, size=2)
+    transformed = []
+    for stroke in strokes:
+        points = np.asarray(stroke, float) - (0.3, 0.5)
+        points = points + rng.normal(0, 0.012, size=points.shape) * (len(points) < 10)  # shaky corners
+        points = points + wobble * np.sin(np.linspace(0, math.pi * rng.uniform(1, 3), len(points)))[:, None]
+        x = points[:, 0] * squeeze - slant * points[:, 1]
+        y = points[:, 1]
+        x, y = x * math.cos(tilt) - y * math.sin(tilt), x * math.sin(tilt) + y * math.cos(tilt)
+        transformed.append(np.stack([x, y], 1) * height)
+    every = np.concatenate(transformed)
+    pen = rng.uniform(0.022, 0.09) * canvas
+    low, high = every.min(0) - pen, every.max(0) + pen
+    span = high - low
+    if (span > canvas).any():  # too big for the canvas: shrink it to fit
+        shrink = canvas / span.max()
+        transformed = [s * shrink for s in transformed]
+        low, high, pen = low * shrink, high * shrink, pen * shrink
+    shift = -low + rng.random(2) * np.maximum(0.0, canvas - (high - low))  # anywhere it fits
+    strokes_px = [[tuple(p) for p in s + shift] for s in transformed]
+    colour = PEN_COLOURS[rng.integers(len(PEN_COLOURS))]
+    return sketchpad_value(_render_strokes(strokes_px, canvas, pen, colour), "dark" if colour == (255, 255, 255) else "white")
+
+
+# ---- typed digits ------------------------------------------------------------------------------
+
+# Symbol and math fonts hold other glyphs or old-style figures where the digits should be.
+_NOT_TEXT_FONTS = ("STIXNonUni", "STIXSiz", "cmex", "cmsy", "cmmi", "LastResort", "MathTeX")
+
+
+def font_paths() -> list[Path]:
+    """Ordinary text fonts with all ten digits: matplotlib's bundled ones and any under
+    /usr/share/fonts, one file per name."""
+    import matplotlib
+
+    by_name = {}
+    for root in (Path(matplotlib.get_data_path()) / "fonts" / "ttf", Path("/usr/share/fonts")):
+        for path in sorted(root.rglob("*")) if root.exists() else []:
+            if path.suffix.lower() in (".ttf", ".otf") and not any(s in path.name for s in _NOT_TEXT_FONTS):
+                by_name.setdefault(path.name, path)
+    return [p for _, p in sorted(by_name.items()) if _has_digits(p)]
+
+
+def _has_digits(path: Path) -> bool:
+    """Some fonts (DejaVu's Display cuts) leave the digits out: they render nothing."""
+    try:
+        face = ImageFont.truetype(str(path), 32)
+    except OSError:
+        return False
+    return all(face.getmask(str(d)).getbbox() is not None for d in range(10))
+
+
+def typed_digit(digit: int, font: Path, rng: np.random.Generator, as_layer: bool = True):
+    """The digit typed in `font` at some size and place; as a Sketchpad value (glyph coverage as the
+    layer's alpha) or as an opaque RGB image (dark on light or light on dark), as an upload is."""
+    canvas = int(rng.choice([200, 280, 400]))
+    size = int(rng.uniform(0.3, 0.85) * canvas)
+    face = ImageFont.truetype(str(font), size)
+    coverage = Image.new("L", (canvas, canvas), 0)
+    draw = ImageDraw.Draw(coverage)
+    left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=face)
+    x = rng.uniform(-left, max(-left + 1, canvas - right))
+    y = rng.uniform(-top, max(-top + 1, canvas - bottom))
+    draw.text((x, y), str(digit), fill=255, font=face)
+    coverage = coverage.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BILINEAR)
+    alpha = np.asarray(coverage)
+    if as_layer:
+        layer = np.zeros((canvas, canvas, 4), np.uint8)
+        layer[..., 3] = alpha
+        return sketchpad_value(layer)
+    ink, paper = (20, 20, 20), (250, 248, 240)
+    if rng.random() < 0.3:
+        ink, paper = paper, (15, 15, 25)
+    a = alpha[..., None].astype(np.float32) / 255
+    return (np.float32(ink) * a + np.float32(paper) * (1 - a)).astype(np.uint8)
+
+
+# ---- junk: what a visitor draws that is not one digit -------------------------------------------
+
+
+def junk(kind: str, rng: np.random.Generator, canvas: int = 280):
+    if kind == "blank":
+        return sketchpad_value(np.zeros((canvas, canvas, 4), np.uint8))
+    if kind == "dot":
+        r = rng.uniform(0.005, 0.025) * canvas
+        cx, cy = rng.uniform(r, canvas - r, size=2)
+        return sketchpad_value(_render_strokes([[(cx, cy), (cx + 0.5, cy)]], canvas, 2 * r, (0, 0, 0)))
+    if kind == "scribble":  # a scrawl: a smooth line through random points in a region
+        size = rng.uniform(0.3, 0.85) * canvas
+        corner = rng.uniform(0, canvas - size, size=2)
+        anchors = corner + rng.random((int(rng.integers(6, 16)), 2)) * size
+        points = [p for a, b, c in zip(anchors[:-2], anchors[1:-1], anchors[2:]) for p in bezier((a + b) / 2, b, (b + c) / 2, n=12)]
+        return sketchpad_value(_render_strokes([points], canvas, rng.uniform(0.02, 0.07) * canvas, (0, 0, 0)))
+    if kind == "two digits":
+        left, right = (int(d) for d in rng.integers(0, 10, size=2))
+        half = canvas // 2
+        a = drawn_digit(left, rng, canvas=half)["layers"][0]
+        b = drawn_digit(right, rng, canvas=half)["layers"][0]
+        layer = np.zeros((canvas, canvas, 4), np.uint8)
+        top = canvas // 4
+        layer[top : top + half, :half] = a
+        layer[top : top + half, half : 2 * half] = np.maximum(layer[top : top + half, half : 2 * half], b)
+        return sketchpad_value(layer)
+    if kind == "noise":
+        layer = np.zeros((canvas, canvas, 4), np.uint8)
+        layer[..., 3] = (rng.random((canvas, canvas)) < rng.uniform(0.05, 0.6)) * 255
+        return sketchpad_value(layer)
+    if kind == "full":
+        layer = np.zeros((canvas, canvas, 4), np.uint8)
+        layer[..., 3] = 255
+        return sketchpad_value(layer)
+    raise ValueError(kind)
+
+
+JUNK_KINDS = ("blank", "dot", "scribble", "two digits", "noise", "full")
+
+
+def drawn_set(per_digit: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [(drawn_digit(d, rng), d) for d in range(10) for _ in range(per_digit)]
+
+
+def typed_set(per_digit: int, seed: int = 0, as_layer: bool = True):
+    rng = np.random.default_rng(seed)
+    fonts = font_paths()
+    return [(typed_digit(d, fonts[rng.integers(len(fonts))], rng, as_layer), d) for d in range(10) for _ in range(per_digit)]
+
+
+def junk_set(per_kind: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [(junk(kind, rng), kind) for kind in JUNK_KINDS for _ in range(per_kind)]

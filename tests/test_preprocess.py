@@ -1,0 +1,200 @@
+"""inference/preprocess.py: each MNIST step, the ways ink arrives (stroke layers in either theme,
+transparent PNGs, RGB and grayscale uploads on light or dark paper), huge and tiny inputs, and a
+fuzz over arbitrary arrays that must never raise."""
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from inference.preprocess import BOX, FIELD, MAX_SIDE, centre_by_mass, fit_in_box, ink_box, ink_from_image, prepare
+from tests.draw_digits import sketchpad_value
+
+
+def layer_with_bar(side=200, rows=(40, 160), cols=(90, 110), colour=(0, 0, 0), alpha=255):
+    layer = np.zeros((side, side, 4), np.uint8)
+    layer[rows[0] : rows[1], cols[0] : cols[1], :3] = colour
+    layer[rows[0] : rows[1], cols[0] : cols[1], 3] = alpha
+    return layer
+
+
+def centre_of_mass(image):
+    total = image.sum()
+    rows, cols = np.indices(image.shape)
+    return (rows * image).sum() / total, (cols * image).sum() / total
+
+
+# ---- the steps ---------------------------------------------------------------------------------
+
+
+def test_ink_box_finds_the_ink_and_ignores_faint_fringe():
+    ink = np.zeros((50, 60), np.float32)
+    ink[10:20, 30:35] = 1.0
+    ink[0, 0] = 0.05  # antialiasing dust, below the floor
+    assert ink_box(ink) == (10, 30, 20, 35)
+    assert ink_box(np.zeros((5, 5), np.float32)) is None
+
+
+@pytest.mark.parametrize("shape", [(100, 20), (20, 100), (7, 7), (300, 300), (1, 1)])
+def test_fit_in_box_keeps_aspect_ratio_and_the_longer_side_is_20(shape):
+    fitted = fit_in_box(np.ones(shape, np.float32))
+    assert max(fitted.shape) == BOX
+    assert abs(fitted.shape[0] / fitted.shape[1] - shape[0] / shape[1]) < 0.35 * max(1, shape[0] / shape[1])
+    assert 0 <= fitted.min() and fitted.max() <= 1
+
+
+def test_fit_in_box_anti_aliases_a_thin_line_instead_of_dropping_it():
+    cropped = np.zeros((200, 200), np.float32)
+    cropped[:, 100] = 1.0  # a one-pixel line, 10x thinner than a 28x28 pixel after shrinking
+    fitted = fit_in_box(cropped)
+    assert 0.03 < fitted.max() < 0.5  # a faint grey line, not black nor full white
+
+
+def test_centre_by_mass_lands_the_mass_on_the_field_centre():
+    fitted = np.zeros((20, 12), np.float32)
+    fitted[3:9] = 1.0  # mass in the upper half: the box must sit lower than a plain centring would
+    image, (row, col) = centre_by_mass(fitted)
+    com_row, com_col = centre_of_mass(image)
+    assert abs(com_row - (FIELD - 1) / 2) <= 0.5 and abs(com_col - (FIELD - 1) / 2) <= 0.5
+    assert row > (FIELD - 20) // 2
+    assert image.shape == (FIELD, FIELD) and image.sum() == pytest.approx(fitted.sum())
+
+
+def test_centre_by_mass_never_pushes_ink_out_of_the_field():
+    fitted = np.zeros((20, 20), np.float32)
+    fitted[0, 0] = 1.0  # all the mass in a corner
+    fitted[19, 19] = 0.01
+    image, _ = centre_by_mass(fitted)
+    assert image.sum() == pytest.approx(fitted.sum())
+
+
+def test_prepare_makes_an_mnist_style_digit_wherever_and_however_big_it_was():
+    small_corner = prepare(sketchpad_value(layer_with_bar(rows=(5, 35), cols=(5, 10))))
+    big_centre = prepare(sketchpad_value(layer_with_bar(rows=(10, 190), cols=(80, 120))))
+    for steps in (small_corner, big_centre):
+        assert steps.image.shape == (FIELD, FIELD) and steps.image.dtype == np.float32
+        assert steps.image.max() == pytest.approx(1.0)
+        rows = np.flatnonzero(steps.image.max(axis=1) > 0.1)
+        assert rows[-1] - rows[0] + 1 in (BOX, BOX + 1)  # the longer side fills the 20 px box
+        com = centre_of_mass(steps.image)
+        assert abs(com[0] - 13.5) <= 1 and abs(com[1] - 13.5) <= 1
+    assert small_corner.box == (5, 5, 35, 10)
+
+
+# ---- where the ink comes from ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pen", [(0, 0, 0), (255, 255, 255), (204, 50, 50)])
+@pytest.mark.parametrize("paper", ["white", "dark"])
+def test_stroke_layer_alpha_is_the_ink_whatever_the_pen_colour_and_theme(pen, paper):
+    steps = prepare(sketchpad_value(layer_with_bar(colour=pen), background=paper))
+    reference = prepare(sketchpad_value(layer_with_bar()))
+    np.testing.assert_allclose(steps.image, reference.image, atol=1e-6)
+
+
+def test_without_strokes_the_composite_is_read_as_an_image():
+    composite = np.full((100, 100, 4), 255, np.uint8)
+    composite[20:80, 45:55, :3] = 0
+    steps = prepare({"background": None, "layers": [], "composite": composite})
+    assert steps.box == (20, 45, 80, 55)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA-opaque", "LA"])
+@pytest.mark.parametrize("dark_paper", [False, True])
+def test_uploads_without_transparency_read_ink_by_contrast_with_the_paper(mode, dark_paper):
+    paper, ink = (20, 240) if dark_paper else (245, 10)
+    gray = np.full((120, 90), paper, np.uint8)
+    gray[30:90, 40:50] = ink
+    if mode == "RGB":
+        array = np.stack([gray] * 3, -1)
+    elif mode == "L":
+        array = gray
+    elif mode == "RGBA-opaque":
+        array = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+    else:
+        array = np.dstack([gray, np.full_like(gray, 255)])
+    steps = prepare(array)
+    assert steps.box == (30, 40, 90, 50)
+    assert steps.image.max() == pytest.approx(1.0)
+
+
+def test_a_transparent_png_reads_ink_from_its_alpha(tmp_path):
+    path = tmp_path / "digit.png"
+    Image.fromarray(layer_with_bar(colour=(255, 255, 255))).save(path)
+    assert prepare(str(path)).box == (40, 90, 160, 110)
+    assert prepare(Image.open(path)).box == (40, 90, 160, 110)
+
+
+def test_float_and_channels_first_arrays_are_understood():
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, 4:24, 12:16] = 1.0  # an MNIST-style tensor, white on black
+    assert prepare(image).box == (4, 12, 24, 16)
+    assert prepare(image[0] * 255.0).box == (4, 12, 24, 16)
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (sketchpad_value(np.zeros((200, 200, 4), np.uint8)), "blank"),
+        ({"background": None, "layers": [], "composite": None}, "blank"),
+        (None, "No image"),
+        (np.zeros((0, 5)), "empty"),
+        (np.zeros(10), "not an image"),
+        (np.array("text"), "not an image"),
+        ("/no/such/file.png", "could not be read"),
+        (np.full((50, 50, 3), 128, np.uint8), "blank"),  # uniform grey paper, nothing on it
+    ],
+)
+def test_bad_or_empty_input_gets_a_message_not_an_exception(source, message):
+    steps = prepare(source)
+    assert steps.blank and message in steps.message
+    assert steps.image.shape == (FIELD, FIELD) and not steps.image.any()
+
+
+def test_a_huge_upload_is_downscaled_first_and_stays_fast():
+    huge = np.zeros((4000, 4000, 4), np.uint8)
+    huge[1000:3000, 1900:2100, 3] = 255
+    start = time.perf_counter()
+    steps = prepare(huge)
+    assert time.perf_counter() - start < 2.0  # loose bound for a shared machine; typically ~0.1 s
+    assert max(steps.ink.shape) <= MAX_SIDE and steps.box is not None
+    assert steps.aspect == pytest.approx(0.1, abs=0.02)
+
+
+def test_tiny_images_still_make_a_field():
+    diagonal = np.eye(3, dtype=np.uint8) * 255
+    steps = prepare(np.dstack([np.zeros_like(diagonal)] * 3 + [diagonal]))  # 3x3, ink in the alpha
+    assert steps.image.shape == (FIELD, FIELD) and steps.image.max() == pytest.approx(1.0)
+    speck = np.full((8, 8, 3), 250, np.uint8)
+    speck[4, 4] = 0  # 8x8 RGB, one dark pixel on light paper
+    assert prepare(speck).box == (4, 4, 5, 5)
+    assert prepare(np.zeros((1, 1, 3), np.uint8)).blank  # a lone pixel is all paper: nothing to read
+
+
+dtypes = st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.float32, np.float64, np.bool_])
+shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hnp.arrays(dtypes, shapes, elements=None))
+def test_prepare_never_raises_on_any_array(array):
+    steps = prepare(array)
+    assert steps.image.shape == (FIELD, FIELD)
+    assert np.isfinite(steps.image).all() and steps.image.min() >= 0 and steps.image.max() <= 1
+    assert steps.blank == (steps.message is not None)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["background", "layers", "composite"]),
+                       st.one_of(st.none(), st.integers(), st.text(max_size=5),
+                                 hnp.arrays(np.uint8, hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
+                                 st.lists(st.one_of(st.none(), hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=3, max_side=12))), max_size=3))))
+def test_prepare_never_raises_on_any_editor_dict(value):
+    steps = prepare(value)
+    assert steps.image.shape == (FIELD, FIELD)
