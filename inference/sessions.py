@@ -6,7 +6,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-EXPORTS = Path(__file__).resolve().parent.parent / "exports"
+# DIGIT_LAB_EXPORTS points the app at another folder of models (the fault tests use a temporary one).
+EXPORTS = Path(os.environ.get("DIGIT_LAB_EXPORTS") or Path(__file__).resolve().parent.parent / "exports")
 # The models are tiny: batch-1 latency is best on the CPU, one thread a request, many requests at
 # once. DIGIT_LAB_PROVIDERS=CUDAExecutionProvider,CPUExecutionProvider opts into a GPU.
 PROVIDERS = os.environ.get("DIGIT_LAB_PROVIDERS", "CPUExecutionProvider").split(",")
