@@ -50,7 +50,7 @@ def random_pen(images: torch.Tensor) -> torch.Tensor:
 def canvas_like(images: torch.Tensor) -> torch.Tensor:
     """How people draw on a canvas, after the app has cropped and centred it: any pen, a little
     rotation, slant, size and position change."""
-    return random_affine(random_pen(images), rotate_deg=10, scale=(0.9, 1.1), shear_deg=15, shift=0.05)
+    return random_affine(random_pen(images), rotate_deg=15, scale=(0.8, 1.15), shear_deg=20, shift=0.08)
 
 
 def translate(images: torch.Tensor, shift: float = 0.1) -> torch.Tensor:
