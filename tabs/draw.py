@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Gradio's Sketchpad opens (and comes back from Clear or its bin) asking the visitor to "select the
 # draw tool". This presses the brush whenever that prompt (.empty.wrap) shows; the brush is the
 # first tool button (its aria-label is translated, so it is found by place).
+PRESS_BIN = """() => { document.querySelector('#draw-canvas button[aria-label="Clear canvas"]')?.click(); }"""
 ARM_BRUSH = """
 () => {
   const arm = () => {
@@ -145,5 +146,8 @@ def build(cnn_path: gr.State, corrections: gr.State) -> None:
     canvas.change(classify, [canvas, cnn_path], outputs, api_name="classify", **live)
     upload.change(classify, [upload, cnn_path], outputs, api_name="classify_upload", **live)
     gr.on(None, None, None, None, js=ARM_BRUSH)  # on page load, client-side only
-    clear.click(lambda: (None, None), None, [canvas, upload], api_name="clear_canvas", show_progress="hidden", queue=False)
+    # Clear presses the Sketchpad's own bin: setting its value to None from the server works only
+    # once (the second None is no change to the page), the bin every time, and its change event
+    # then clears the reading.
+    clear.click(lambda: None, None, upload, api_name="clear_canvas", show_progress="hidden", queue=False, js=PRESS_BIN)
     correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
