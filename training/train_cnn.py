@@ -67,13 +67,14 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
     step, metrics = 0, {}
     if resume:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
-        schedule.load_state_dict(resume["scheduler"])
         step, metrics = resume["step"], resume.get("metrics", {})
+    # Built after a resume's optimiser state, positioned at its step: a resumed run may also be
+    # longer than the first one (more --epochs or --max-steps), and the cycle stretches to fit.
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, last_epoch=step - 1)
     net = rt.wrap(model)
 
     def checkpoint(step: int, metrics: dict) -> dict:
