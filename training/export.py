@@ -80,7 +80,7 @@ def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: d
     _to_onnx(generator, (z[:2], labels[:2]), ["z", "label"], ["image"], path)
     # The judge: the CNN beside the export, else the shipped one (the slider directions need one to
     # check that a move keeps the digit's class).
-    judge_path = next((p for p in (path.parent / "cnn.onnx", Path(__file__).resolve().parent.parent / "exports" / "cnn.onnx") if p.is_file()), None)
+    judge_path = next((p for p in (path.parent / "cnn.onnx", metrics.SHIPPED_CNN) if p.is_file()), None)
     judge = metrics.Judge(judge_path) if judge_path else None
     judged_by = judge_path and str(judge_path.name if judge_path.parent == path.parent else judge_path)
     # The slider directions travel inside the .onnx (metadata "directions"), so swapping the file

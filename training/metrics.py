@@ -13,6 +13,9 @@ import onnxruntime as ort
 from scipy import linalg
 
 
+SHIPPED_CNN = Path(__file__).resolve().parent.parent / "exports" / "cnn.onnx"  # the judge by default
+
+
 class Judge:
     """The exported CNN in onnxruntime: logits and penultimate features for [N,1,28,28] in [0,1]."""
 

@@ -5,7 +5,6 @@ and fake alike, and an exponential moving average of the generator (the one that
 `train()` is the one loop, a generator of Progress events shared by the CLI and the Train tab."""
 from dataclasses import asdict, dataclass
 from functools import partial
-from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -72,11 +71,10 @@ def sample_grid(generator: torch.nn.Module, z_dim: int, device, per_digit: int =
 
 def _default_judge():
     """The shipped classifier reads the samples at epoch ends (label fidelity), where there is one."""
-    from training.metrics import Judge
+    from training.metrics import SHIPPED_CNN, Judge
 
-    path = Path(__file__).resolve().parent.parent / "exports" / "cnn.onnx"
     try:
-        return Judge(path)
+        return Judge(SHIPPED_CNN)
     except Exception:
         return None
 
