@@ -117,15 +117,17 @@ def build(cnn_path: gr.State, corrections: gr.State) -> None:
                 elem_id="draw-canvas",
             )
             clear = gr.Button("Clear", elem_id="draw-clear")
-            upload = gr.Image(
-                label="...or upload a picture of a digit",
-                sources=["upload", "clipboard"],
-                type="numpy",
-                image_mode=None,  # keep the alpha of a transparent PNG: it says where the ink is
-                height=150,
-                width=SIDE,
-                elem_id="draw-upload",
-            )
+            # Folded, so that on a phone (one column) the reading follows the canvas and Clear at once.
+            with gr.Accordion("...or upload a picture of a digit", open=False, elem_id="draw-upload-box"):
+                upload = gr.Image(
+                    show_label=False,
+                    sources=["upload", "clipboard"],
+                    type="numpy",
+                    image_mode=None,  # keep the alpha of a transparent PNG: it says where the ink is
+                    height=150,
+                    width=SIDE,
+                    elem_id="draw-upload",
+                )
         with gr.Column(scale=1, min_width=300):
             label = gr.Label(label="What the CNN reads", elem_id="draw-label")
             verdict = gr.Markdown("Draw a digit: the CNN reads it as you go.", elem_id="draw-verdict")

@@ -21,10 +21,20 @@ ABOUT_SLIDERS = (
     "asked-for digit in at least 90% of 2 sd moves."
 )
 # Pixel art: the browser must not smooth the upscaled digits when it fits them to a column.
-CRISP_CSS = ".crisp img { image-rendering: pixelated; }"
-INJECT_CRISP_CSS = (
-    "if (!document.getElementById('digit-lab-crisp')) { const s = document.createElement('style');"
-    f" s.id = 'digit-lab-crisp'; s.textContent = '{CRISP_CSS}'; document.head.appendChild(s); }}"
+# The generated digit stays in view while the visitor scrolls through the sliders that steer it. On a
+# phone the two columns stack: the digit then goes first, small, with its one-line verdict.
+CSS = (
+    ".crisp img { image-rendering: pixelated; }"
+    " .gradio-container { overflow: clip visible !important; }"  # hidden would stop the sticky column
+    " #generate-output { position: sticky; top: 0; align-self: flex-start; z-index: 100; background: var(--background-fill-primary); }"
+    " @media (max-width: 640px) {"
+    " #generate-output { order: -1; }"
+    " #generate-output .block.crisp { height: 150px !important; }"
+    " #generate-reads { display: none; } }"
+)
+INJECT_CSS = (
+    "if (!document.getElementById('digit-lab-generate')) { const s = document.createElement('style');"
+    f" s.id = 'digit-lab-generate'; s.textContent = '{CSS}'; document.head.appendChild(s); }}"
 )
 LIVE = dict(trigger_mode="always_last", show_progress="hidden", concurrency_limit=None)  # no waiting behind other visitors
 # Gradio's own preprocessing turns a NaN or text seed into an error without a message; skipping it
@@ -129,7 +139,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
         "varies most (found by PCA of its first layer, GANSpace-style), named after what they "
         "measurably change. The strip beside each slider previews it from -3 to +3 standard deviations."
     )
-    gr.HTML(visible="hidden", js_on_load=INJECT_CRISP_CSS)
+    gr.HTML(visible="hidden", js_on_load=INJECT_CSS)
     status = gr.Markdown(value=problem, visible=bool(problem))
     with gr.Row():
         with gr.Column(scale=3):
@@ -151,10 +161,10 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
             with gr.Accordion("How the sliders were found and measured", open=False):
                 gr.Markdown(ABOUT_SLIDERS)
                 figures = gr.Markdown(table)
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="generate-output"):
             image = gr.Image(label="Generated", interactive=False, format="png", height=300, buttons=["download"], elem_classes="crisp")
             verdict_text = gr.Markdown()
-            verdict = gr.Label(num_top_classes=3, label="What the CNN reads", show_label=True)
+            verdict = gr.Label(num_top_classes=3, label="What the CNN reads", show_label=True, elem_id="generate-reads")
     with gr.Accordion("The same style as all ten digits", open=True):
         grid = gr.Image(show_label=False, interactive=False, format="png", buttons=[], container=False, elem_classes="crisp")
     with gr.Accordion("Interpolation", open=False):
