@@ -4,12 +4,14 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel
 
 
 @dataclass
@@ -130,3 +132,15 @@ def finish() -> None:
     """Leave the process group, if this process joined one."""
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def ema_update(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor, decay: float) -> torch.Tensor:
+    """Exponential moving average whose decay warms up, (1+n)/(10+n), so short runs are not
+    dominated by the random first weights."""
+    warm = min(decay, (1 + updates.item()) / (10 + updates.item()))
+    return warm * average + (1 - warm) * current
+
+
+def moving_average(model: torch.nn.Module, decay: float) -> AveragedModel:
+    """A copy of `model` that follows its weights (and batch-norm statistics) as an EMA."""
+    return AveragedModel(model, avg_fn=partial(ema_update, decay=decay), use_buffers=True)

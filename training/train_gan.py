@@ -4,12 +4,10 @@ Hinge loss, spectral norm and a projection discriminator, DiffAugment-style tran
 and fake alike, and an exponential moving average of the generator (the one that is exported).
 `train()` is the one loop, a generator of Progress events shared by the CLI and the Train tab."""
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel
 
 from models import Discriminator, Generator
 from training import augment, data, runtime
@@ -43,13 +41,6 @@ class GANConfig:
             raise ValueError("max steps and seed must be at least 0, lr and d lr in (0, 1], ema in [0, 1)")
         if self.g_width % 4:
             raise ValueError("g width must be a multiple of 4")
-
-
-def ema_update(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor, decay: float) -> torch.Tensor:
-    """Exponential moving average whose decay warms up, (1+n)/(10+n), so short runs are not
-    dominated by the random first weights."""
-    warm = min(decay, (1 + updates.item()) / (10 + updates.item()))
-    return warm * average + (1 - warm) * current
 
 
 def build_generator(config: dict) -> Generator:
@@ -86,7 +77,7 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
 
     generator = build_generator(asdict(cfg)).to(rt.device)
     discriminator = Discriminator(width=cfg.d_width).to(rt.device)
-    ema = AveragedModel(generator, avg_fn=partial(ema_update, decay=cfg.ema), use_buffers=True)
+    ema = runtime.moving_average(generator, cfg.ema)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.9))
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
