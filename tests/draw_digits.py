@@ -146,18 +146,19 @@ def drawn_digit(digit: int, rng: np.random.Generator, canvas: int | None = None)
 
 # Symbol and math fonts hold other glyphs or old-style figures where the digits should be.
 _NOT_TEXT_FONTS = ("STIXNonUni", "STIXSiz", "cmex", "cmsy", "cmmi", "LastResort", "MathTeX")
+# The CNN trains on digits typed in matplotlib's fonts (training/fonts.py): these families, in any
+# cut, are left out, so the typed figure is on typefaces it has never seen.
+TRAINED_FAMILIES = ("DejaVu", "STIX", "cm")
 
 
 def font_paths() -> list[Path]:
-    """Ordinary text fonts with all ten digits: matplotlib's bundled ones and any under
-    /usr/share/fonts, one file per name."""
-    import matplotlib
-
+    """Ordinary text fonts with all ten digits under /usr/share/fonts (Debian's Liberation fonts,
+    the metric twins of Arial, Times and Courier, come with Chromium), one file per name, none of
+    a family the CNN trained on."""
     by_name = {}
-    for root in (Path(matplotlib.get_data_path()) / "fonts" / "ttf", Path("/usr/share/fonts")):
-        for path in sorted(root.rglob("*")) if root.exists() else []:
-            if path.suffix.lower() in (".ttf", ".otf") and not any(s in path.name for s in _NOT_TEXT_FONTS):
-                by_name.setdefault(path.name, path)
+    for path in sorted(Path("/usr/share/fonts").rglob("*")):
+        if path.suffix.lower() in (".ttf", ".otf") and not path.name.startswith(_NOT_TEXT_FONTS + TRAINED_FAMILIES):
+            by_name.setdefault(path.name, path)
     return [p for _, p in sorted(by_name.items()) if _has_digits(p)]
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from training import augment, data
+from training import augment, data, fonts
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,36 @@ def test_canvas_like_augmentation_keeps_shape_range_and_gradients(splits):
     assert not torch.allclose(out, images)
     out.sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
+
+
+def test_canvas_share_redraws_about_that_share_and_leaves_the_rest(splits):
+    torch.manual_seed(0)
+    images = splits[0].images[:400]
+    assert torch.equal(augment.canvas_like(images, share=0.0), images)
+    changed = (augment.canvas_like(images, share=0.5) != images).flatten(1).any(1).float().mean()
+    assert 0.4 < changed < 0.6
+
+
+def test_typed_digits_are_every_font_s_ten_digits_framed_like_mnist():
+    typed = fonts.typed_digits()
+    faces = fonts.font_files()
+    assert len(faces) >= 15 and len(typed) == 10 * len(faces)
+    assert typed.labels[:20].tolist() == list(range(10)) * 2
+    ink = typed.images[:, 0]
+    assert ink.min() >= 0 and 0.9 < ink.amax(dim=(1, 2)).min() <= 1
+    rows_with_ink, cols_with_ink = (ink > 0.05).any(2).sum(1), (ink > 0.05).any(1).sum(1)
+    assert torch.maximum(rows_with_ink, cols_with_ink).max() <= 21  # fit in MNIST's 20x20 box
+    grid = torch.arange(28.0)
+    mass = ink.sum(dim=(1, 2))
+    centre_row, centre_col = (ink.sum(2) * grid).sum(1) / mass, (ink.sum(1) * grid).sum(1) / mass
+    assert (centre_row - 13.5).abs().max() < 1.5 and (centre_col - 13.5).abs().max() < 1.5
+
+
+def test_plus_appends_another_split_as_many_times_as_asked(splits):
+    train, typed = splits[0], fonts.typed_digits()
+    more = train.plus(typed, times=2)
+    assert len(more) == len(train) + 2 * len(typed) and torch.equal(more.images[: len(train)], train.images)
+    assert torch.equal(more.labels[-len(typed):], typed.labels)
 
 
 def test_pen_changes_stroke_thickness_both_ways(splits):

@@ -1,12 +1,10 @@
 """The Draw tab's accuracy on digits as visitors make them, through tabs.draw.classify (the
 function behind /classify): 1,000 drawn-stroke digits (any place, size, slant, tilt, wobble, pen
 width and colour, light or dark paper) must be read right at least 98% of the time, and 500 digits
-typed in ordinary fonts (tests/draw_digits.py) at least 95%. The figures, per digit and with the
-commonest confusions, are printed (run with -s) and saved to artifacts/draw_accuracy.json.
-
-The shipped CNN does not reach the 95% for typed digits yet (92.0% typed, 90.3% as uploads,
-measured 2026-11-28): it reads footed, serif "1"s as 2 or 7. Until a model trained on such 1s ships,
-the typed tests hold the measured level as a floor, so a regression still fails.
+typed in ordinary fonts (tests/draw_digits.py) at least 95%, as sketches and as uploaded pictures.
+The typed digits come from fonts the CNN never trained on (it learns matplotlib's; these are
+Debian's Liberation fonts). The figures, per digit and with the commonest confusions, are printed
+(run with -s) and saved to artifacts/draw_accuracy.json.
 """
 import json
 from collections import Counter
@@ -16,7 +14,7 @@ import pytest
 
 from tabs.draw import classify
 from tests.conftest import ARTIFACTS
-from tests.draw_digits import drawn_set, typed_set
+from tests.draw_digits import drawn_set, font_paths, typed_set
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +48,17 @@ def test_drawn_digits_are_read_right_98_percent_of_the_time():
     assert accuracy >= 0.98, f"drawn digits: {accuracy:.1%} read right (see artifacts/draw_accuracy.json)"
 
 
-TYPED_FLOOR, UPLOAD_FLOOR = 0.90, 0.88  # the issue's target is 0.95: see the module docstring
+needs_fonts = pytest.mark.skipif(not font_paths(), reason="no fonts under /usr/share/fonts the CNN has not trained on (apt install fonts-liberation)")
 
 
-def test_typed_digits_are_read_right():
+@needs_fonts
+def test_typed_digits_are_read_right_95_percent_of_the_time():
     accuracy = score("typed", typed_set(50, seed=2024))
-    assert accuracy >= TYPED_FLOOR, f"typed digits: {accuracy:.1%} read right (see artifacts/draw_accuracy.json)"
+    assert accuracy >= 0.95, f"typed digits: {accuracy:.1%} read right (see artifacts/draw_accuracy.json)"
 
 
-def test_typed_digits_uploaded_as_pictures():
-    """The same fonts as opaque RGB uploads (dark on light or light on dark): reported alongside,
-    held to their own measured floor."""
+@needs_fonts
+def test_typed_digits_uploaded_as_pictures_95_percent():
+    """The same fonts as opaque RGB uploads (dark on light or light on dark)."""
     accuracy = score("typed-upload", typed_set(30, seed=2025, as_layer=False))
-    assert accuracy >= UPLOAD_FLOOR, f"typed uploads: {accuracy:.1%} read right (see artifacts/draw_accuracy.json)"
+    assert accuracy >= 0.95, f"typed uploads: {accuracy:.1%} read right (see artifacts/draw_accuracy.json)"

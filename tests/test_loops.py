@@ -40,6 +40,17 @@ def test_a_resumed_cnn_run_continues_where_it_stopped():
     assert [e.step for e in resumed] == [4, 5, 6]
 
 
+def test_the_cnn_serves_its_weights_moving_average_and_resumes_both():
+    cfg = train_cnn.CNNConfig(max_steps=3, batch_size=16, device="cpu", ema=0.9)
+    checkpoint = run(train_cnn.train(cfg))[-1].snapshot()
+    served, trained = checkpoint["model"], checkpoint["trained"]
+    assert served.keys() == trained.keys()
+    assert any(not torch.equal(served[k], trained[k]) for k in served if served[k].is_floating_point())
+    resumed = run(train_cnn.train(train_cnn.CNNConfig(**{**checkpoint["config"], "max_steps": 4}), resume=checkpoint))
+    assert [e.step for e in resumed] == [4]
+    assert not torch.equal(resumed[-1].snapshot()["average"]["n_averaged"], checkpoint["average"]["n_averaged"])
+
+
 def test_same_seed_same_run():
     cfg = train_cnn.CNNConfig(max_steps=3, batch_size=16, device="cpu", seed=7)
     first = [e.losses["loss"] for e in train_cnn.train(cfg)]
@@ -66,7 +77,7 @@ def test_gan_loop_yields_losses_and_a_sample_grid_at_the_end():
     assert [e.step for e in resumed] == [4]
 
 
-@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": -1.0}, {"dataset": "nope"}, {"batch_size": 0}, {"max_steps": -2}])
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": -1.0}, {"dataset": "nope"}, {"batch_size": 0}, {"max_steps": -2}, {"ema": 1.0}])
 def test_bad_settings_are_refused_before_anything_starts(bad):
     with pytest.raises(ValueError):
         train_cnn.CNNConfig(**bad)

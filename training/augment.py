@@ -47,10 +47,15 @@ def random_pen(images: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(picked, 2)
 
 
-def canvas_like(images: torch.Tensor) -> torch.Tensor:
+def canvas_like(images: torch.Tensor, share: float = 1.0) -> torch.Tensor:
     """How people draw on a canvas, after the app has cropped and centred it: any pen, a little
-    rotation, slant, size and position change."""
-    return random_affine(random_pen(images), rotate_deg=15, scale=(0.8, 1.15), shear_deg=20, shift=0.08)
+    rotation, slant, size and position change. Each image is redrawn with probability `share`; the
+    rest stay as they were written."""
+    drawn = random_affine(random_pen(images), rotate_deg=15, scale=(0.8, 1.15), shear_deg=20, shift=0.08)
+    if share >= 1:
+        return drawn
+    redraw = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < share
+    return torch.where(redraw, drawn, images)
 
 
 def translate(images: torch.Tensor, shift: float = 0.1) -> torch.Tensor:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
+DIGITS = ("mnist-5k", "mnist")  # the data sets of handwritten digits
 HELD_OUT_PER_CLASS = 50
 SPLIT_SEED = 20251128  # fixed forever: changing it would leak held-out digits into training
 
@@ -28,6 +29,10 @@ class Split:
 
     def to(self, device) -> "Split":
         return Split(self.images.to(device), self.labels.to(device))
+
+    def plus(self, other: "Split", times: int = 1) -> "Split":
+        """This split with `other` appended `times` over."""
+        return Split(torch.cat([self.images, other.images.repeat(times, 1, 1, 1)]), torch.cat([self.labels, other.labels.repeat(times)]))
 
 
 def _split_from_arrays(pixels: np.ndarray, labels: np.ndarray) -> Split:

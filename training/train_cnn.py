@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from models import DigitCNN
-from training import augment, data, runtime
+from training import augment, data, fonts, runtime
 from training.runtime import Progress
 
 
@@ -18,10 +18,13 @@ class CNNConfig:
     dataset: str = "mnist-5k"
     epochs: int = 12
     batch_size: int = 64
-    lr: float = 4e-3  # the one-cycle schedule's peak (AdamW)
+    lr: float = 1e-2  # the one-cycle schedule's peak (AdamW)
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     augment: bool = True  # canvas-like pens, slants, sizes and shifts
+    canvas_share: float = 0.5  # of each batch, the share redrawn canvas-like; the rest stay as written
+    typed_digits: bool = True  # also learn the digits typed in matplotlib's fonts (digit data sets only)
+    ema: float = 0.99  # decay of the weights' moving average that is evaluated and exported; 0 means none
     seed: int = 0
     device: str = "auto"
     max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
@@ -33,6 +36,8 @@ class CNNConfig:
             raise ValueError("epochs and batch size must be at least 1, max steps and seed at least 0")
         if not 0 < self.lr <= 1 or not 0 <= self.label_smoothing < 1 or self.weight_decay < 0:
             raise ValueError("lr must be in (0, 1], label smoothing in [0, 1), weight decay at least 0")
+        if not 0 <= self.canvas_share <= 1 or not 0 <= self.ema < 1:
+            raise ValueError("canvas share must be in [0, 1], ema in [0, 1)")
 
 
 @torch.no_grad()
@@ -56,32 +61,35 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
     rt = runtime.start(cfg.device, cfg.seed)
     train_set, held_out = data.load(cfg.dataset)
     if extra is not None and len(extra):
-        repeats = max(1, len(train_set) // (20 * len(extra)))  # about 5% of each epoch
-        train_set = data.Split(
-            torch.cat([train_set.images, extra.images.repeat(repeats, 1, 1, 1)]),
-            torch.cat([train_set.labels, extra.labels.repeat(repeats)]),
-        )
+        train_set = train_set.plus(extra, times=max(1, len(train_set) // (20 * len(extra))))  # about 5% of each epoch
+    if cfg.typed_digits and cfg.dataset in data.DIGITS:
+        train_set = train_set.plus(fonts.typed_digits())
     train_set, held_out = train_set.to(rt.device), held_out.to(rt.device)
 
     model = DigitCNN().to(rt.device)
+    average = runtime.moving_average(model, cfg.ema) if cfg.ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
     step, metrics = 0, {}
     if resume:
-        model.load_state_dict(resume["model"])
+        model.load_state_dict(resume.get("trained", resume["model"]))
+        if average and "average" in resume:
+            average.load_state_dict(resume["average"])
         optimizer.load_state_dict(resume["optimizer"])
         step, metrics = resume["step"], resume.get("metrics", {})
     # Built after a resume's optimiser state, positioned at its step: a resumed run may also be
     # longer than the first one (more --epochs or --max-steps), and the cycle stretches to fit.
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, last_epoch=step - 1)
     net = rt.wrap(model)
+    served = average.module if average else model  # what is evaluated and exported
 
     def checkpoint(step: int, metrics: dict) -> dict:
         return {
-            "kind": "cnn", "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "kind": "cnn", "model": served.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": schedule.state_dict(), "config": asdict(cfg), "step": step, "metrics": metrics,
             "world_size": rt.world, "seconds": rt.elapsed(),
+            **({"trained": model.state_dict(), "average": average.state_dict()} if average else {}),
         }
 
     for epoch in range(step // per_epoch, cfg.epochs):
@@ -90,7 +98,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
             if index < done_this_epoch:
                 continue
             if cfg.augment:
-                images = augment.canvas_like(images)
+                images = augment.canvas_like(images, cfg.canvas_share)
             with rt.autocast:
                 logits = net(images)
                 loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
@@ -98,12 +106,14 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
             loss.backward()
             optimizer.step()
             schedule.step()
+            if average:
+                average.update_parameters(model)
             step += 1
             losses = {"loss": loss.item(), "accuracy": (logits.argmax(1) == labels).float().mean().item()}
             last = step == total
             epoch_end = last or index == per_epoch - 1
             if epoch_end:
-                metrics = evaluate(model, held_out)
+                metrics = evaluate(served, held_out)
             yield Progress(
                 step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
                 epoch_end=epoch_end, metrics=metrics if epoch_end else {},
