@@ -1,6 +1,7 @@
 """How fast the Train tab's runs learn on this machine: a default CNN run's time to 97% and 98.5%
-held-out accuracy, and a default GAN run's time to a label fidelity of 0.8 (the share of its
-fixed-latent samples that exports/cnn.onnx reads as the digit asked for).
+held-out accuracy, and a default GAN run's time to a label fidelity of 0.8 and 0.97, the shipped
+GAN's bar (the share of its fixed-latent samples that exports/cnn.onnx reads as the digit asked for).
+Both use every core, as the training scripts do (the tab itself leaves one core to the server).
 
 Each run goes through training.jobs exactly as a Start in the tab does (background thread, the
 tab's torch thread count, then the ONNX export with its parity check), with the training scripts'
@@ -20,7 +21,7 @@ from dataclasses import replace
 
 from training import jobs, settings
 
-TARGETS = {"cnn": ("held_out_accuracy", (0.97, 0.985)), "gan": ("label_fidelity", (0.8,))}
+TARGETS = {"cnn": ("held_out_accuracy", (0.97, 0.985)), "gan": ("label_fidelity", (0.8, 0.97))}
 LIMIT_SECONDS = {"cnn": 900, "gan": 1800}
 
 
@@ -33,7 +34,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
     timeline, reached = [], {}
     with tempfile.TemporaryDirectory() as runs_dir:
         caps = replace(settings.TrainSettings(), runs_dir=runs_dir, max_seconds=limit or LIMIT_SECONDS[kind],
-                       max_epochs=10_000, threads=threads or settings.load().threads)
+                       max_epochs=10_000, threads=threads or os.cpu_count() or 1)
         request = jobs.RunRequest(kind, defaults.dataset, epochs or defaults.epochs, defaults.lr, defaults.batch_size, defaults.seed)
 
         def recorded(run):
@@ -117,7 +118,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-gan", action="store_true", help="measure the CNN only (the GAN takes many minutes on a CPU)")
     parser.add_argument("--cnn-epochs", type=int, help="epochs for the CNN run (default: CNNConfig's)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: DIGIT_LAB_TRAIN_THREADS, else all cores but one)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     args = parser.parse_args()
     figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads)
     for row in rows(figures):

@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"  # screenshots and logs that CI keeps
 
 
+def cnn_steps(epochs: int, batch_size: int) -> int:
+    """Steps in a default CNN run on mnist-5k: its 4,500 training digits and the typed ones."""
+    from training import data, fonts
+
+    return data.steps_per_epoch(data.load("mnist-5k")[0].plus(fonts.typed_digits()), batch_size) * epochs
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tabs import train as tab
+from tests.conftest import cnn_steps
 from training import jobs
 from training.settings import TrainSettings
 
@@ -148,19 +149,19 @@ def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path)
     outputs = list(client.submit(kind="cnn", epochs=1, batch_size=128, api_name="/train"))
     steps = [step_of(o[0]) for o in outputs]
     assert len([s for s in steps if s]) >= 3, f"too few progress updates: {[o[0] for o in outputs]}"
-    trained = [s for s in steps if s]
-    assert trained == sorted(trained) and trained[-1] <= 35
+    trained, total = [s for s in steps if s], cnn_steps(1, 128)
+    assert trained == sorted(trained) and trained[-1] <= total
     status, loss_plot, score_plot, _, _, note = outputs[-1]
-    assert "CNN run finished" in status and "35 of 35 steps" in status, status
+    assert "CNN run finished" in status and f"{total} of {total} steps" in status, status
     assert {row[2] for row in rows(loss_plot)} >= {"train loss", "held-out loss"}
     assert {row[2] for row in rows(score_plot)} >= {"train accuracy", "held-out accuracy"}
     model = Path(status.split("uses this model (`", 1)[1].split("`", 1)[0])
     assert model.is_file() and model.parent.parent == runs and str(model) in note
     card = json.loads((model.parent / "run.json").read_text())
     assert card["command"].startswith("python -m training.train_cnn --dataset mnist-5k --epochs 1 --batch-size 128")
-    assert card["steps"] == 35 and not card["stopped_early"]
+    assert card["steps"] == total and not card["stopped_early"]
 
-    # This session's Draw tab now reads with the run's model (35 steps: nothing like the shipped
+    # This session's Draw tab now reads with the run's model (one epoch: nothing like the shipped
     # one), another session's still with the shipped one, and "restore" brings it back.
     from inference.classifier import probabilities
 
@@ -175,7 +176,7 @@ def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path)
 def test_stop_ends_the_run_within_two_seconds_and_keeps_it(train_app):
     url, _ = train_app
     client = new_client(url)
-    job = client.submit(kind="cnn", epochs=3, api_name="/train")  # 210 steps: far from done when stopped
+    job = client.submit(kind="cnn", epochs=3, api_name="/train")  # over 200 steps: far from done when stopped
     wait_for_step(job, 3)
     asked = time.monotonic()
     message = client.predict(api_name="/stop_training")
@@ -184,7 +185,7 @@ def test_stop_ends_the_run_within_two_seconds_and_keeps_it(train_app):
     took = float(message.split("(", 1)[1].split(" s after asking", 1)[0])
     assert took < 2.0 and round_trip < 4.0, (message, round_trip)  # the server's figure, and one with HTTP
     status = job.result()[0]
-    assert "stopped (stopped by the visitor)" in status and "of 210 steps" in status, status
+    assert "stopped (stopped by the visitor)" in status and f"of {cnn_steps(3, 64)} steps" in status, status
     assert "uses this model" in status  # what it learned was exported and swapped in
 
 
@@ -230,7 +231,8 @@ def test_a_closed_connection_stops_the_run(train_app):
     config = httpx.get(url + "config").json()
     fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "train")
     session = uuid.uuid4().hex
-    inputs = ["cnn", "mnist-5k", 5, 0, 64, 0, True, None, None, None]  # 350 steps; the states come from the session
+    inputs = ["cnn", "mnist-5k", 5, 0, 64, 0, True, None, None, None]  # the states come from the session
+    total = cnn_steps(5, 64)
     before = set(runs.iterdir())
     joined = httpx.post(api + "queue/join", json={"data": inputs, "fn_index": fn_index, "session_hash": session,
                                                    "event_data": None, "trigger_id": None})
@@ -238,14 +240,14 @@ def test_a_closed_connection_stops_the_run(train_app):
     with httpx.stream("GET", api + "queue/data", params={"session_hash": session}, timeout=120) as stream:
         for line in stream.iter_lines():
             # Later updates are diffs against the first, but a changed status line travels whole.
-            if re.search(r"step ([3-9]|\d\d+) of 350", line):
+            if re.search(rf"step ([3-9]|\d\d+) of {total}", line):
                 break
     dropped = time.monotonic()
     wait_until_free(url)
     new = [p for p in runs.iterdir() if p not in before]
     assert len(new) == 1 and (new[0] / "run.json").is_file(), new
     card = json.loads((new[0] / "run.json").read_text())
-    assert card["stop_reason"] == "the page was closed" and card["steps"] < card["total_steps"] == 350
+    assert card["stop_reason"] == "the page was closed" and card["steps"] < card["total_steps"] == total
     print(f"stopped at step {card['steps']}; server free {time.monotonic() - dropped:.1f} s after the drop")
 
 
@@ -285,9 +287,10 @@ def test_closing_the_browser_page_stops_the_run(browser, train_app):
     page.get_by_role("tab", name="Train").click()
     page.get_by_label("Epochs").fill("5")
     page.get_by_role("button", name="Start").click()
-    page.get_by_text(re.compile(r"step [3-9]\d* of 350")).wait_for(timeout=120_000)
+    total = cnn_steps(5, 64)
+    page.get_by_text(re.compile(rf"step [3-9]\d* of {total}")).wait_for(timeout=120_000)
     context.close()
     wait_until_free(url)
     new = [p for p in runs.iterdir() if p not in before]
     card = json.loads((new[0] / "run.json").read_text())
-    assert card["stop_reason"] == "the page was closed" and card["steps"] < 350
+    assert card["stop_reason"] == "the page was closed" and card["steps"] < total
