@@ -1,13 +1,16 @@
 """How fast the Train tab's runs learn on this machine: a default CNN run's time to 97% and 98.5%
-held-out accuracy, and a default GAN run's time to a label fidelity of 0.8 and 0.97, the shipped
-GAN's bar (the share of its fixed-latent samples that exports/cnn.onnx reads as the digit asked for).
-Both use every core, as the training scripts do (the tab itself leaves one core to the server).
+held-out accuracy, and a default GAN run's time to a label fidelity of 0.8 and 0.97 (the share of the
+loop's 100 fixed-latent samples that exports/cnn.onnx reads as the digit asked for), then to the
+shipped GAN's bar as its export measures it: on 2,000 samples, label fidelity at least 0.97 and
+Frechet ratio at most 10. Both use every core, as the training scripts do (the tab itself leaves one
+core to the server).
 
 Each run goes through training.jobs exactly as a Start in the tab does (background thread, the
 tab's torch thread count, then the ONNX export with its parity check), with the training scripts'
 default settings (CNNConfig(), GANConfig()); it is stopped as soon as every target is met, or at
 the time limit. Times are those of the loop's own clock (Progress.elapsed: from the run's set-up,
-data loading included, torch's import not), read at the epoch ends where the figures are measured.
+data loading included, torch's import not), read at the epoch ends where the figures are measured. Judging a GAN snapshot on 2,000 samples
+happens in the run's thread (from a fidelity of 0.9 on); its time is taken off the clock.
 
     python -m benchmarks.train              # CNN then GAN (the GAN part takes many minutes on a CPU)
     python -m benchmarks.train --skip-gan   # CNN only
@@ -22,7 +25,37 @@ from dataclasses import replace
 from training import jobs, settings
 
 TARGETS = {"cnn": ("held_out_accuracy", (0.97, 0.985)), "gan": ("label_fidelity", (0.8, 0.97))}
+SHIPPED_BAR = {"label_fidelity": 0.97, "frechet_ratio": 10.0}  # the GAN's figures to reach, 2,000 samples
+JUDGE_FROM = 0.9  # in-loop label fidelity from which GAN snapshots are judged in full
 LIMIT_SECONDS = {"cnn": 900, "gan": 1800}
+
+
+class FullJudge:
+    """The export's judgement of a GAN, on a run's snapshot: label fidelity and Frechet ratio of its
+    (moving-average) generator on the 2,000 fixed latents, read by the shipped CNN."""
+
+    def __init__(self, dataset: str):
+        from training import data, metrics
+
+        self.train_set, self.held_out = data.load(dataset)
+        self.judge = metrics.Judge(metrics.SHIPPED_CNN)
+
+    def __call__(self, snapshot: dict) -> dict:
+        import torch
+
+        from training import export, metrics
+        from training.train_gan import build_generator
+
+        generator = build_generator(snapshot["config"])
+        generator.load_state_dict(snapshot["model"])
+        z, labels = export.judged_latents(generator.z_dim)
+        with torch.no_grad():
+            images = (generator.eval()(z, labels).numpy() + 1) / 2
+        return metrics.gan_quality(self.judge, images, labels.numpy(), self.held_out.images.numpy(), self.train_set.images.numpy())
+
+
+def meets_bar(quality: dict) -> bool:
+    return quality["label_fidelity"] >= SHIPPED_BAR["label_fidelity"] and quality["frechet_ratio"] <= SHIPPED_BAR["frechet_ratio"]
 
 
 def measure(kind: str, epochs: int | None = None, threads: int | None = None, limit: float | None = None) -> dict:
@@ -32,6 +65,8 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
     defaults = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)()
     metric, targets = TARGETS[kind]
     timeline, reached = [], {}
+    full_judge = FullJudge(defaults.dataset) if kind == "gan" else None
+    goals = len(targets) + (full_judge is not None)
     with tempfile.TemporaryDirectory() as runs_dir:
         caps = replace(settings.TrainSettings(), runs_dir=runs_dir, max_seconds=limit or LIMIT_SECONDS[kind],
                        max_epochs=10_000, threads=threads or os.cpu_count() or 1)
@@ -39,16 +74,24 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
 
         def recorded(run):
             events = jobs.training_events(run)
+            judging = 0.0  # seconds spent judging snapshots in full, off the run's clock
             try:
                 for event in events:
                     if event.epoch_end and metric in event.metrics:
-                        value = event.metrics[metric]
-                        timeline.append({"epoch": event.epoch, "step": event.step, "seconds": round(event.elapsed, 1),
-                                         metric: round(value, 4)})
+                        value, elapsed = event.metrics[metric], event.elapsed - judging
+                        point = {"epoch": event.epoch, "step": event.step, "seconds": round(elapsed, 1), metric: round(value, 4)}
                         for target in targets:
                             if value >= target and target not in reached:
-                                reached[target] = (event.elapsed, event.epoch, event.step)
-                        if len(reached) == len(targets):
+                                reached[target] = (elapsed, event.epoch, event.step)
+                        if full_judge and value >= JUDGE_FROM and "shipped_bar" not in reached:
+                            started_judging = time.perf_counter()
+                            quality = full_judge(event.snapshot())
+                            judging += time.perf_counter() - started_judging
+                            point |= {"full_" + k: round(quality[k], 4) for k in SHIPPED_BAR}
+                            if meets_bar(quality):
+                                reached["shipped_bar"] = (elapsed, event.epoch, event.step)
+                        timeline.append(point)
+                        if len(reached) == goals:
                             jobs.request_stop(run, "benchmark targets met", wait=0)
                     yield event
             finally:
@@ -63,7 +106,8 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
     figures = {
         "config": {"epochs": request.epochs, "batch_size": request.batch_size, "lr": request.lr, "dataset": request.dataset},
         "torch_threads": caps.torch_threads(),
-        "steps_per_second": round(view.steps_per_second, 2),
+        # on the run's clock, the full judging left out
+        "steps_per_second": round(timeline[-1]["step"] / timeline[-1]["seconds"], 2) if timeline else None,
         "steps": view.step, "total_steps": view.total_steps,
         "wall_seconds_training": round(trained - started, 1),
         "export_seconds": round(time.monotonic() - trained, 1) if view.state == "finished" else None,
@@ -71,11 +115,11 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
         "stop_reason": view.stop_reason, "error": view.error,
         "timeline": timeline,
     }
-    for target in targets:
-        hit = reached.get(target)
-        name = f"seconds_to_{metric}_{target:g}".replace(".", "_")
-        figures[name] = round(hit[0], 1) if hit else None
-        figures[name.replace("seconds", "epochs")] = hit[1] if hit else None
+    names = {target: f"{metric}_{target:g}".replace(".", "_") for target in targets} | ({"shipped_bar": "shipped_bar"} if full_judge else {})
+    for goal, name in names.items():
+        hit = reached.get(goal)
+        figures["seconds_to_" + name] = round(hit[0], 1) if hit else None
+        figures["epochs_to_" + name] = hit[1] if hit else None
     return figures
 
 
@@ -102,11 +146,13 @@ def rows(figures: dict) -> list[tuple[str, str, str]]:
         if not part:
             continue
         metric, targets = TARGETS[kind]
-        for target in targets:
-            name = f"seconds_to_{metric}_{target:g}".replace(".", "_")
-            seconds = part.get(name)
-            out.append((f"{kind.upper()} default run: time to {metric.replace('_', ' ')} {target:g}",
-                        f"{seconds} s (epoch {part[name.replace('seconds', 'epochs')]})" if seconds is not None else "not reached",
+        goals = [(f"{metric}_{t:g}".replace(".", "_"), f"{metric.replace('_', ' ')} {t:g}") for t in targets]
+        if "seconds_to_shipped_bar" in part:
+            goals.append(("shipped_bar", "the shipped bar (2,000 samples: fidelity >= 0.97, Frechet ratio <= 10)"))
+        for name, what in goals:
+            seconds = part["seconds_to_" + name]
+            out.append((f"{kind.upper()} default run: time to {what}",
+                        f"{seconds} s (epoch {part['epochs_to_' + name]})" if seconds is not None else "not reached",
                         f"best {part['best_' + metric]}, {part['steps_per_second']} steps/s on {part['torch_threads']} torch thread(s)"))
         out.append((f"{kind.upper()} export after the run", f"{part['export_seconds']} s", "ONNX export with parity check"))
     out.append(("device / load average", f"{figures.get('device')} / {figures['load_average_at_start']} -> {figures['load_average_at_end']}",

@@ -70,13 +70,18 @@ def _export_cnn(checkpoint: dict, path: Path, held_out: data.Split) -> dict:
     }
 
 
+def judged_latents(z_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2,000 fixed latents, 200 a digit, on which every GAN's quality is measured."""
+    z = torch.randn(2000, z_dim, generator=torch.Generator().manual_seed(0))
+    return z, torch.arange(10).repeat_interleave(200)
+
+
 def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: data.Split) -> dict:
     generator = build_generator(checkpoint["config"])
     generator.load_state_dict(checkpoint["model"])
     generator.eval()
     z_dim = generator.z_dim
-    z = torch.randn(2000, z_dim, generator=torch.Generator().manual_seed(0))
-    labels = torch.arange(10).repeat_interleave(200)
+    z, labels = judged_latents(z_dim)
     _to_onnx(generator, (z[:2], labels[:2]), ["z", "label"], ["image"], path)
     # The judge: the CNN beside the export, else the shipped one (the slider directions need one to
     # check that a move keeps the digit's class).
