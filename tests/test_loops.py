@@ -40,6 +40,17 @@ def test_a_resumed_cnn_run_continues_where_it_stopped():
     assert [e.step for e in resumed] == [4, 5, 6]
 
 
+def test_a_run_keeps_its_held_out_history_and_a_resumed_run_its_clock():
+    cfg = train_cnn.CNNConfig(max_steps=2, batch_size=16, device="cpu")
+    first = run(train_cnn.train(cfg))[-1].snapshot()
+    assert [(h["epoch"], h["step"]) for h in first["history"]] == [(1, 2)]
+    assert first["history"][0]["held_out_accuracy"] == first["metrics"]["held_out_accuracy"]
+    resumed = run(train_cnn.train(train_cnn.CNNConfig(**{**first["config"], "max_steps": 3}), resume=first))
+    after = resumed[-1].snapshot()
+    assert [h["step"] for h in after["history"]] == [2, 3]
+    assert resumed[0].elapsed >= first["seconds"] and after["seconds"] > first["seconds"]
+
+
 def test_the_cnn_serves_its_weights_moving_average_and_resumes_both():
     cfg = train_cnn.CNNConfig(max_steps=3, batch_size=16, device="cpu", ema=0.9)
     checkpoint = run(train_cnn.train(cfg))[-1].snapshot()

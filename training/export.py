@@ -134,6 +134,7 @@ def export(checkpoint: dict, out: str | Path) -> dict:
             "export_command": f"python -m training.export --checkpoint {kind}.pt --out {out.name}",
             "config": config, "steps": checkpoint["step"], "training_seconds": round(checkpoint.get("seconds", 0), 1),
             "processes": checkpoint.get("world_size", 1), "metrics": figures,
+            "history": checkpoint.get("history", []),  # the loop's held-out figures at each epoch's end, with the time
             "size_bytes": partial.stat().st_size, "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "onnxruntime": ort.__version__,
         }

@@ -71,13 +71,14 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
-    step, metrics = 0, {}
+    step, metrics, history = 0, {}, []  # history: the held-out figures at each epoch's end, with the time
     if resume:
         model.load_state_dict(resume.get("trained", resume["model"]))
         if average and "average" in resume:
             average.load_state_dict(resume["average"])
         optimizer.load_state_dict(resume["optimizer"])
-        step, metrics = resume["step"], resume.get("metrics", {})
+        step, metrics, history = resume["step"], resume.get("metrics", {}), list(resume.get("history", []))
+        rt.started -= resume.get("seconds", 0.0)  # the run's clock goes on from where it stopped
     # Built after a resume's optimiser state, positioned at its step: a resumed run may also be
     # longer than the first one (more --epochs or --max-steps), and the cycle stretches to fit.
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, last_epoch=step - 1)
@@ -88,7 +89,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
         return {
             "kind": "cnn", "model": served.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": schedule.state_dict(), "config": asdict(cfg), "step": step, "metrics": metrics,
-            "world_size": rt.world, "seconds": rt.elapsed(),
+            "world_size": rt.world, "seconds": rt.elapsed(), "history": list(history),
             **({"trained": model.state_dict(), "average": average.state_dict()} if average else {}),
         }
 
@@ -114,6 +115,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
             epoch_end = last or index == per_epoch - 1
             if epoch_end:
                 metrics = evaluate(served, held_out)
+                history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
             yield Progress(
                 step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
                 epoch_end=epoch_end, metrics=metrics if epoch_end else {},

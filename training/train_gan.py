@@ -82,14 +82,15 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.9))
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
-    step, metrics = 0, {}
+    step, metrics, history = 0, {}, []  # history: the held-out figures at each epoch's end, with the time
     if resume:
         generator.load_state_dict(resume["generator"])
         discriminator.load_state_dict(resume["discriminator"])
         ema.load_state_dict(resume["ema"])
         opt_g.load_state_dict(resume["optimizer_g"])
         opt_d.load_state_dict(resume["optimizer_d"])
-        step, metrics = resume["step"], resume.get("metrics", {})
+        step, metrics, history = resume["step"], resume.get("metrics", {}), list(resume.get("history", []))
+        rt.started -= resume.get("seconds", 0.0)  # the run's clock goes on from where it stopped
     g_net, d_net = rt.wrap(generator), rt.wrap(discriminator)
     maybe_augment = augment.translate if cfg.augment else (lambda images: images)
 
@@ -99,7 +100,7 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
             "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
             "ema": ema.state_dict(), "optimizer_g": opt_g.state_dict(), "optimizer_d": opt_d.state_dict(),
             "config": asdict(cfg), "step": step, "metrics": metrics, "world_size": rt.world,
-            "seconds": rt.elapsed(),
+            "seconds": rt.elapsed(), "history": list(history),
         }
 
     for epoch in range(step // per_epoch, cfg.epochs):
@@ -133,6 +134,7 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
                 samples = grid[:, 0].cpu().numpy()
                 if judge is not None:
                     metrics = {"label_fidelity": judge.fidelity(samples[:, None], torch.arange(10).repeat_interleave(10).numpy())}
+                history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
             losses = {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
             yield Progress(
                 step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
