@@ -42,12 +42,12 @@ def plot_series(points: list, plot: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p[1] for p in points if _in_plot(p[1], plot)))
 
 
-def plot_update(points: list, plot: str, **props) -> gr.LinePlot:
-    """A plot's value (None until it has points) with a color for each series it holds. Sent as
-    the whole frame each time; Gradio streams it as a diff, which is just the new rows."""
+def plot_update(points: list, plot: str, legend: tuple[str, ...] | None = None) -> gr.LinePlot:
+    """A plot's value (None until it has points), sent as the whole frame each time (Gradio streams
+    it as a diff: the new rows), and the series its legend lists (by default, those it holds)."""
     frame = plot_frame(points, plot)
-    colors = {s: COLORS.get(s, "#7f7f7f") for s in plot_series(points, plot)}
-    return gr.LinePlot(value=frame if len(frame) else None, color_map=colors, **props)
+    return gr.LinePlot(value=frame if len(frame) else None,
+                       colors_in_legend=list(plot_series(points, plot) if legend is None else legend))
 
 
 def sample_grid(samples: np.ndarray, scale: int = 3, gap: int = 2) -> np.ndarray:
@@ -127,9 +127,7 @@ def _show(view: jobs.RunView, first: bool, shown_samples: int):
     their histogram are sent only when an epoch has brought new ones (`shown_samples` is the
     version on screen)."""
     is_gan = view.kind == "gan"
-    # The labels go with every update: unchanged, they cost nothing in the diff.
-    loss = plot_update(view.points, "loss", label="Generator and discriminator loss" if is_gan else "Loss")
-    score = plot_update(view.points, "score", label="Label fidelity (read by the shipped CNN)" if is_gan else "Accuracy")
+    loss, score = plot_update(view.points, "loss"), plot_update(view.points, "score")
     samples = histogram = gr.skip()
     if view.samples is not None and view.samples_version != shown_samples:
         samples = sample_grid(view.samples)
@@ -161,13 +159,16 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
         while True:
             ended = run.done.is_set()  # set once the server is free again, after the export
             view = run.view()
-            # The browser fixes a plot's colors, and so the series it draws, when the plot is first
-            # drawn; new rows alone do not redraw it. So when a series appears (held-out figures at
-            # the first epoch's end), that plot is blanked for one update and drawn afresh.
+            # The browser fixes a plot's series, and so their colours, when it draws the plot; new
+            # rows alone do not redraw it, a changed legend does. So when a series appears (held-out
+            # figures at the first epoch's end), its rows go first, under the old legend, and the
+            # new legend follows: the redraw then sees every series. (Sent together, the redraw may
+            # run before the rows land, and the new line stays without a colour; hence the pause.)
             series = {plot: plot_series(view.points, plot) for plot in ("loss", "score")}
             if not first and series != shown_series:
-                blank = [gr.LinePlot(value=None) if series[p] != shown_series.get(p) else gr.skip() for p in series]
-                yield status_text(view, CAPS), *blank, *[gr.skip()] * 5
+                rows = [plot_update(view.points, p, legend=shown_series[p]) for p in series]
+                yield status_text(view, CAPS), *rows, *[gr.skip()] * 5
+                run.done.wait(0.5)
             shown_series = series
             if ended:
                 break
@@ -227,8 +228,10 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                         + (f" or {CAPS.max_steps} steps" if CAPS.max_steps else "") + ". Stop keeps what was learned so far.")
         with gr.Column(scale=2):
             status = gr.Markdown("Choose a model and press Start.")
-            loss_plot = gr.LinePlot(x="step", y="value", color="series", label="Loss")
-            score_plot = gr.LinePlot(x="step", y="value", color="series", label="Accuracy", y_lim=[0, 1])
+            # Every series' colour is set here, once: a plot redrawn at any moment finds them all.
+            loss_plot = gr.LinePlot(x="step", y="value", color="series", color_map=COLORS, label="Loss")
+            score_plot = gr.LinePlot(x="step", y="value", color="series", color_map=COLORS, y_lim=[0, 1],
+                                     label="Accuracy (CNN) or label fidelity, read by the shipped CNN (GAN)")
             with gr.Row():
                 samples = gr.Image(label="Fixed-latent samples: a row per digit asked for", type="numpy",
                                    image_mode="L", format="png", visible=False, interactive=False)

@@ -188,3 +188,26 @@ def test_a_training_run_plots_its_progress_and_stops(page):
     text = wait_for_text(page, panel, r"run stopped", 120)  # stopped, exported and swapped in
     assert "stopped by the visitor" in text, text
     page.screenshot(path=str(ARTIFACTS / "train-stopped-desktop.png"), full_page=True)
+
+
+# Each plot's lines once the first epoch's held-out figures have joined: training in blue, held-out
+# in orange; the GAN's players in green and red, its label fidelity in purple (tabs/train.py COLORS).
+LINES_AFTER_AN_EPOCH = {"CNN: reads digits": ["#1f77b4", "#1f77b4", "#ff7f0e", "#ff7f0e"],
+                        "GAN: draws digits": ["#2ca02c", "#9467bd", "#d62728"]}
+
+
+@pytest.mark.parametrize("model", LINES_AFTER_AN_EPOCH)
+def test_held_out_figures_join_the_plots_in_their_own_colour(page, model):
+    """A series that first appears at an epoch's end is drawn, in its own colour, beside the others
+    (and the redraw that takes raises no console error)."""
+    panel = open_tab(page, "Train")
+    panel.get_by_label(model).check()
+    panel.get_by_role("button", name="Start").click()
+    expected = LINES_AFTER_AN_EPOCH[model]
+    try:
+        wait_for_text(page, panel, r"epoch 2 of", 180)
+        colours = wait_for(page, lambda: line_colours(panel), lambda c: len(c) == len(expected) and all_coloured(c), 20)
+    finally:
+        panel.get_by_role("button", name="Stop").click()
+    assert sorted(str(c).lower() for c in colours) == expected, colours
+    wait_for_text(page, panel, r"run stopped", 180)
