@@ -9,8 +9,9 @@ Each run goes through training.jobs exactly as a Start in the tab does (backgrou
 tab's torch thread count, then the ONNX export with its parity check), with the training scripts'
 default settings (CNNConfig(), GANConfig()); it is stopped as soon as every target is met, or at
 the time limit. Times are those of the loop's own clock (Progress.elapsed: from the run's set-up,
-data loading included, torch's import not), read at the epoch ends where the figures are measured. Judging a GAN snapshot on 2,000 samples
-happens in the run's thread (from a fidelity of 0.9 on); its time is taken off the clock.
+data loading included, torch's import not), read at the epoch ends where the figures are measured.
+Judging a GAN snapshot on 2,000 samples happens in the run's thread (from a fidelity of 0.9 on); its
+time is taken off the clock.
 
     python -m benchmarks.train              # CNN then GAN (the GAN part takes many minutes on a CPU)
     python -m benchmarks.train --skip-gan   # CNN only
