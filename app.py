@@ -1,24 +1,26 @@
 """Digit Lab: draw a digit for a CNN to read, steer a conditional GAN, and train both live.
 
 The Blocks and their wiring only: what each tab shows comes from plain functions in inference/
-(serving, numpy and onnxruntime) and training/ (torch, imported when a run starts)."""
+(serving, numpy and onnxruntime) and training/ (torch, imported when a run starts). Every word on
+the page comes from locales/ (English and Chinese), translated in the browser by gr.I18n."""
 import gradio as gr
 
+from locales import I18N, ui
 from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
 
 with gr.Blocks(title="Digit Lab") as demo:
-    gr.Markdown("# Digit Lab\nA CNN reads the digit you draw; a conditional GAN dreams digits you steer; train both live.")
+    gr.Markdown(ui("app.title"))
     # This visitor's own models, once a Train run has swapped one in: paths to .onnx files, or None
     # for the shipped ones. The corrections are (28x28 image, digit) pairs from "That's wrong".
     cnn_path = gr.State(None)
     gan_path = gr.State(None)
     corrections = gr.State([])
-    with gr.Tab("Draw", id="draw"):
+    with gr.Tab(ui("app.tab.draw"), id="draw"):
         draw.build(cnn_path, corrections)
-    with gr.Tab("Generate", id="generate"):
+    with gr.Tab(ui("app.tab.generate"), id="generate"):
         generate.build(gan_path, cnn_path)
-    with gr.Tab("Train", id="train"):
+    with gr.Tab(ui("app.tab.train"), id="train"):
         train.build(cnn_path, gan_path, corrections)
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)
