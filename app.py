@@ -5,7 +5,7 @@ The Blocks and their wiring only: what each tab shows comes from plain functions
 the page comes from locales/ (English and Chinese), translated in the browser by gr.I18n."""
 import gradio as gr
 
-from locales import I18N, ui
+from locales import browser_i18n, ui
 from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
 
 with gr.Blocks(title="Digit Lab") as demo:
@@ -23,4 +23,4 @@ with gr.Blocks(title="Digit Lab") as demo:
         train.build(cnn_path, gan_path, corrections)
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=browser_i18n())

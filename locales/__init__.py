@@ -9,11 +9,10 @@ Two ways in, one for each side of the page:
   in the visitor's language, which `language(request)` reads once from the request's
   Accept-Language header (English when it names none we speak).
 """
+import functools
 import json
 import re
 from pathlib import Path
-
-import gradio as gr
 
 FOLDER = Path(__file__).resolve().parent
 DEFAULT = "en"
@@ -33,7 +32,13 @@ def _browser_locales() -> dict[str, dict[str, str]]:
     return locales
 
 
-I18N = gr.I18n(**_browser_locales())
+@functools.cache
+def browser_i18n():
+    """The gr.I18n that `launch(i18n=...)` takes. Gradio is imported here, not at the top, so
+    that training code (the command line) can use `text` without it."""
+    import gradio as gr
+
+    return gr.I18n(**_browser_locales())
 
 
 def ui(key: str):
@@ -41,7 +46,7 @@ def ui(key: str):
     key at build time, so a typo cannot reach a visitor as a raw key."""
     if key not in STRINGS[DEFAULT]:
         raise KeyError(f"no string {key!r} in locales/{DEFAULT}.json")
-    return I18N(key)
+    return browser_i18n()(key)
 
 
 def text(key: str, lang: str | None = DEFAULT, **values) -> str:
@@ -79,7 +84,7 @@ def best_language(accept_language: str | None) -> str:
     return DEFAULT
 
 
-def language(request: gr.Request | None) -> str:
+def language(request) -> str:
     """The visitor's language, from the request's Accept-Language header (an API client that
     sends none gets English)."""
     headers = getattr(request, "headers", None)
