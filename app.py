@@ -7,6 +7,7 @@ import gradio as gr
 
 from locales import browser_i18n, ui
 from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
+from tabs.theme import digit_lab_theme
 
 with gr.Blocks(title="Digit Lab") as demo:
     gr.Markdown(ui("app.title"))
@@ -23,4 +24,4 @@ with gr.Blocks(title="Digit Lab") as demo:
         train.build(cnn_path, gan_path, corrections)
 
 if __name__ == "__main__":
-    demo.launch(i18n=browser_i18n())
+    demo.launch(i18n=browser_i18n(), theme=digit_lab_theme())
