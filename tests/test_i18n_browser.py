@@ -1,0 +1,124 @@
+"""The page in the visitor's language: Chromium set to zh-CN sees Chinese on every tab and no
+English words beyond names and units, before and after using each tab (a digit uploaded, a not-sure
+reading, a slider moved, a run started, refused to a second visitor, and stopped); set to en-US it
+sees no Chinese. Screenshots of each tab in both languages land in artifacts/."""
+import re
+
+import numpy as np
+import pytest
+
+from conftest import ARTIFACTS
+from test_accessibility import digit_png
+from test_browser import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Names and units a Chinese page may show as they are (issue 12's list, with Gradio's own name,
+# the data sets' identifiers, and the formulas' function names).
+ALLOWED = {
+    "cnn", "gan", "onnx", "pca", "relu", "sigmoid", "tanh", "mnist", "digit", "lab", "gradio", "api",
+    "adam", "bce", "max", "exp", "log", "fashion", "ms", "px", "sd", "kib", "mib",
+}
+ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+VISIBLE_TEXT = "() => document.querySelector('.gradio-container').innerText"
+
+
+def english_words(text: str) -> list[str]:
+    return sorted({w for w in ENGLISH_WORD.findall(text) if w.lower() not in ALLOWED})
+
+
+def new_page(browser, url: str, locale: str, width: int = 1280, height: int = 900):
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_selector("button[role=tab]", timeout=30_000)
+    page.wait_for_timeout(1500)
+    return context, page, errors
+
+
+def open_tab(page, index: int):
+    page.locator("button[role=tab]").nth(index).click()
+    page.wait_for_timeout(1500)
+    return page.locator(".tabitem:visible").first
+
+
+def noise_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    Image.fromarray((rng.random((120, 120)) > 0.5).astype(np.uint8) * 255).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(page, panel, name: str, data: bytes) -> None:
+    box = page.locator("#draw-upload-box").first
+    if not panel.locator("#draw-upload input[type=file]").count() or not panel.locator("#draw-upload").is_visible():
+        box.click()
+    panel.locator("#draw-upload input[type=file]").set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+    page.wait_for_timeout(2500)
+
+
+def check(text: str, locale: str, where: str) -> None:
+    if locale == "zh-CN":
+        assert CHINESE.search(text), f"{where}: no Chinese on the page"
+        assert not english_words(text), f"{where}: English words on the Chinese page: {english_words(text)}"
+    else:
+        assert not CHINESE.search(text), f"{where}: Chinese on the English page: {CHINESE.findall(text)[:20]}"
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_every_tab_speaks_the_visitors_language(browser, app_url, locale):
+    context, page, errors = new_page(browser, app_url, locale)
+    other = None
+    try:
+        for width, height in ((1280, 900), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            for index, name in enumerate(("draw", "generate", "train")):
+                open_tab(page, index)
+                check(page.evaluate(VISIBLE_TEXT), locale, f"{name} tab")
+                page.screenshot(path=str(ARTIFACTS / f"i18n-{name}-{locale}-{width}px.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        panel = open_tab(page, 0)  # Draw: a clear digit, then noise (not sure)
+        upload(page, panel, "seven.png", digit_png())
+        wait_for(page, lambda: panel.locator("#draw-label").inner_text(), lambda text: "7" in text, 20)
+        check(page.evaluate(VISIBLE_TEXT), locale, "draw tab, a digit read")
+        upload(page, panel, "noise.png", noise_png())
+        page.screenshot(path=str(ARTIFACTS / f"i18n-draw-not-sure-{locale}.png"), full_page=True)
+        check(page.evaluate(VISIBLE_TEXT), locale, "draw tab, not sure")
+
+        panel = open_tab(page, 1)  # Generate: move a slider with the keyboard
+        slider = panel.locator("input[type=range]").nth(1)
+        slider.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(2000)
+        check(page.evaluate(VISIBLE_TEXT), locale, "generate tab, a slider moved")
+
+        panel = open_tab(page, 2)  # Train: start; a second visitor is refused; stop
+        panel.locator("button.primary").first.click()
+        wait_for(page, lambda: panel.inner_text(), lambda text: re.search(r"\d+\s*/\s*\d+|\d+ of \d+", text), 120)
+        check(page.evaluate(VISIBLE_TEXT), locale, "train tab, running")
+        other, other_page, _ = new_page(browser, app_url, locale)
+        other_panel = open_tab(other_page, 2)
+        other_panel.locator("button.primary").first.click()
+        refusal = wait_for(other_page, lambda: other_page.locator(".toast-body").all_inner_texts(), bool, 20)
+        other_page.screenshot(path=str(ARTIFACTS / f"i18n-train-refused-{locale}.png"), full_page=True)
+        assert refusal, "the second visitor saw no refusal"
+        check(" ".join(refusal), locale, "train tab, the refusal")
+        panel.locator("button.stop").first.click()
+        wait_for(page, lambda: panel.locator("button.primary").first.is_enabled(), bool, 10)
+        page.wait_for_timeout(12_000)  # the export after a stop
+        page.screenshot(path=str(ARTIFACTS / f"i18n-train-stopped-{locale}.png"), full_page=True)
+        check(page.evaluate(VISIBLE_TEXT), locale, "train tab, stopped")
+    finally:
+        if other is not None:
+            other.close()
+        context.close()
+    assert not errors, f"page errors: {errors}"
