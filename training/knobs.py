@@ -93,7 +93,8 @@ def resolve(kind: str, settings: dict) -> dict:
     """`settings` with every unset knob given its arch's value (arch itself defaults to lab)."""
     arch = settings.get("arch") or "lab"
     own = defaults(kind, arch)
-    return {**own, **{k: v for k, v in settings.items() if not _unset(k, v)}, "arch": arch}
+    given = {k: (own.get(k) if _unset(k, v) else v) for k, v in settings.items()}  # in the caller's order
+    return {**given, **{k: v for k, v in own.items() if k not in given}, "arch": arch}
 
 
 def _foreign_is_set(name: str, value) -> bool:
