@@ -32,6 +32,17 @@ def test_gan_smoke_run(tmp_path):
     assert (tmp_path / "gan.pt").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["cnn", "gan"])
+def test_the_primers_networks_from_the_command_line(tmp_path, kind):
+    done = cli(f"training.train_{kind}", "--arch", "seed", "--max-steps", "2", "--batch-size", "16", "--device", "cpu", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    import torch
+
+    config = torch.load(tmp_path / f"{kind}.pt", weights_only=True)["config"]
+    assert config["arch"] == "seed" and config["lr"] == (1e-3 if kind == "cnn" else 3e-4)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -40,6 +51,10 @@ def test_gan_smoke_run(tmp_path):
         (("training.train_gan", "--dataset", "imagenet"), "mnist-5k"),
         (("training.train_cnn", "--device", "tpu", "--max-steps", "1"), "unknown device"),
         (("training.train_cnn", "--resume", "missing.pt"), "no checkpoint"),
+        (("training.train_cnn", "--loss", "bce"), "unrecognized arguments"),
+        (("training.train_cnn", "--gan-digits", "100", "--dataset", "fashion-mnist"), "handwritten digits"),
+        (("training.train_cnn", "--train-digits", "5"), "Training digits"),
+        (("training.train_gan", "--arch", "primer"), "Unknown architecture"),
         (("training.export", "--checkpoint", "missing.pt", "--out", "x.onnx"), "no checkpoint"),
     ],
 )

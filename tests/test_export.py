@@ -63,3 +63,46 @@ def test_a_failed_parity_check_leaves_the_served_files_untouched(tmp_path, cnn_c
         export.export(cnn_checkpoint, out)
     assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def _metadata(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+
+
+def test_the_primers_cnn_exports_with_parity_and_its_arch(tmp_path):
+    cfg = train_cnn.CNNConfig(arch="seed", max_steps=2, batch_size=32, device="cpu")
+    out = tmp_path / "seed_cnn.onnx"
+    card = export.export(last(train_cnn.train(cfg)).snapshot(), out)
+    assert card["arch"] == "seed" and card["knobs"]["dropout"] == 0.5 and card["config"]["lr"] == 1e-3
+    assert card["metrics"]["parity_max_logit_difference"] <= export.LOGIT_TOLERANCE
+    assert "--arch seed" in card["training_command"]
+    assert _metadata(out)["arch"] == "seed"
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    assert session.run(["logits"], {"image": np.random.rand(64, 1, 28, 28).astype(np.float32)})[0].shape == (64, 10)
+
+
+def test_the_lab_exports_carry_their_arch(tmp_path, cnn_checkpoint, gan_checkpoint):
+    export.export(cnn_checkpoint, tmp_path / "cnn.onnx")
+    assert _metadata(tmp_path / "cnn.onnx")["arch"] == "lab"
+    export.export(gan_checkpoint, tmp_path / "gan.onnx")
+    meta = _metadata(tmp_path / "gan.onnx")
+    assert (meta["arch"], meta["conditional"], meta["loss"]) == ("lab", "true", "hinge")
+
+
+def test_the_primers_unconditional_gan_exports_z_only(tmp_path):
+    cfg = train_gan.GANConfig(arch="seed", max_steps=1, batch_size=16, device="cpu")
+    out = tmp_path / "gan.onnx"
+    card = export.export(last(train_gan.train(cfg, judge=None)).snapshot(), out)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.shape[1]) for i in session.get_inputs()] == [("z", 100)]  # no label input
+    for n in (1, 64):
+        image = session.run(["image"], {"z": np.random.randn(n, 100).astype(np.float32)})[0]
+        assert image.shape == (n, 1, 28, 28) and np.abs(image).max() <= 1
+    meta = session.get_modelmeta().custom_metadata_map
+    assert (meta["arch"], meta["conditional"], meta["loss"]) == ("seed", "false", "bce")
+    assert json.loads(meta["directions"])["directions"] == [] and "unconditional" in json.loads(meta["directions"])["skipped"]
+    figures = card["metrics"]
+    assert figures["parity_max_pixel_difference"] <= export.IMAGE_TOLERANCE and not figures["conditional"]
+    assert "label_fidelity" not in figures and sum(figures["class_histogram"]) == figures["samples"]
+    assert {"confident_share", "frechet_ratio"} <= set(figures) and card["arch"] == "seed"

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from training import runtime
+from training import knobs, runtime
 from training.data import DatasetUnavailable
 from training.runtime import CheckpointError, Progress
 
@@ -25,10 +25,13 @@ def build_parser(kind: str, config_cls) -> argparse.ArgumentParser:
         description=f"Train the {kind.upper()} and save OUT/{kind}.pt (export it with python -m training.export).",
         argument_default=argparse.SUPPRESS,  # so a resumed run keeps its checkpoint's settings
     )
+    lab, seed = knobs.defaults(kind, "lab"), knobs.defaults(kind, "seed")
     for field in dataclasses.fields(config_cls):
+        own = field.default is None or (field.name == "dropout" and field.default < 0) or (field.name == "loss" and not field.default)
         parser.add_argument(
-            "--" + field.name.replace("_", "-"), type=_flag_type(field.default), metavar=field.name.upper(),
-            help=f"default {field.default}",
+            "--" + field.name.replace("_", "-"), type=_flag_type(lab[field.name] if field.default is None else field.default),
+            metavar=field.name.upper(),
+            help=f"default: the arch's own (lab {lab[field.name]}, seed {seed[field.name]})" if own else f"default {field.default}",
         )
     parser.add_argument("--out", type=Path, help="folder for the checkpoint (default checkpoints)")
     parser.add_argument("--resume", type=Path, help="continue from this checkpoint, with its settings")

@@ -88,3 +88,32 @@ def batches(split: Split, batch_size: int, seed: int, epoch: int, rank: int = 0,
 
 def steps_per_epoch(split: Split, batch_size: int, world: int = 1) -> int:
     return (len(split) // world) // batch_size
+
+
+def stratified_subset(split: Split, count: int, seed: int) -> Split:
+    """`count` examples, as evenly spread over the classes as `count` allows (the first
+    `count % classes` classes get one more), picked by `seed`; in a shuffled order."""
+    labels = split.labels.cpu().numpy()
+    classes = np.unique(labels)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for i, c in enumerate(classes):
+        want = count // len(classes) + (i < count % len(classes))
+        picks.append(rng.permutation(np.flatnonzero(labels == c))[:want])
+    index = torch.from_numpy(rng.permutation(np.concatenate(picks))).to(split.labels.device)
+    return Split(split.images[index], split.labels[index])
+
+
+def gan_digits(count: int, seed: int, path: str | Path) -> Split:
+    """`count` digits drawn by a conditional GAN's ONNX export (count/10 of each digit), from
+    latents of `seed`: images [count,1,28,28] in [0,1] with the digits asked for as labels."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = {i.name: i for i in session.get_inputs()}
+    if "label" not in inputs:
+        raise ValueError(f"{Path(path).name} is an unconditional GAN: it cannot be asked for a digit, so its digits have no labels")
+    labels = np.repeat(np.arange(10, dtype=np.int64), count // 10)
+    z = np.random.default_rng(seed).standard_normal((len(labels), inputs["z"].shape[1])).astype(np.float32)
+    images = np.concatenate([session.run(["image"], {"z": z[i : i + 500], "label": labels[i : i + 500]})[0] for i in range(0, len(labels), 500)])
+    return Split(torch.from_numpy(np.clip((images + 1) / 2, 0, 1)), torch.from_numpy(labels))

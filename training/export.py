@@ -16,8 +16,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from models import DigitCNN
-from training import data, directions, metrics, runtime
+from training import data, directions, knobs, metrics, runtime
+from training.train_cnn import build_cnn
 from training.train_gan import build_generator
 
 LOGIT_TOLERANCE, IMAGE_TOLERANCE = 1e-4, 1e-3
@@ -30,7 +30,7 @@ class ExportError(RuntimeError):
 class ServedCNN(nn.Module):
     """What cnn.onnx computes: logits and, as a second output, the penultimate features."""
 
-    def __init__(self, cnn: DigitCNN):
+    def __init__(self, cnn: nn.Module):  # DigitCNN or PrimerCNN: both have embed() and head
         super().__init__()
         self.cnn = cnn
 
@@ -54,7 +54,7 @@ def _session(path: Path) -> ort.InferenceSession:
 
 
 def _export_cnn(checkpoint: dict, path: Path, held_out: data.Split) -> dict:
-    cnn = DigitCNN()
+    cnn = build_cnn(checkpoint["config"])
     cnn.load_state_dict(checkpoint["model"])
     served = ServedCNN(cnn).eval()
     _to_onnx(served, (held_out.images[:2],), ["image"], ["logits", "features"], path)
@@ -80,35 +80,73 @@ def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: d
     generator = build_generator(checkpoint["config"])
     generator.load_state_dict(checkpoint["model"])
     generator.eval()
-    z_dim = generator.z_dim
+    z_dim, conditional = generator.z_dim, generator.conditional
     z, labels = judged_latents(z_dim)
-    _to_onnx(generator, (z[:2], labels[:2]), ["z", "label"], ["image"], path)
+    if conditional:
+        _to_onnx(generator, (z[:2], labels[:2]), ["z", "label"], ["image"], path)
+    else:  # the primer's generator is unconditional: its file takes z alone
+        _to_onnx(generator, (z[:2],), ["z"], ["image"], path)
     # The judge: the CNN beside the export, else the shipped one (the slider directions need one to
     # check that a move keeps the digit's class).
     judge_path = next((p for p in (path.parent / "cnn.onnx", metrics.SHIPPED_CNN) if p.is_file()), None)
     judge = metrics.Judge(judge_path) if judge_path else None
-    judged_by = judge_path and str(judge_path.name if judge_path.parent == path.parent else judge_path)
+    # named, not by its absolute path: the card is shown and downloaded
+    judged_by = judge_path and (judge_path.name if judge_path.parent == path.parent else f"exports/{judge_path.name}")
     # The slider directions travel inside the .onnx (metadata "directions"), so swapping the file
     # swaps model and directions together; the parity check below reads the file as written.
-    found = directions.find(generator, judge)
+    found = directions.find(generator, judge) if conditional else _no_directions(z_dim)
     directions.store(path, found)
     with torch.no_grad():
-        expected = generator(z, labels).numpy()
-    got = _session(path).run(["image"], {"z": z.numpy(), "label": labels.numpy()})[0]
+        expected = (generator(z, labels) if conditional else generator(z)).numpy()
+    feeds = {"z": z.numpy(), "label": labels.numpy()} if conditional else {"z": z.numpy()}
+    got = _session(path).run(["image"], feeds)[0]
     worst = float(np.abs(got - expected).max())
     if worst > IMAGE_TOLERANCE:
         raise ExportError(f"parity failed: images differ from PyTorch by up to {worst:.2e} (allowed {IMAGE_TOLERANCE:g})")
-    figures = {"parity_max_pixel_difference": worst, "z_dim": z_dim}
+    figures = {"parity_max_pixel_difference": worst, "z_dim": z_dim, "conditional": conditional}
     if judge is not None:
-        quality = metrics.gan_quality(judge, (got + 1) / 2, labels.numpy(), held_out.images.numpy(), train_set.images.numpy())
+        asked = labels.numpy() if conditional else None  # unconditional: what the CNN reads, no fidelity
+        quality = metrics.gan_quality(judge, (got + 1) / 2, asked, held_out.images.numpy(), train_set.images.numpy())
         figures |= quality | {"judged_by": judged_by, "samples": len(labels)}
     offered = [d for d in found["directions"] if d["offered"]]
     figures["directions"] = {
         "offered": len(offered), "class_kept_min": found["class_kept_min"], "step_sd": found["step_sd"],
-        "candidates": directions.summary(found),
+        "candidates": directions.summary(found), **({"skipped": found["skipped"]} if "skipped" in found else {}),
     }
     return figures
 
+
+NO_DIRECTIONS_REASON = (
+    "not searched: training.directions needs a conditional generator (Generator.stem(z, label), PCA "
+    "centred within each asked-for digit, and a check that a move keeps the asked-for digit); the "
+    "primer's generator is unconditional"
+)
+
+
+def _no_directions(z_dim: int) -> dict:
+    """What the export stores for an unconditional generator: no sliders, and why."""
+    return {
+        "method": None, "z_dim": z_dim, "samples": 0, "measured_on": 0, "step_sd": directions.STEP_SD,
+        "class_kept_min": directions.CLASS_KEPT_MIN, "judged": False, "seed": 0, "directions": [],
+        "skipped": NO_DIRECTIONS_REASON,
+    }
+
+
+def onnx_metadata(kind: str, config: dict) -> dict[str, str]:
+    """The custom metadata every exported .onnx carries: `arch`, and for a GAN `conditional`, `loss`."""
+    config = knobs.resolve(kind, config)
+    if kind == "cnn":
+        return {"arch": config["arch"]}
+    return {"arch": config["arch"], "conditional": "false" if config["arch"] == "seed" else "true", "loss": config["loss"]}
+
+
+def _write_metadata(path: Path, values: dict[str, str]) -> None:
+    model = onnx.load(str(path))
+    for key, value in values.items():
+        entry = next((p for p in model.metadata_props if p.key == key), None) or model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
 
 def training_command(kind: str, config: dict) -> str:
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items() if k != "device")
@@ -120,7 +158,9 @@ def export(checkpoint: dict, out: str | Path) -> dict:
     ExportError, leaving any existing files untouched, when a check fails."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    kind, config = checkpoint["kind"], checkpoint["config"]
+    kind = checkpoint["kind"]
+    config = knobs.resolve(kind, checkpoint["config"])  # a checkpoint from before the knobs: lab's
+    checkpoint = {**checkpoint, "config": config}
     train_set, held_out = data.load(config["dataset"])
     partial = out.with_name(out.name + ".tmp")
     try:
@@ -128,8 +168,12 @@ def export(checkpoint: dict, out: str | Path) -> dict:
             figures = _export_cnn(checkpoint, partial, held_out)
         else:
             figures = _export_gan(checkpoint, partial, held_out, train_set)
+        metadata = onnx_metadata(kind, config)
+        _write_metadata(partial, metadata)
         card = {
-            "name": out.stem, "kind": kind, "dataset": config["dataset"], "seed": config["seed"],
+            "name": out.stem, "kind": kind, "arch": config["arch"], "onnx_metadata": metadata,
+            "knobs": {k: config[k] for k in knobs.VISITOR_KNOBS[kind]},
+            "dataset": config["dataset"], "seed": config["seed"],
             "training_command": training_command(kind, config),
             "export_command": f"python -m training.export --checkpoint {kind}.pt --out {out.name}",
             "config": config, "steps": checkpoint["step"], "training_seconds": round(checkpoint.get("seconds", 0), 1),

@@ -14,6 +14,12 @@ from scipy import linalg
 
 
 SHIPPED_CNN = Path(__file__).resolve().parent.parent / "exports" / "cnn.onnx"  # the judge by default
+CONFIDENT = 0.9  # an unconditional GAN's sample counts as a clear digit when the CNN is this sure
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(1, keepdims=True))
+    return shifted / shifted.sum(1, keepdims=True)
 
 
 class Judge:
@@ -34,6 +40,10 @@ class Judge:
     def fidelity(self, images: np.ndarray, labels: np.ndarray) -> float:
         return float((self.read(images)[0].argmax(1) == np.asarray(labels)).mean())
 
+    def confident_share(self, images: np.ndarray) -> float:
+        """The share of images the CNN reads as some digit with probability >= CONFIDENT."""
+        return float((probabilities(self.read(images)[0]).max(1) >= CONFIDENT).mean())
+
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((np.asarray(logits).argmax(1) == np.asarray(labels)).mean())
@@ -49,18 +59,23 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
-def gan_quality(judge: Judge, generated: np.ndarray, labels: np.ndarray, held_out: np.ndarray, reference: np.ndarray, seed: int = 0) -> dict:
-    """Label fidelity and Frechet ratio. `held_out` are real held-out digits; `reference` real
-    training digits, of which as many as `generated` are drawn for the real-vs-real baseline."""
+def gan_quality(judge: Judge, generated: np.ndarray, labels: np.ndarray | None, held_out: np.ndarray, reference: np.ndarray, seed: int = 0) -> dict:
+    """Label fidelity (conditional: `labels` are the digits asked for) or, for an unconditional
+    GAN (`labels` None), the class histogram of what the CNN reads and the share it reads with
+    confidence >= CONFIDENT; and the Frechet ratio. `held_out` are real held-out digits;
+    `reference` real training digits, of which as many as `generated` are drawn for the
+    real-vs-real baseline."""
     logits, gen_features = judge.read(generated)
     held_features = judge.read(held_out)[1]
     pick = np.random.default_rng(seed).choice(len(reference), size=min(len(generated), len(reference)), replace=False)
     ref_features = judge.read(reference[pick])[1]
     baseline = frechet_distance(ref_features, held_features)
     distance = frechet_distance(gen_features, held_features)
-    return {
-        "label_fidelity": accuracy(logits, labels),
-        "frechet_distance": distance,
-        "frechet_baseline": baseline,
-        "frechet_ratio": distance / baseline,
-    }
+    if labels is not None:
+        reading = {"label_fidelity": accuracy(logits, labels)}
+    else:
+        reading = {
+            "class_histogram": np.bincount(logits.argmax(1), minlength=10).tolist(),
+            "confident_share": float((probabilities(logits).max(1) >= CONFIDENT).mean()),
+        }
+    return reading | {"frechet_distance": distance, "frechet_baseline": baseline, "frechet_ratio": distance / baseline}

@@ -27,6 +27,8 @@ class Progress:
     epoch_end: bool = False  # the last step of an epoch (or of the run): metrics and samples are set
     metrics: dict[str, float] = field(default_factory=dict)  # held-out figures
     samples: np.ndarray | None = None  # GAN only: the fixed-latent grid [100,28,28] in [0,1]
+    # GAN only, with samples: D's output on each grid sample [100] (bce: a probability; hinge: the raw score)
+    sample_scores: np.ndarray | None = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Train the digit classifier: `python -m training.train_cnn --epochs 12 --out checkpoints`.
+"""Train the digit classifier: `python -m training.train_cnn --epochs 12 --out checkpoints`, or the
+primer's CNN with the primer's recipe: `python -m training.train_cnn --arch seed --out checkpoints`.
 
 `train()` is the one training loop, a generator of Progress events: the CLI below draws them as a
 progress bar, the app's Train tab as live plots. Stopping is the consumer closing the generator."""
@@ -8,41 +9,51 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from models import DigitCNN
-from training import augment, data, fonts, runtime
+from models import DigitCNN, PrimerCNN
+from training import augment, data, fonts, knobs, runtime
 from training.runtime import Progress
+
+TRAIN_ACCURACY_DIGITS = 1000  # train accuracy is measured on at most this many of the training digits
 
 
 @dataclass
 class CNNConfig:
+    """None (unset) takes the arch's own value: training/knobs.py has both recipes."""
+
+    arch: str = "lab"  # "lab": Digit Lab's CNN and recipe; "seed": the primer's
     dataset: str = "mnist-5k"
-    epochs: int = 12
+    epochs: int | None = None  # lab 12, seed 10
     batch_size: int = 64
-    lr: float = 1e-2  # the one-cycle schedule's peak (AdamW)
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    augment: bool = True  # canvas-like pens, slants, sizes and shifts
+    lr: float | None = None  # AdamW; lab 1e-2 (the one-cycle schedule's peak), seed 1e-3
+    weight_decay: float | None = None  # lab 5e-4, seed 0 (AdamW without weight decay is Adam)
+    label_smoothing: float | None = None  # lab 0.1, seed 0
+    schedule: str | None = None  # lab "one-cycle", seed "constant"
+    augment: bool | None = None  # canvas-like pens, slants, sizes and shifts; lab on, seed off
     canvas_share: float = 0.5  # of each batch, the share redrawn canvas-like; the rest stay as written
-    typed_digits: bool = True  # also learn the digits typed in matplotlib's fonts (digit data sets only)
-    ema: float = 0.99  # decay of the weights' moving average that is evaluated and exported; 0 means none
+    typed_digits: bool | None = None  # also learn digits typed in matplotlib's fonts (digit data sets only); lab on
+    ema: float | None = None  # decay of the weights' moving average that is evaluated and exported; 0: none (seed)
+    activation: str = "relu"  # every hidden layer's: relu, sigmoid or tanh
+    dropout: float = -1.0  # before the last layer; negative: the arch's own (lab 0.2, seed 0.5), 0: off
+    train_digits: int = 0  # 0: the whole training split; else a class-stratified subset this big, picked by seed
+    gan_digits: int = 0  # add this many digits drawn by the served conditional GAN (exports/gan.onnx), a tenth a class
     seed: int = 0
     device: str = "auto"
     max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
 
     def __post_init__(self):
-        if self.dataset not in data.DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(data.DATASETS)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.max_steps < 0 or self.seed < 0:
-            raise ValueError("epochs and batch size must be at least 1, max steps and seed at least 0")
-        if not 0 < self.lr <= 1 or not 0 <= self.label_smoothing < 1 or self.weight_decay < 0:
-            raise ValueError("lr must be in (0, 1], label smoothing in [0, 1), weight decay at least 0")
-        if not 0 <= self.canvas_share <= 1 or not 0 <= self.ema < 1:
-            raise ValueError("canvas share must be in [0, 1], ema in [0, 1)")
+        knobs.settle(self, "cnn")
+
+
+def build_cnn(config: dict) -> torch.nn.Module:
+    """The CNN a config describes (a checkpoint's; one from before the knobs existed is lab's)."""
+    config = knobs.resolve("cnn", config)
+    model = PrimerCNN if config["arch"] == "seed" else DigitCNN
+    return model(dropout=config["dropout"], activation_name=config["activation"])
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, split: data.Split, batch_size: int = 500) -> dict[str, float]:
-    """Held-out loss and accuracy of an unwrapped model."""
+    """Held-out loss and accuracy of an unwrapped model (in eval mode: no dropout)."""
     was_training = model.training
     model.eval()
     loss, correct = 0.0, 0
@@ -60,16 +71,23 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
     (the Draw tab's corrections) to the training set, repeated so they count."""
     rt = runtime.start(cfg.device, cfg.seed)
     train_set, held_out = data.load(cfg.dataset)
+    if cfg.train_digits:
+        train_set = data.stratified_subset(train_set, cfg.train_digits, cfg.seed)
+    # train accuracy is read on the real training digits the run uses (not typed or GAN-made ones)
+    own_digits = data.stratified_subset(train_set, min(len(train_set), TRAIN_ACCURACY_DIGITS), seed=0).to(rt.device)
+    if cfg.gan_digits:
+        train_set = train_set.plus(data.gan_digits(cfg.gan_digits, cfg.seed, knobs.SERVED_GAN))
     if extra is not None and len(extra):
         train_set = train_set.plus(extra, times=max(1, len(train_set) // (20 * len(extra))))  # about 5% of each epoch
     if cfg.typed_digits and cfg.dataset in data.DIGITS:
         train_set = train_set.plus(fonts.typed_digits())
     train_set, held_out = train_set.to(rt.device), held_out.to(rt.device)
 
-    model = DigitCNN().to(rt.device)
+    model = build_cnn(asdict(cfg)).to(rt.device)
     average = runtime.moving_average(model, cfg.ema) if cfg.ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
+    batch_size = min(cfg.batch_size, len(train_set) // rt.world)  # a set of 10 digits still makes a batch
+    per_epoch = data.steps_per_epoch(train_set, batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
     step, metrics, history = 0, {}, []  # history: the held-out figures at each epoch's end, with the time
     if resume:
@@ -81,7 +99,10 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
         rt.started -= resume.get("seconds", 0.0)  # the run's clock goes on from where it stopped
     # Built after a resume's optimiser state, positioned at its step: a resumed run may also be
     # longer than the first one (more --epochs or --max-steps), and the cycle stretches to fit.
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, last_epoch=step - 1)
+    if cfg.schedule == "one-cycle":
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, last_epoch=step - 1)
+    else:  # constant, as the primer's listing
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     net = rt.wrap(model)
     served = average.module if average else model  # what is evaluated and exported
 
@@ -95,7 +116,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
 
     for epoch in range(step // per_epoch, cfg.epochs):
         done_this_epoch = step - epoch * per_epoch  # non-zero only when resuming mid-epoch
-        for index, (images, labels) in enumerate(data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)):
+        for index, (images, labels) in enumerate(data.batches(train_set, batch_size, cfg.seed, epoch, rt.rank, rt.world)):
             if index < done_this_epoch:
                 continue
             if cfg.augment:
@@ -114,7 +135,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
             last = step == total
             epoch_end = last or index == per_epoch - 1
             if epoch_end:
-                metrics = evaluate(served, held_out)
+                metrics = evaluate(served, held_out) | {"train_accuracy": evaluate(served, own_digits)["held_out_accuracy"]}
                 history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
             yield Progress(
                 step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),

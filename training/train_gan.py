@@ -1,4 +1,5 @@
-"""Train the class-conditional GAN: `python -m training.train_gan --epochs 60 --out checkpoints`.
+"""Train the class-conditional GAN: `python -m training.train_gan --epochs 60 --out checkpoints`,
+or the primer's unconditional GAN (fixed, see models/primer.py): `python -m training.train_gan --arch seed`.
 
 Hinge loss, spectral norm and a projection discriminator, DiffAugment-style translations of real
 and fake alike, and an exponential moving average of the generator (the one that is exported).
@@ -6,11 +7,12 @@ and fake alike, and an exponential moving average of the generator (the one that
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models import Discriminator, Generator
-from training import augment, data, runtime
+from models import Discriminator, Generator, PrimerDiscriminator, PrimerGenerator
+from training import augment, data, knobs, runtime
 from training.runtime import Progress
 
 GRID_SEED = 1234  # the fixed latent behind the sample grid, so epochs can be compared
@@ -18,44 +20,88 @@ GRID_SEED = 1234  # the fixed latent behind the sample grid, so epochs can be co
 
 @dataclass
 class GANConfig:
+    """None (unset) takes the arch's own value: training/knobs.py has both recipes."""
+
+    arch: str = "lab"  # "lab": our conditional GAN (hinge, spectral norm); "seed": the primer's, unconditional
     dataset: str = "mnist-5k"
-    epochs: int = 60
+    epochs: int | None = None  # lab 60, seed 30
     batch_size: int = 64
-    lr: float = 1e-4  # the generator's Adam; betas (0, 0.9) as usual with spectral norm
-    d_lr: float = 4e-4  # the discriminator learns faster (two time-scale update rule)
-    z_dim: int = 32
-    g_width: int = 96
-    d_width: int = 48
-    ema: float = 0.999
-    augment: bool = True  # random translations before the discriminator
+    lr: float | None = None  # the generator's Adam; lab 1e-4, seed 3e-4
+    d_lr: float | None = None  # the discriminator's; lab 4e-4 (two time-scale update rule), seed 3e-4
+    beta1: float | None = None  # Adam's betas: lab (0, 0.9) as usual with spectral norm, seed Adam's defaults (0.9, 0.999)
+    beta2: float | None = None
+    loss: str = ""  # "hinge" or "bce" (the primer's L_D and L_G); empty: the arch's own (lab hinge, seed bce)
+    activation: str = "relu"  # the generator's hidden layers: relu, sigmoid or tanh
+    z_dim: int | None = None  # lab 32, seed 100
+    g_width: int | None = None  # lab only (96); the primer's widths are fixed
+    d_width: int | None = None  # lab only (48)
+    ema: float | None = None  # the exported generator is this moving average; lab 0.999, seed 0 (none)
+    augment: bool | None = None  # random translations before the discriminator; lab on, seed off
     seed: int = 0
     device: str = "auto"
     max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
 
     def __post_init__(self):
-        if self.dataset not in data.DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(data.DATASETS)}")
-        if min(self.epochs, self.batch_size, self.z_dim, self.g_width, self.d_width) < 1:
-            raise ValueError("epochs, batch size, z dim and widths must be at least 1")
-        if self.max_steps < 0 or self.seed < 0 or not (0 < self.lr <= 1 and 0 < self.d_lr <= 1) or not 0 <= self.ema < 1:
-            raise ValueError("max steps and seed must be at least 0, lr and d lr in (0, 1], ema in [0, 1)")
-        if self.g_width % 4:
-            raise ValueError("g width must be a multiple of 4")
+        knobs.settle(self, "gan")
 
 
-def build_generator(config: dict) -> Generator:
-    return Generator(z_dim=config["z_dim"], width=config["g_width"])
+def build_generator(config: dict) -> torch.nn.Module:
+    """The generator a config describes (a checkpoint's; one from before the knobs existed is lab's)."""
+    config = knobs.resolve("gan", config)
+    if config["arch"] == "seed":
+        return PrimerGenerator(z_dim=config["z_dim"], activation_name=config["activation"])
+    return Generator(z_dim=config["z_dim"], width=config["g_width"], activation_name=config["activation"])
+
+
+def build_discriminator(config: dict) -> torch.nn.Module:
+    """One score (a logit) per image; a conditional one takes (image, label)."""
+    config = knobs.resolve("gan", config)
+    return PrimerDiscriminator() if config["arch"] == "seed" else Discriminator(width=config["d_width"])
+
+
+def generate(generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Images [N,1,28,28] in [-1,1]; an unconditional generator is not told the labels."""
+    return generator(z, labels) if generator.conditional else generator(z)
+
+
+def discriminate(discriminator: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return discriminator(images, labels) if discriminator.conditional else discriminator(images)
+
+
+def losses(loss: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """The discriminator's loss from its scores (logits) on a real and a generated batch."""
+    if loss == "bce":  # the primer's L_D = -1/2 E[log D(x)] - 1/2 E[log(1 - D(G(z)))], D = sigmoid(logit)
+        return (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))) / 2
+    return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+
+def generator_loss(loss: str, d_fake: torch.Tensor) -> torch.Tensor:
+    if loss == "bce":  # the listing's BCE(D(G(z)), 1), i.e. -E[log D(G(z))]
+        return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    return -d_fake.mean()
+
+
+def score_units(loss: str, scores: torch.Tensor) -> torch.Tensor:
+    """D's output as the Train tab shows it: a probability under BCE, the raw score under hinge."""
+    return torch.sigmoid(scores) if loss == "bce" else scores
+
+
+def grid_latents(z_dim: int, device, per_digit: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed latents behind the sample grid (and labels: `per_digit` of each digit)."""
+    g = torch.Generator().manual_seed(GRID_SEED)
+    z = torch.randn(10 * per_digit, z_dim, generator=g).to(device)
+    return z, torch.arange(10).repeat_interleave(per_digit).to(device)
 
 
 def sample_grid(generator: torch.nn.Module, z_dim: int, device, per_digit: int = 10) -> torch.Tensor:
-    """The fixed-latent grid: `per_digit` samples of each digit, [10*per_digit,1,28,28] in [0,1]."""
-    g = torch.Generator().manual_seed(GRID_SEED)
-    z = torch.randn(10 * per_digit, z_dim, generator=g).to(device)
-    labels = torch.arange(10).repeat_interleave(per_digit).to(device)
+    """The fixed-latent grid, [10*per_digit,1,28,28] in [0,1]: `per_digit` samples of each digit
+    for a conditional generator, 10*per_digit samples for an unconditional one."""
+    z, labels = grid_latents(z_dim, device, per_digit)
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
-        images = generator(z, labels).float()
+        images = generate(generator, z, labels).float()
     generator.train(was_training)
     return (images + 1) / 2
 
@@ -76,17 +122,19 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
     judge = _default_judge() if judge == "default" else judge
 
     generator = build_generator(asdict(cfg)).to(rt.device)
-    discriminator = Discriminator(width=cfg.d_width).to(rt.device)
-    ema = runtime.moving_average(generator, cfg.ema)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.0, 0.9))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.9))
+    discriminator = build_discriminator(asdict(cfg)).to(rt.device)
+    ema = runtime.moving_average(generator, cfg.ema) if cfg.ema else None
+    served = ema.module if ema else generator  # the generator that is sampled and exported
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
     step, metrics, history = 0, {}, []  # history: the held-out figures at each epoch's end, with the time
     if resume:
         generator.load_state_dict(resume["generator"])
         discriminator.load_state_dict(resume["discriminator"])
-        ema.load_state_dict(resume["ema"])
+        if ema and "ema" in resume:
+            ema.load_state_dict(resume["ema"])
         opt_g.load_state_dict(resume["optimizer_g"])
         opt_d.load_state_dict(resume["optimizer_d"])
         step, metrics, history = resume["step"], resume.get("metrics", {}), list(resume.get("history", []))
@@ -96,49 +144,64 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
 
     def checkpoint(step: int, metrics: dict) -> dict:
         return {
-            "kind": "gan", "model": ema.module.state_dict(),  # the exported generator: the moving average
+            "kind": "gan", "model": served.state_dict(),  # the exported generator: the moving average, if any
             "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-            "ema": ema.state_dict(), "optimizer_g": opt_g.state_dict(), "optimizer_d": opt_d.state_dict(),
+            "optimizer_g": opt_g.state_dict(), "optimizer_d": opt_d.state_dict(),
             "config": asdict(cfg), "step": step, "metrics": metrics, "world_size": rt.world,
-            "seconds": rt.elapsed(), "history": list(history),
+            "seconds": rt.elapsed(), "history": list(history), **({"ema": ema.state_dict()} if ema else {}),
         }
+
+    def judge_grid() -> tuple[np.ndarray, np.ndarray, dict]:
+        """The grid (samples [100,28,28] in [0,1]), D's scores on it, and what the judge reads."""
+        z, labels = grid_latents(cfg.z_dim, rt.device)
+        images = sample_grid(served, cfg.z_dim, rt.device)
+        with torch.no_grad():
+            scores = score_units(cfg.loss, discriminate(discriminator, images * 2 - 1, labels).float())
+        samples, figures = images[:, 0].cpu().numpy(), {}
+        if judge is not None and generator.conditional:
+            figures["label_fidelity"] = judge.fidelity(samples[:, None], labels.cpu().numpy())
+        elif judge is not None:
+            figures["confident_share"] = judge.confident_share(samples[:, None])
+        return samples, scores.cpu().numpy(), figures
 
     for epoch in range(step // per_epoch, cfg.epochs):
         done_this_epoch = step - epoch * per_epoch
         for index, (real, labels) in enumerate(data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)):
             if index < done_this_epoch:
                 continue
-            real = real * 2 - 1
+            real = real * 2 - 1  # the real batch: digits [N,1,28,28] in [-1,1], as tanh makes (FIX 7 in models/primer.py)
             z = torch.randn(len(labels), cfg.z_dim, device=rt.device)
             with rt.autocast:
-                fake = g_net(z, labels)
-                scores = d_net(maybe_augment(torch.cat([real, fake.detach()])), torch.cat([labels, labels]))
+                fake = generate(g_net, z, labels)
+                scores = discriminate(d_net, maybe_augment(torch.cat([real, fake.detach()])), torch.cat([labels, labels]))
                 d_real, d_fake = scores.float().chunk(2)
-                d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+                d_loss = losses(cfg.loss, d_real, d_fake)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
             with rt.autocast:
-                g_loss = -d_net(maybe_augment(fake), labels).float().mean()
+                g_loss = generator_loss(cfg.loss, discriminate(d_net, maybe_augment(fake), labels).float())
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
-            ema.update_parameters(generator)
+            if ema:
+                ema.update_parameters(generator)
             step += 1
 
             last = step == total
             epoch_end = last or index == per_epoch - 1
-            samples = None
+            samples = sample_scores = None
             if epoch_end:
-                grid = sample_grid(ema.module, cfg.z_dim, rt.device)
-                samples = grid[:, 0].cpu().numpy()
-                if judge is not None:
-                    metrics = {"label_fidelity": judge.fidelity(samples[:, None], torch.arange(10).repeat_interleave(10).numpy())}
+                samples, sample_scores, metrics = judge_grid()
                 history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
-            losses = {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+            step_losses = {
+                "d_loss": d_loss.item(), "g_loss": g_loss.item(),
+                "d_real": score_units(cfg.loss, d_real.detach()).mean().item(),
+                "d_fake": score_units(cfg.loss, d_fake.detach()).mean().item(),
+            }
             yield Progress(
-                step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
-                epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples,
+                step, total, epoch + 1, step_losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
+                epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples, sample_scores=sample_scores,
             )
             if last:
                 return

@@ -1,0 +1,187 @@
+"""The training knobs, torch-free: their choices, each architecture's defaults, and the one check
+both training scripts (and the Train tab) run before anything starts.
+
+`arch` picks a recipe: "lab" is Digit Lab's own, "seed" the primer's (its section 4 listings:
+Adam at 1e-3, cross-entropy, 10 epochs, batch 64 for the CNN; Adam at 3e-4 for both sides and BCE
+for the GAN). A setting left unset (None, or "" for the loss, a negative dropout) takes the arch's
+own value; a setting given explicitly overrides it.
+
+`check()` raises KnobError: `.key` is a locale key (locales/*.json, "knobs.error.*"), `.values` its
+placeholders, and str() the English sentence for the command line.
+"""
+from pathlib import Path
+
+import locales
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVED_GAN = ROOT / "exports" / "gan.onnx"  # the conditional GAN that draws `gan_digits`
+
+KINDS = ("cnn", "gan")
+ARCHS = ("lab", "seed")
+ACTIVATIONS = ("relu", "sigmoid", "tanh")  # models.activations.ACTIVATIONS (a test checks)
+LOSSES = ("hinge", "bce")
+SCHEDULES = ("one-cycle", "constant")
+DATASETS = ("mnist-5k", "mnist", "fashion-mnist")  # training.data.DATASETS (a test checks)
+DIGIT_DATASETS = ("mnist-5k", "mnist")  # handwritten digits, which GAN-made digits can join
+TRAIN_SIZES = {"mnist-5k": 4500, "mnist": 60000, "fashion-mnist": 60000}  # each training split
+MIN_TRAIN_DIGITS = 10  # one a class
+MAX_GAN_DIGITS = 20000
+CHOICES = {"arch": ARCHS, "activation": ACTIVATIONS, "loss": LOSSES, "schedule": SCHEDULES, "dataset": DATASETS}
+# The knobs a visitor sets in the Train tab, per kind (the rest are the scripts' flags).
+VISITOR_KNOBS = {
+    "cnn": ("arch", "activation", "dropout", "train_digits", "augment", "gan_digits"),
+    "gan": ("arch", "loss", "activation", "augment"),
+}
+
+# Settings shared by both architectures of a kind.
+COMMON = {
+    "cnn": {
+        "dataset": "mnist-5k", "batch_size": 64, "activation": "relu", "canvas_share": 0.5,
+        "train_digits": 0, "gan_digits": 0, "seed": 0, "device": "auto", "max_steps": 0,
+    },
+    "gan": {"dataset": "mnist-5k", "batch_size": 64, "activation": "relu", "seed": 0, "device": "auto", "max_steps": 0},
+}
+# Each architecture's own recipe. Seed: the primer's listing where it says (optimiser, lr, loss,
+# epochs, batch size), and plain where it is silent (no augmentation, EMA, label smoothing, weight
+# decay or typed digits, a constant learning rate, Adam's default betas).
+BY_ARCH = {
+    "cnn": {
+        "lab": {
+            "epochs": 12, "lr": 1e-2, "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True,
+            "typed_digits": True, "ema": 0.99, "dropout": 0.2, "schedule": "one-cycle",
+        },
+        "seed": {
+            "epochs": 10, "lr": 1e-3, "weight_decay": 0.0, "label_smoothing": 0.0, "augment": False,
+            "typed_digits": False, "ema": 0.0, "dropout": 0.5, "schedule": "constant",
+        },
+    },
+    "gan": {
+        "lab": {
+            "epochs": 60, "lr": 1e-4, "d_lr": 4e-4, "beta1": 0.0, "beta2": 0.9, "z_dim": 32, "g_width": 96,
+            "d_width": 48, "ema": 0.999, "augment": True, "loss": "hinge",
+        },
+        "seed": {  # g_width, d_width 0: not used (the primer's widths are fixed: 64, 16, 4)
+            "epochs": 30, "lr": 3e-4, "d_lr": 3e-4, "beta1": 0.9, "beta2": 0.999, "z_dim": 100, "g_width": 0,
+            "d_width": 0, "ema": 0.0, "augment": False, "loss": "bce",
+        },
+    },
+}
+
+
+class KnobError(ValueError):
+    """An impossible setting or combination; nothing was started."""
+
+    def __init__(self, key: str, **values):
+        self.key, self.values = key, values
+        super().__init__(locales.text(key, "en", **values))
+
+
+def defaults(kind: str, arch: str = "lab") -> dict:
+    """Every setting of `kind` as `arch` has it."""
+    if kind not in KINDS:
+        raise KnobError("knobs.error.choice", knob="kind", value=kind, choices=", ".join(KINDS))
+    if arch not in ARCHS:
+        raise KnobError("knobs.error.arch", value=arch, choices=", ".join(ARCHS))
+    return {"arch": arch, **COMMON[kind], **BY_ARCH[kind][arch]}
+
+
+def _unset(name: str, value) -> bool:
+    return value is None or (name == "loss" and value == "") or (name == "dropout" and isinstance(value, (int, float)) and value < 0)
+
+
+def resolve(kind: str, settings: dict) -> dict:
+    """`settings` with every unset knob given its arch's value (arch itself defaults to lab)."""
+    arch = settings.get("arch") or "lab"
+    own = defaults(kind, arch)
+    given = {k: (own.get(k) if _unset(k, v) else v) for k, v in settings.items()}  # in the caller's order
+    return {**given, **{k: v for k, v in own.items() if k not in given}, "arch": arch}
+
+
+def _foreign_is_set(name: str, value) -> bool:
+    """A knob of the other kind given a value that would do something."""
+    return not (_unset(name, value) or value in (0, False, ""))
+
+
+def check(kind: str, settings: dict) -> None:
+    """Refuse impossible settings of a `kind` run (a dict of config fields, unset ones allowed),
+    before anything starts. Raises KnobError."""
+    s = resolve(kind, settings)
+    known = set(defaults(kind, s["arch"] if s["arch"] in ARCHS else "lab"))
+    for name, value in settings.items():
+        if name in known or name == "kind" or not _foreign_is_set(name, value):
+            continue
+        if kind == "cnn" and name == "loss":
+            raise KnobError("knobs.error.loss_for_cnn")
+        if kind == "gan" and name == "gan_digits":
+            raise KnobError("knobs.error.gan_digits_for_gan")
+        raise KnobError("knobs.error.not_for_kind", knob=name, kind=kind.upper())
+    for name in ("arch", "activation", "dataset") + (("loss",) if kind == "gan" else ("schedule",)):
+        if s[name] not in CHOICES[name]:
+            key = f"knobs.error.{name}" if name != "schedule" else "knobs.error.choice"
+            raise KnobError(key, knob=name, value=s[name], choices=", ".join(CHOICES[name]))
+    for name, least in (("epochs", 1), ("batch_size", 1), ("max_steps", 0), ("seed", 0)):
+        _at_least(name, s[name], least)
+    _rate("lr", s["lr"])
+    _fraction("ema", s["ema"])
+    if kind == "cnn":
+        _check_cnn(s)
+    else:
+        _check_gan(s)
+
+
+def _at_least(name: str, value, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise KnobError("knobs.error.at_least", knob=name, least=least, value=value)
+
+
+def _rate(name: str, value) -> None:
+    if not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise KnobError("knobs.error.lr", knob=name, value=value)
+
+
+def _fraction(name: str, value, closed: bool = False) -> None:
+    """[0, 1), or [0, 1] when `closed`."""
+    if not isinstance(value, (int, float)) or not (0 <= value <= 1 if closed else 0 <= value < 1):
+        raise KnobError("knobs.error.fraction", knob=name, value=value, top="1]" if closed else "1)")
+
+
+def _check_cnn(s: dict) -> None:
+    _fraction("label_smoothing", s["label_smoothing"])
+    _fraction("canvas_share", s["canvas_share"], closed=True)
+    if not isinstance(s["weight_decay"], (int, float)) or s["weight_decay"] < 0:
+        raise KnobError("knobs.error.at_least", knob="weight_decay", least=0, value=s["weight_decay"])
+    if not isinstance(s["dropout"], (int, float)) or s["dropout"] >= 1:
+        raise KnobError("knobs.error.dropout", value=s["dropout"])
+    size = TRAIN_SIZES[s["dataset"]]
+    digits = s["train_digits"]
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0 or 0 < digits < MIN_TRAIN_DIGITS or digits > size:
+        raise KnobError("knobs.error.train_digits", value=digits, least=MIN_TRAIN_DIGITS, most=size, dataset=s["dataset"])
+    made = s["gan_digits"]
+    if isinstance(made, bool) or not isinstance(made, int) or made < 0 or made > MAX_GAN_DIGITS or made % 10:
+        raise KnobError("knobs.error.gan_digits_range", value=made, most=MAX_GAN_DIGITS)
+    if made and s["dataset"] not in DIGIT_DATASETS:
+        raise KnobError("knobs.error.gan_digits_need_digits", dataset=s["dataset"], choices=", ".join(DIGIT_DATASETS))
+    if made and not SERVED_GAN.is_file():
+        raise KnobError("knobs.error.gan_digits_no_generator", name=SERVED_GAN.name)
+
+
+def _check_gan(s: dict) -> None:
+    _rate("d_lr", s["d_lr"])
+    _fraction("beta1", s["beta1"])
+    _fraction("beta2", s["beta2"])
+    _at_least("z_dim", s["z_dim"], 1)
+    if s["arch"] == "lab":
+        _at_least("g_width", s["g_width"], 4)
+        _at_least("d_width", s["d_width"], 1)
+        if s["g_width"] % 4:
+            raise KnobError("knobs.error.g_width", value=s["g_width"])
+
+
+def settle(config, kind: str) -> None:
+    """A config dataclass's __post_init__ (both scripts'): fill unset knobs from the arch, check."""
+    import dataclasses
+
+    values = resolve(kind, dataclasses.asdict(config))
+    check(kind, values)
+    for name, value in values.items():
+        setattr(config, name, value)
