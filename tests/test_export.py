@@ -37,7 +37,7 @@ def test_cnn_export_takes_any_batch_and_matches_pytorch(tmp_path, cnn_checkpoint
         assert session.run(["logits"], {"image": np.random.rand(n, 1, 28, 28).astype(np.float32)})[0].shape == (n, 10)
     assert card["metrics"]["parity_max_logit_difference"] <= export.LOGIT_TOLERANCE
     saved = json.loads(out.with_suffix(".json").read_text())
-    assert saved["training_command"].startswith("python -m training.train_cnn --dataset mnist-5k")
+    assert saved["training_command"].startswith("python -m training.train_cnn --arch lab --dataset mnist-5k")
     assert {"dataset", "seed", "metrics", "date"} <= set(saved)
     assert not list(tmp_path.glob("*.tmp"))
     assert out.stat().st_size < 10 * 2**20
