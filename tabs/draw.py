@@ -57,7 +57,7 @@ def verdict_text(reading: Reading, say) -> str:
 
 
 def _plain(markdown: str) -> str:
-    return re.sub(r"[#*]+ ?", "", markdown).replace("\n", " ").strip()
+    return re.sub(r"\*+|`", "", re.sub(r"#+ ", "", markdown)).strip().replace("\n", ": ")
 
 
 def announcement(ours: str, primer: str, say) -> str:
@@ -65,7 +65,7 @@ def announcement(ours: str, primer: str, say) -> str:
     text = f"{say('draw.ours.title')}: {_plain(ours)}"
     if primer:
         text += f" {say('draw.primer.title')}: {_plain(primer)}"
-    return html.escape(text)
+    return html.escape(text, quote=False)
 
 
 def _read(steps, model_path, say, saliency: bool):
