@@ -154,12 +154,30 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
         with gr.Column(scale=0, min_width=pad.SIDE):
             canvas = pad.strokes_canvas(ui("draw.canvas.name"), describedby="draw-how")
             with gr.Row():
-                undo = gr.Button(ui("draw.undo"), size="sm", elem_id="draw-undo")
-                clear = gr.Button(ui("draw.clear"), size="sm", elem_id="draw-clear")
+                undo = gr.Button(ui("draw.undo"), size="sm", min_width=80, elem_id="draw-undo")
+                clear = gr.Button(ui("draw.clear"), size="sm", min_width=80, elem_id="draw-clear")
             pen = gr.Radio([(ui(f"draw.pen.{name}"), width) for name, width in zip(("thin", "medium", "bold"), pad.PENS)],
                            value=pad.PEN, label=ui("draw.pen"), elem_id="draw-pen")
             gr.Markdown(ui("draw.how"), elem_id="draw-how")
-            # Folded, so that on a phone (one column) the reading follows the canvas at once.
+        # On a phone (one column) the readings follow the canvas at once; the upload comes last.
+        with gr.Column(scale=1, min_width=300):
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=140):
+                    label = gr.Label(label=ui("draw.ours.label"), num_top_classes=3, min_width=140, elem_id="draw-label")
+                    verdict = gr.Markdown(ui("draw.start"), elem_id="draw-verdict")
+                with gr.Column(min_width=140):
+                    primer_label = gr.Label(label=ui("draw.primer.label"), num_top_classes=3, min_width=140, elem_id="draw-primer-label")
+                    primer_verdict = gr.Markdown("", elem_id="draw-primer-verdict")
+            gr.Markdown(ui("draw.why_differ"), elem_id="draw-why")
+            with gr.Row():
+                model_view = gr.Image(label=ui("draw.seen"), alt_text=ui("draw.seen"), height=VIEW + 40, min_width=140, buttons=[],
+                                      interactive=False, format="png", elem_id="draw-seen")
+                looked = gr.Image(label=ui("draw.looked"), alt_text=ui("draw.looked"), height=VIEW + 40, min_width=140, buttons=[],
+                                  interactive=False, format="png", elem_id="draw-looked")
+            gr.Markdown(ui("draw.looked.legend"))
+            right_digit = gr.Radio(DIGITS, label=ui("draw.correct.which"), elem_id="draw-right-digit")
+            correct = gr.Button(ui("draw.correct.keep"), elem_id="draw-correct")
+            correction_status = gr.Markdown("", elem_id="draw-corrections")
             with gr.Accordion(ui("draw.upload.open"), open=False, elem_id="draw-upload-box"):
                 upload = gr.Image(
                     label=ui("draw.upload.label"),
@@ -170,22 +188,6 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
                     height=150,
                     elem_id="draw-upload",
                 )
-        with gr.Column(scale=1, min_width=300):
-            with gr.Row(equal_height=False):
-                with gr.Column(min_width=160):
-                    label = gr.Label(label=ui("draw.ours.label"), num_top_classes=3, elem_id="draw-label")
-                    verdict = gr.Markdown(ui("draw.start"), elem_id="draw-verdict")
-                with gr.Column(min_width=160):
-                    primer_label = gr.Label(label=ui("draw.primer.label"), num_top_classes=3, elem_id="draw-primer-label")
-                    primer_verdict = gr.Markdown("", elem_id="draw-primer-verdict")
-            gr.Markdown(ui("draw.why_differ"), elem_id="draw-why")
-            with gr.Row():
-                model_view = gr.Image(label=ui("draw.seen"), alt_text=ui("draw.seen"), height=VIEW + 40, interactive=False, format="png", elem_id="draw-seen")
-                looked = gr.Image(label=ui("draw.looked"), alt_text=ui("draw.looked"), height=VIEW + 40, interactive=False, format="png", elem_id="draw-looked")
-            gr.Markdown(ui("draw.looked.legend"))
-            right_digit = gr.Radio(DIGITS, label=ui("draw.correct.which"), elem_id="draw-right-digit")
-            correct = gr.Button(ui("draw.correct.keep"), elem_id="draw-correct")
-            correction_status = gr.Markdown("", elem_id="draw-corrections")
             news = gr.HTML("", html_template=NEWS, css_template=HIDDEN_CSS, js_on_load=None, elem_id="draw-news")
             # Inside the CNN (H5): inside.build(seen, cnn_path)
     # /classify for API users: the Sketchpad value, as before. Not on the page (the canvas above
