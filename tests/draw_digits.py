@@ -174,7 +174,7 @@ def strokes_value(strokes, pen: float = PAGE_PENS[1], size: int = PAGE_CANVAS, b
         if len(points) > 1 and len(kept) == 1:
             kept.append(points[-1])
         out.append([round(float(v), 1) for p in kept for v in p])
-    return json.dumps({"size": size, "pen": pen, "strokes": out})
+    return json.dumps({"size": size, "pen": pen, "up": True, "strokes": out})
 
 
 def _dense(stroke, spacing: float = 1.5):
