@@ -44,6 +44,11 @@ def _seen_view(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((VIEW, VIEW), Image.Resampling.NEAREST))
 
 
+def _looked_view(overlay: np.ndarray) -> np.ndarray:
+    """The saliency overlay with a strip of paper on top, where the image's name is written over it."""
+    return np.pad(overlay, ((max(8, overlay.shape[0] // 7), 0), (0, 0), (0, 0)), constant_values=255)
+
+
 def verdict_text(reading: Reading, say) -> str:
     """A reading in the visitor's words (Markdown)."""
     if reading.digit is None:
@@ -104,7 +109,7 @@ def reply(steps, cnn_path: str | None, lang: str | None, primer: bool = True):
     news = announcement(verdict, primer_verdict, say)
     if reading is None or steps.blank:
         return label, verdict, primer_label, primer_verdict, None, None, news, None
-    return label, verdict, primer_label, primer_verdict, _seen_view(steps.image), saliency_on_strokes(steps, heat), news, steps.image
+    return label, verdict, primer_label, primer_verdict, _seen_view(steps.image), _looked_view(saliency_on_strokes(steps, heat)), news, steps.image
 
 
 def classify(value, cnn_path: str | None = None, request: gr.Request = None):

@@ -35,9 +35,10 @@ window.addEventListener('pointerdown', () => window.__draw.down.push(performance
 const realFetch = window.fetch;
 window.fetch = async (...args) => {
   const body = args[1] && typeof args[1].body === 'string' ? args[1].body : '';
+  const sent = performance.now();
   const response = await realFetch(...args);
   const kind = body.includes('\\"up\\":true') ? 'up' : body.includes('\\"up\\":false') ? 'move' : null;
-  if (kind) response.clone().text().then(() => window.__draw.answers.push([performance.now(), kind]));
+  if (kind) response.clone().text().then(() => window.__draw.answers.push([performance.now(), kind, sent]));
   return response;
 };
 const watchLabel = () => {
@@ -113,7 +114,7 @@ def settle(page, timeout_ms: int = 10_000, quiet_ms: int = 600) -> float | None:
         if not record["up"]:
             continue
         up = record["up"][-1]
-        answers = [t for t, kind in record["answers"] if t >= up and kind == "up"]
+        answers = [t for t, kind, _ in record["answers"] if t >= up and kind == "up"]
         changes = [t for t, _ in record["label"] if t >= up]
         now = page.evaluate("performance.now()")
         if answers and now - max(answers + changes) > quiet_ms:
@@ -135,7 +136,7 @@ def clear(page) -> None:
 def test_ten_mouse_drawn_digits_are_read_right_and_settle_fast(desk):
     page = desk
     assert page.locator("text=select the draw tool").count() == 0  # ready at once: no tool to pick
-    times, read = [], []
+    times, read, round_trips = [], [], []
     for digit in range(10):
         if digit:
             clear(page)
@@ -144,11 +145,18 @@ def test_ten_mouse_drawn_digits_are_read_right_and_settle_fast(desk):
         assert seconds is not None, f"no reading came after drawing a {digit}"
         times.append(seconds)
         read.append(top(page))
+        record = page.evaluate("window.__draw")
+        final = [(t, sent) for t, kind, sent in record["answers"] if kind == "up" and t >= record["up"][-1]]
+        if final:
+            round_trips.append(final[-1][0] - final[-1][1])
     right = sum(r == str(d) for d, r in enumerate(read))
     median = statistics.median(times)
-    figure = {"digit_lab_strokes": {"seconds": [round(t, 3) for t in times], "median_s": round(median, 3), "read_right": f"{right}/10"}}
+    round_trip = statistics.median(round_trips) / 1000 if round_trips else None
+    figure = {"digit_lab_strokes": {"seconds": [round(t, 3) for t in times], "median_s": round(median, 3), "read_right": f"{right}/10",
+                                    "final_request_round_trip_median_s": round(round_trip, 3) if round_trip else None}}
     print(f"\nDraw tab (strokes canvas): reading settles {median:.3f} s (median of 10 mouse-drawn digits) after the pen lifts;"
-          f" trials {figure['digit_lab_strokes']['seconds']}; read right {right}/10 ({read})")
+          f" trials {figure['digit_lab_strokes']['seconds']}; the pen-up request's round trip {round_trip} s (median);"
+          f" read right {right}/10 ({read})")
     _save(figure)
     page.screenshot(path=str(ARTIFACTS / "draw_nine.png"))
     assert right == 10, f"drew 0-9, read {read}"
@@ -166,7 +174,7 @@ def test_the_reading_follows_the_pen_while_it_moves(desk):
         page.wait_for_timeout(40)
     record = page.evaluate("window.__draw")
     page.mouse.up()
-    while_moving = [t for t, kind in record["answers"] if kind == "move"]
+    while_moving = [t for t, kind, _ in record["answers"] if kind == "move"]
     print(f"\nreadings that arrived while the pen was still down: {len(while_moving)}")
     assert len(while_moving) >= 3, record["answers"]
     assert settle(page) is not None
