@@ -6,21 +6,29 @@ One onnxruntime run per reading: the digit itself plus copies of it with one pat
 it; one whose erasure raises it was evidence against.
 
 The not-sure rule (`judge`) was measured, not guessed: `python -m tests.draw_calibrate --sweep`
-runs the shipped model over the 500 held-out MNIST digits, 1,000 drawn-stroke digits and 500 typed
-digits (tests/draw_digits.py) and 600 pieces of junk (100 each: blank, a dot, a scribble, two
-digits side by side, noise, a canvas full of ink), prints each feature's rate over a range of
-thresholds, then the rule's. Each threshold in THRESHOLDS sits where it flags (almost) no real
-digits while catching its kind of junk; the confidence floor trades the two (at 0.5 it flags 1.0%
-of held-out digits and 57% of scribbles; at 0.6, 2.2% and 72%). With exports/cnn.onnx (99.0%
-held-out), measured 2026-11-28, the whole rule:
+runs the shipped model over the 500 held-out MNIST digits, 1,000 drawn-stroke images and 500 typed
+digits (tests/draw_digits.py), 1,000 digits drawn as the Draw tab's canvas sends them (strokes, at
+30/45/60/75/90% of the canvas's height, on a desktop's box and a phone's) and 600 pieces of junk
+each way (100 each: blank, a dot, a scribble, two digits side by side, noise, a canvas full of
+ink), prints each feature's rate over a range of thresholds, then the rule's. Each threshold in
+THRESHOLDS sits where it flags (almost) no real digits while catching its kind of junk; the
+confidence floor trades the two (at 0.5 it flags 1.0% of held-out digits and 57% of scribbles; at
+0.6, 2.2% and 72%). With exports/cnn.onnx (99.0% held-out), measured 2026-12-01, the whole rule:
 
-    flags   3.0% of held-out digits, 2.5% of drawn, 1.4% of typed
-    flags   100% of blank, dots, two digits and full canvases; 97% of noise; 76% of scribbles
-    catches 2 of the 5 held-out and 2 of the 8 drawn digits it misreads (it misreads no typed one)
+    page strokes  flags 1.2% of 1,000 digits (0-3% in each size and box; 0.9% of those read right),
+                  100% of blank, dots, two digits, noise and full canvases; 78% of scribbles
+    images        flags 3.0% of held-out digits, 1.5% of drawn, 1.4% of typed,
+                  100% of blank, dots, two digits and full canvases; 97% of noise; 76% of scribbles
+    catches 2 of the 5 held-out, 2 of the 8 drawn and 3 of the 5 page digits it misreads
+
+The page's strokes are redrawn at a width in proportion to the digit (inference/strokes.py), so
+its pens (thin, medium, bold) read the same: `--pens` measures each. Before that, the Sketchpad's
+default pen (16 px on 252) drew small digits as bold as blobs: 55% of clear digits at 30% of the
+canvas were flagged. The stroke count and path length exist only for strokes.
 
 Scribbles are the hard case: many look like some digit to a 10-way classifier.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -37,7 +45,11 @@ THRESHOLDS = {
     "max_aspect": 2.0,  # ink over twice as wide as tall: (0, 0, 0)% -> 31% of two digits (a dash, a word)
     "max_fill": 0.6,  # fitted box over 60% inked: (0.6, 1.8, 1.0)% -> 97% of noise, 100% of full canvases
     "min_confidence": 0.6,  # top probability under 60%: (2.2, 0.7, 0.4)% -> 72% of scribbles
+    "fill_min_aspect": 0.3,  # ...unless the ink is a thin upright bar (a "1"): it flagged 1% of page digits
+    "max_strokes": 12,  # strokes only, over 12 of them: 0% of page digits -> 100% of page noise (dabs all over)
+    "max_path": 4.5,  # strokes only, the pen's path over 4.5x the drawing's side: 0% of page digits -> 48% of page scribbles
 }
+REASONS = ("blank", "unreadable", "too_small", "more_than_one", "blob", "scribble", "low_confidence")
 
 PATCH = 6  # occlusion patch side in the 28x28 field: about one stroke width and a half
 STRIDE = 4
@@ -77,7 +89,8 @@ class Reading:
     digit: int | None  # the top digit (None when blank)
     confidence: float  # its probability
     not_sure: bool
-    reason: str | None  # why not sure, in words for the visitor
+    reason: str | None  # why not sure: a code in REASONS (the tab puts it into the visitor's words)
+    values: dict = field(default_factory=dict)  # the reason's figures, e.g. {"confidence": 0.43}
 
     def label(self) -> dict[str, float]:
         """For gr.Label: the ten probabilities by digit name (empty when blank)."""
@@ -86,20 +99,26 @@ class Reading:
         return {str(d): float(p) for d, p in enumerate(self.probabilities)}
 
 
-def judge(steps: Steps, probs: np.ndarray | None) -> tuple[bool, str | None]:
-    """The measured not-sure rule: (not_sure, reason). `probs` None means the model did not run."""
+def judge(steps: Steps, probs: np.ndarray | None) -> tuple[bool, str | None, dict]:
+    """The measured not-sure rule: (not_sure, reason code, its values). `probs` None means the
+    model did not run. Strokes from the page (inference.strokes.StrokeSteps) also say how many
+    strokes there were and how long the pen's path was."""
     t = THRESHOLDS
     if steps.blank or probs is None:
-        return True, steps.message or "The canvas is blank: draw a digit."
+        message = (steps.message or "blank").lower()
+        return True, ("blank" if "blank" in message or "no image" in message else "unreadable"), {}
     if steps.box_fraction < t["min_box_fraction"]:
-        return True, "That is too small to read: draw the digit bigger."
+        return True, "too_small", {}
     if steps.split_share > t["max_split_share"] or steps.aspect > t["max_aspect"]:
-        return True, "That looks like more than one digit: draw a single digit."
-    if steps.fill > t["max_fill"]:
-        return True, "That looks like a filled blob or noise, not pen strokes."
+        return True, "more_than_one", {}
+    thin_bar = steps.aspect < t["fill_min_aspect"]  # a plain "1": its narrow box is mostly ink
+    if (steps.fill > t["max_fill"] and not thin_bar) or getattr(steps, "strokes", 0) > t["max_strokes"]:
+        return True, "blob", {}
+    if getattr(steps, "path", 0.0) > t["max_path"]:
+        return True, "scribble", {}
     if probs.max() < t["min_confidence"]:
-        return True, f"Not sure: my best guess has only {probs.max():.0%}."
-    return False, None
+        return True, "low_confidence", {"confidence": float(probs.max())}
+    return False, None, {}
 
 
 def occlusion_batch(image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -127,8 +146,8 @@ def read(steps: Steps, model_path: str | None = None, saliency: bool = True) -> 
     [28,28] in [-1,1], positive where the ink supports the top digit. Blank -> no model run."""
     empty = np.zeros((FIELD, FIELD), np.float32)
     if steps.blank:
-        not_sure, reason = judge(steps, None)
-        return Reading(np.zeros(10, np.float32), None, 0.0, not_sure, reason), empty
+        not_sure, reason, values = judge(steps, None)
+        return Reading(np.zeros(10, np.float32), None, 0.0, not_sure, reason, values), empty
     occluded, corners = occlusion_batch(steps.image) if saliency else (np.zeros((0, FIELD, FIELD), np.float32), [])
     batch = np.concatenate([steps.image[None], occluded])
     out = logits(batch, model_path).astype(np.float64)
@@ -136,8 +155,8 @@ def read(steps: Steps, model_path: str | None = None, saliency: bool = True) -> 
     log_probs -= np.log(np.exp(log_probs).sum(axis=1, keepdims=True))
     probs = np.exp(log_probs[0])
     digit = int(probs.argmax())
-    not_sure, reason = judge(steps, probs)
-    reading = Reading(probs.astype(np.float32), digit, float(probs[digit]), not_sure, reason)
+    not_sure, reason, values = judge(steps, probs)
+    reading = Reading(probs.astype(np.float32), digit, float(probs[digit]), not_sure, reason, values)
     return reading, _saliency_map(log_probs[0, digit] - log_probs[1:, digit], corners)
 
 

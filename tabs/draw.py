@@ -1,63 +1,41 @@
-"""The Draw tab: draw (or upload) a digit, the CNN reads it live, shows the 28x28 it saw, where it
-looked, and says so honestly when it is not sure. "That's wrong, it's a ..." keeps the sketch as a
-correction for this session only (the Train tab can fine-tune on them; nothing is written to disk).
+"""The Draw tab: draw (or upload) a digit and two CNNs read it as you go, side by side: Digit Lab's
+(this session's model, else the shipped exports/cnn.onnx) and the primer's (exports/seed_cnn.onnx),
+each with its own verdict, so a visitor sees where each one fails. It shows the 28x28 our CNN saw,
+where it looked, and says so honestly when it is not sure. "That's wrong, it's a ..." keeps the
+drawing as a correction for this session only (the Train tab can fine-tune on them).
 
-Why the canvas is set up the way it is (where the time went, measured in headless Chromium with
-tests/test_draw_browser.py, in Gradio 6.31's Sketchpad frontend):
-- After each stroke the browser renders the background, the stroke layer and the composite to PNGs
-  (WebGL readPixels + encode) and uploads them, and does it again on every get_data call: for the
-  event's inputs, for its target, and for every loading-status update of any queued event (about
-  13 renders and 39 PNG uploads per stroke with a queued live event). So:
-  - the canvas is small (CANVAS px a side, 9x MNIST's 28): each render costs its pixels x 3;
-  - its box on the page is small (SIDE px): without a GPU (headless, or software WebGL) every
-    animation frame and read-back costs in proportion to the box; a full-width, 460 px tall box
-    took up to 4 s here just to follow a stroke;
-  - the live event skips the queue: one POST and no status updates, so about 5 renders a stroke.
-- Gradio's Sketchpad opens asking the visitor to "select the draw tool". ARM_BRUSH (a few lines of
-  page JS, no server call) presses the brush whenever that prompt shows: on load, after Clear and
-  after the canvas's own bin. Opening the canvas with a background image would also arm the brush,
-  but then the editor drops the first stroke's change event and (with a layer) logs errors.
-- Ink is read from the stroke layer's alpha, so the light and the dark theme read the same (the
-  Sketchpad's paper is white in both; the pen is black).
+Two ways in, one reading:
+- the page's canvas (tabs/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
+  redraws them at a width in proportion to the digit, as MNIST's strokes are;
+- /classify keeps its contract for API users: the Sketchpad value (background, layers,
+  composite), read by inference/preprocess.py; its Sketchpad is not shown on the page.
+Uploads (/classify_upload) are the keyboard's way in.
+
+Every word comes from locales/ (draw.*): page text through `ui`, what the server writes in the
+visitor's language (`locales.language(request)`; API clients without Accept-Language get English).
 """
+import html
 import logging
+import re
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from inference.classifier import read, saliency_on_strokes
+import locales
+from inference.classifier import Reading, read, saliency_on_strokes
 from inference.preprocess import prepare
-from inference.sessions import ModelUnavailable
+from inference.sessions import ModelUnavailable, session, shipped
+from inference.strokes import prepare_strokes
+from locales import ui
+from tabs import canvas as pad
 
-CANVAS = 252  # canvas pixels a side (see the module docstring)
-SIDE = 340  # the canvas's box on the page, in CSS pixels: big enough for a finger, small enough to render fast
-PEN = 16  # default pen diameter in canvas pixels: an MNIST-like stroke for a digit drawn large
 VIEW = 168  # pixels a side for the 28x28 shown to the visitor (6x, nearest: the pixels stay square)
 DIGITS = [str(d) for d in range(10)]
 MAX_CORRECTIONS = 500  # per session, in memory: enough to fine-tune on, bounded against abuse
+PRIMER = "seed_cnn"  # exports/seed_cnn.onnx: the primer's CNN, trained with its recipe
 
 log = logging.getLogger(__name__)
-
-# Gradio's Sketchpad opens (and comes back from Clear or its bin) asking the visitor to "select the
-# draw tool". This presses the brush whenever that prompt (.empty.wrap) shows; the brush is the
-# first tool button (its aria-label is translated, so it is found by place).
-PRESS_BIN = """() => { document.querySelector('#draw-canvas button[aria-label="Clear canvas"]')?.click(); }"""
-ARM_BRUSH = """
-() => {
-  const arm = () => {
-    const pad = document.querySelector('#draw-canvas');
-    if (pad && pad.querySelector('.empty.wrap')) pad.querySelector('.half-container button')?.click();
-  };
-  const watch = () => {
-    const pad = document.querySelector('#draw-canvas');
-    if (!pad) return setTimeout(watch, 100);
-    new MutationObserver(arm).observe(pad, {childList: true, subtree: true});
-    arm();
-  };
-  watch();
-}
-"""
 
 
 def _seen_view(image: np.ndarray) -> np.ndarray:
@@ -66,90 +44,183 @@ def _seen_view(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((VIEW, VIEW), Image.Resampling.NEAREST))
 
 
-def classify(value, cnn_path: str | None = None):
-    """Sketchpad value or image -> (gr.Label dict, verdict markdown, 28x28 view, saliency overlay,
-    the 28x28 itself for "That's wrong"). Never raises: bad input gets a message."""
+def _looked_view(overlay: np.ndarray) -> np.ndarray:
+    """The saliency overlay with a strip of paper on top, where the image's name is written over it."""
+    return np.pad(overlay, ((max(8, overlay.shape[0] // 7), 0), (0, 0), (0, 0)), constant_values=255)
+
+
+def verdict_text(reading: Reading, say) -> str:
+    """A reading in the visitor's words (Markdown)."""
+    if reading.digit is None:
+        return "**" + say(f"draw.reason.{reading.reason}") + "**"
+    confidence = f"{reading.confidence:.0%}"
+    if reading.not_sure:
+        values = {k: f"{v:.0%}" for k, v in reading.values.items()}
+        reason = say(f"draw.reason.{reading.reason}", **values)
+        return say("draw.verdict.not_sure", reason=reason, digit=reading.digit, confidence=confidence)
+    return say("draw.verdict.sure", digit=reading.digit, confidence=confidence)
+
+
+def _plain(markdown: str) -> str:
+    return re.sub(r"\*+|`", "", re.sub(r"#+ ", "", markdown)).strip().replace("\n", ": ")
+
+
+def announcement(ours: str, primer: str, say) -> str:
+    """What a screen reader hears after a reading (the aria-live region's text, HTML-escaped)."""
+    text = f"{say('draw.ours.title')}: {_plain(ours)}"
+    if primer:
+        text += f" {say('draw.primer.title')}: {_plain(primer)}"
+    return html.escape(text, quote=False)
+
+
+def _read(steps, model_path, say, saliency: bool):
+    """(label dict, verdict markdown, heat or None, reading or None) for one model; never raises."""
     try:
-        steps = prepare(value)
-        if steps.blank:
-            return {}, f"**{steps.message}**", None, None, None
-        reading, heat = read(steps, cnn_path)
+        reading, heat = read(steps, model_path, saliency=saliency)
     except ModelUnavailable as error:
-        return {}, f"**The digit model is not available.** {error}", None, None, None
+        log.warning("model unavailable: %s", error)
+        return {}, say("draw.model_missing"), None, None
+    return reading.label(), verdict_text(reading, say), heat, reading
+
+
+def reply(steps, cnn_path: str | None, lang: str | None, primer: bool = True):
+    """Prepared Steps -> the page's outputs: (our label, our verdict, the primer's label, its
+    verdict, the 28x28 view, the saliency overlay, the announcement, the 28x28 itself). While the
+    pen is still moving (strokes with "up": false) only the labels and verdicts: the rest waits
+    for the pen to lift, so a reading in passing costs a third and never delays the final one."""
+    say = locales.words(lang)
+    moving = not getattr(steps, "lifted", True)
+    try:
+        label, verdict, heat, reading = _read(steps, cnn_path, say, saliency=not moving)
+        if primer:
+            primer_path = shipped(PRIMER)
+            if primer_path.exists():
+                primer_label, primer_verdict, _, _ = _read(steps, str(primer_path), say, saliency=False)
+            else:
+                primer_label, primer_verdict = {}, say("draw.primer.missing")
+        else:
+            primer_label, primer_verdict = {}, ""
     except Exception as error:  # the last guard: a visitor sees a sentence, the log the traceback
         log.exception("classify failed")
-        return {}, f"**Could not read that** ({type(error).__name__}). Try drawing again.", None, None, None
-    if reading.not_sure:
-        verdict = f"### Not sure\n{reading.reason} (Best guess: **{reading.digit}**, {reading.confidence:.0%}.)"
-    else:
-        verdict = f"### It's a **{reading.digit}** ({reading.confidence:.0%} sure)"
-    return reading.label(), verdict, _seen_view(steps.image), saliency_on_strokes(steps, heat), steps.image
+        verdict = say("draw.failed", error=type(error).__name__)
+        return {}, verdict, {}, "", None, None, announcement(verdict, "", say), None
+    if moving:
+        return label, verdict, primer_label, primer_verdict, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    news = announcement(verdict, primer_verdict, say)
+    if reading is None or steps.blank:
+        return label, verdict, primer_label, primer_verdict, None, None, news, None
+    return label, verdict, primer_label, primer_verdict, _seen_view(steps.image), _looked_view(saliency_on_strokes(steps, heat)), news, steps.image
 
 
-def add_correction(digit, seen, corrections):
+def classify(value, cnn_path: str | None = None, request: gr.Request = None):
+    """/classify, the API's contract: the Sketchpad value (or any image) -> (gr.Label dict, verdict
+    markdown, 28x28 view, saliency overlay, the 28x28 itself). Never raises."""
+    # H4 (serving) may check the image's header here before anything is decoded.
+    steps = prepare(value)
+    label, verdict, _, _, view, looked, _, seen = reply(steps, cnn_path, locales.language(request), primer=False)
+    return label, verdict, view, looked, seen
+
+
+def classify_strokes(strokes, cnn_path: str | None = None, request: gr.Request = None):
+    """/classify_strokes, the page's canvas: its JSON strokes -> both readings (see `reply`)."""
+    return reply(prepare_strokes(strokes), cnn_path, locales.language(request))
+
+
+def classify_upload(image, cnn_path: str | None = None, request: gr.Request = None):
+    """/classify_upload: a picture of a digit -> both readings (see `reply`)."""
+    return reply(prepare(image), cnn_path, locales.language(request))
+
+
+def add_correction(digit, seen, corrections, request: gr.Request = None):
     """Append (the 28x28 the model saw, the right digit) to this session's corrections."""
+    say = locales.words(locales.language(request))
     corrections = list(corrections or [])
     if seen is None:
-        return corrections, "Draw or upload a digit first."
+        return corrections, say("draw.correct.first")
     if str(digit) not in DIGITS:
-        return corrections, "Pick the right digit first."
+        return corrections, say("draw.correct.pick")
     if len(corrections) >= MAX_CORRECTIONS:
-        return corrections, f"This session already holds {MAX_CORRECTIONS} corrections, the most it keeps."
+        return corrections, say("draw.correct.full", most=MAX_CORRECTIONS)
     corrections.append((np.asarray(seen, np.float32).copy(), int(digit)))
     count = len(corrections)
-    return corrections, f"Thanks: {count} correction{'s' if count != 1 else ''} this session (kept in memory only). The Train tab can fine-tune on them."
+    return corrections, say("draw.correct.kept_one" if count == 1 else "draw.correct.kept", count=count)
 
 
-def build(cnn_path: gr.State, corrections: gr.State) -> None:
-    seen = gr.State(None)  # the last 28x28 the model read, for "That's wrong"
+def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
+    """The tab's components and wiring. Returns `seen`, the state of the 28x28 [0,1] image the CNN
+    last read (or None), for the views built from it (tabs/inside.py)."""
+    for path in (None, shipped(PRIMER)):  # open the sessions now, not on a visitor's first stroke
+        try:
+            session("cnn", path)
+        except ModelUnavailable:
+            pass  # said to the visitor in place of the reading
+    seen = gr.State(None)
     with gr.Row(equal_height=False):
-        with gr.Column(scale=0, min_width=SIDE):
-            canvas = gr.Sketchpad(
-                label="Draw a digit",
-                canvas_size=(CANVAS, CANVAS),
-                height=SIDE,
-                width=SIDE,
-                brush=gr.Brush(default_size=PEN, colors=["#000000"], color_mode="fixed"),
-                eraser=gr.Eraser(default_size=2 * PEN),
-                layers=False,
-                transforms=(),
-                format="png",
-                elem_id="draw-canvas",
-            )
-            clear = gr.Button("Clear", elem_id="draw-clear")
-            # Folded, so that on a phone (one column) the reading follows the canvas and Clear at once.
-            with gr.Accordion("...or upload a picture of a digit", open=False, elem_id="draw-upload-box"):
+        with gr.Column(scale=0, min_width=pad.SIDE):
+            canvas = pad.strokes_canvas(ui("draw.canvas.name"), describedby="draw-how")
+            with gr.Row():
+                undo = gr.Button(ui("draw.undo"), size="sm", min_width=80, elem_id="draw-undo")
+                clear = gr.Button(ui("draw.clear"), size="sm", min_width=80, elem_id="draw-clear")
+            pen = gr.Radio([(ui(f"draw.pen.{name}"), width) for name, width in zip(("thin", "medium", "bold"), pad.PENS)],
+                           value=pad.PEN, label=ui("draw.pen"), elem_id="draw-pen")
+            gr.Markdown(ui("draw.how"), elem_id="draw-how")
+        # On a phone (one column) the readings follow the canvas at once; the upload comes last.
+        with gr.Column(scale=1, min_width=300):
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=140):
+                    label = gr.Label(label=ui("draw.ours.label"), num_top_classes=3, min_width=140, elem_id="draw-label")
+                    verdict = gr.Markdown(ui("draw.start"), elem_id="draw-verdict")
+                with gr.Column(min_width=140):
+                    primer_label = gr.Label(label=ui("draw.primer.label"), num_top_classes=3, min_width=140, elem_id="draw-primer-label")
+                    primer_verdict = gr.Markdown("", elem_id="draw-primer-verdict")
+            gr.Markdown(ui("draw.why_differ"), elem_id="draw-why")
+            with gr.Row():
+                model_view = gr.Image(label=ui("draw.seen"), alt_text=ui("draw.seen"), height=VIEW + 40, min_width=140, buttons=[],
+                                      interactive=False, format="png", elem_id="draw-seen")
+                looked = gr.Image(label=ui("draw.looked"), alt_text=ui("draw.looked"), height=VIEW + 40, min_width=140, buttons=[],
+                                  interactive=False, format="png", elem_id="draw-looked")
+            gr.Markdown(ui("draw.looked.legend"))
+            right_digit = gr.Radio(DIGITS, label=ui("draw.correct.which"), elem_id="draw-right-digit")
+            correct = gr.Button(ui("draw.correct.keep"), elem_id="draw-correct")
+            correction_status = gr.Markdown("", elem_id="draw-corrections")
+            with gr.Accordion(ui("draw.upload.open"), open=False, elem_id="draw-upload-box"):
                 upload = gr.Image(
+                    label=ui("draw.upload.label"),
                     show_label=False,
                     sources=["upload", "clipboard"],
                     type="numpy",
                     image_mode=None,  # keep the alpha of a transparent PNG: it says where the ink is
                     height=150,
-                    width=SIDE,
                     elem_id="draw-upload",
                 )
-        with gr.Column(scale=1, min_width=300):
-            label = gr.Label(label="What the CNN reads", elem_id="draw-label")
-            verdict = gr.Markdown("Draw a digit: the CNN reads it as you go.", elem_id="draw-verdict")
-            with gr.Row():
-                model_view = gr.Image(label="The 28x28 it saw", height=VIEW + 40, interactive=False, format="png")
-                looked = gr.Image(label="Where it looked", height=VIEW + 40, interactive=False, format="png")
-            gr.Markdown("Orange strokes made it say its digit, blue ones argued against, grey ones did not matter.")
-            with gr.Row():
-                right_digit = gr.Radio(DIGITS, label="That's wrong, it's a ...", elem_id="draw-right-digit")
-            correct = gr.Button("Keep it as a correction", elem_id="draw-correct")
-            correction_status = gr.Markdown("", elem_id="draw-corrections")
+            news = gr.HTML("", html_template=NEWS, css_template=HIDDEN_CSS, js_on_load=None, elem_id="draw-news")
+            # Inside the CNN (H5): inside.build(seen, cnn_path)
+    # /classify for API users: the Sketchpad value, as before. Not on the page (the canvas above
+    # is faster); the full ten-digit Label is its first output.
+    sketchpad = gr.Sketchpad(visible=False, layers=False, transforms=(), format="png", elem_id="draw-sketchpad")
+    full_label = gr.Label(visible=False)
 
-    outputs = [label, verdict, model_view, looked, seen]
-    # No queue: a live update is one POST, with no join / stream / status round trips (each status
-    # update also makes the browser re-render and re-upload the canvas), and it runs at once on the
-    # server's thread pool, never behind another visitor. The ONNX session is shared and thread-safe.
+    page = [label, verdict, primer_label, primer_verdict, model_view, looked, news, seen]
+    # No queue: a reading is one POST, with no join / stream / status round trips, and it runs at
+    # once on the server's thread pool, never behind another visitor. The ONNX sessions are shared
+    # and thread-safe. "always_last": while one reading is on its way, only the newest strokes wait.
     live = dict(show_progress="hidden", trigger_mode="always_last", queue=False)
-    canvas.change(classify, [canvas, cnn_path], outputs, api_name="classify", **live)
-    upload.change(classify, [upload, cnn_path], outputs, api_name="classify_upload", **live)
-    gr.on(None, None, None, None, js=ARM_BRUSH)  # on page load, client-side only
-    # Clear presses the Sketchpad's own bin: setting its value to None from the server works only
-    # once (the second None is no change to the page), the bin every time, and its change event
-    # then clears the reading.
-    clear.click(lambda: None, None, upload, api_name="clear_canvas", show_progress="hidden", queue=False, js=PRESS_BIN)
+    canvas.change(classify_strokes, [canvas, cnn_path], page, api_name="classify_strokes", **live)
+    upload.change(classify_upload, [upload, cnn_path], page, api_name="classify_upload", **live)
+    sketchpad.change(classify, [sketchpad, cnn_path], [full_label, verdict, model_view, looked, seen], api_name="classify", **live)
+    undo.click(None, None, None, js=pad.call("undo"))
+    # Clear wipes the strokes in the page (which then asks for a blank reading) and the upload.
+    clear.click(lambda: None, None, upload, api_name="clear_canvas", show_progress="hidden", queue=False, js=pad.call("clear"))
+    pen.change(None, pen, None, js=pad.call("setPen"))
     correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
+    return seen
+
+
+# The reading, announced: the live region is on the page from the start (a region that appears with
+# its text is often not read out); only its text changes.
+NEWS = '<p role="status" aria-live="polite" class="reading-news">${value}</p>'
+# The announcement is for screen readers only: out of sight, not out of the accessibility tree.
+HIDDEN_CSS = """
+.reading-news { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0;
+                overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+"""

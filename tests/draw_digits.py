@@ -110,11 +110,11 @@ def sketchpad_value(layer: np.ndarray, background: str = "white") -> dict:
     return {"background": back, "layers": [layer], "composite": composite.astype(np.uint8)}
 
 
-def drawn_digit(digit: int, rng: np.random.Generator, canvas: int | None = None):
-    """One digit as a person might draw it: any template, size, place, slant, tilt, wobble and pen."""
-    canvas = canvas or int(rng.choice([200, 280, 400, 800]))
+def digit_strokes(digit: int, rng: np.random.Generator, canvas: int, heights=(0.3, 0.92)):
+    """One digit's strokes as a person might draw it, in canvas pixels: any template, size (a
+    fraction of the canvas in `heights`), place, slant, tilt and wobble. Returns (strokes, pen)."""
     strokes = TEMPLATES[digit][rng.integers(len(TEMPLATES[digit]))]
-    height = rng.uniform(0.3, 0.92) * canvas
+    height = rng.uniform(*heights) * canvas
     squeeze = rng.uniform(0.75, 1.3)  # narrow or wide hands
     slant = rng.uniform(-0.35, 0.25)  # most people lean right (negative shear here)
     tilt = math.radians(rng.uniform(-12, 12))
@@ -137,9 +137,95 @@ def drawn_digit(digit: int, rng: np.random.Generator, canvas: int | None = None)
         transformed = [s * shrink for s in transformed]
         low, high, pen = low * shrink, high * shrink, pen * shrink
     shift = -low + rng.random(2) * np.maximum(0.0, canvas - (high - low))  # anywhere it fits
-    strokes_px = [[tuple(p) for p in s + shift] for s in transformed]
+    return [[tuple(p) for p in s + shift] for s in transformed], pen
+
+
+def drawn_digit(digit: int, rng: np.random.Generator, canvas: int | None = None):
+    """One digit as a person might draw it (digit_strokes), rendered as the Sketchpad sends it with
+    any pen width and colour, on light or dark paper."""
+    canvas = canvas or int(rng.choice([200, 280, 400, 800]))
+    strokes_px, pen = digit_strokes(digit, rng, canvas)
     colour = PEN_COLOURS[rng.integers(len(PEN_COLOURS))]
     return sketchpad_value(_render_strokes(strokes_px, canvas, pen, colour), "dark" if colour == (255, 255, 255) else "white")
+
+
+# ---- the Draw tab's own canvas: strokes as the page sends them ---------------------------------
+
+PAGE_CANVAS = 280  # the page's canvas units (tabs/canvas.py); the same on a phone's smaller box
+PAGE_PENS = (10, 18, 28)  # the pens the page offers, in canvas units (tabs/canvas.py)
+
+
+def strokes_value(strokes, pen: float = PAGE_PENS[1], size: int = PAGE_CANVAS, box: int | None = None) -> str:
+    """Strokes in canvas units -> the JSON the page sends. `box`: the canvas's side on screen in
+    CSS pixels; the pointer lands on whole screen pixels, so on a small box (a phone) the points
+    are coarser, and the page keeps a point only once the pen moved 2 units (as canvas.js does)."""
+    import json
+
+    out = []
+    for stroke in strokes:
+        points = np.asarray(stroke, float)
+        if box:
+            step = size / box
+            points = np.round(points / step) * step
+        kept = [points[0]]
+        for p in points[1:]:
+            if np.hypot(*(p - kept[-1])) >= 2:
+                kept.append(p)
+        if len(points) > 1 and len(kept) == 1:
+            kept.append(points[-1])
+        out.append([round(float(v), 1) for p in kept for v in p])
+    return json.dumps({"size": size, "pen": pen, "up": True, "strokes": out})
+
+
+def _dense(stroke, spacing: float = 1.5):
+    """A stroke resampled every `spacing` units, as a pointer reports a moving pen."""
+    points = np.asarray(stroke, float)
+    out = [points[0]]
+    for a, b in zip(points[:-1], points[1:]):
+        n = max(1, int(np.hypot(*(b - a)) / spacing))
+        out += [a + (b - a) * t for t in np.linspace(0, 1, n + 1)[1:]]
+    return [tuple(p) for p in out]
+
+
+def page_digit(digit: int, rng: np.random.Generator, height: float, pen: float = PAGE_PENS[1], box: int | None = None) -> str:
+    """A digit drawn on the page's canvas at `height` (a fraction of the canvas), as the page sends it."""
+    strokes, _ = digit_strokes(digit, rng, PAGE_CANVAS, heights=(height, height))
+    return strokes_value([_dense(s) for s in strokes], pen, box=box)
+
+
+def page_junk(kind: str, rng: np.random.Generator, pen: float = PAGE_PENS[1], box: int | None = None) -> str:
+    """What a visitor draws on the page that is not one digit, as the page sends it."""
+    c = PAGE_CANVAS
+    if kind == "blank":
+        return strokes_value([], pen)
+    if kind == "dot":
+        x, y = rng.uniform(10, c - 10, size=2)
+        return strokes_value([[(x, y)]] if rng.random() < 0.5 else [[(x, y), (x + rng.uniform(0, 4), y + rng.uniform(0, 4))]], pen, box=box)
+    if kind == "scribble":
+        size = rng.uniform(0.3, 0.85) * c
+        corner = rng.uniform(0, c - size, size=2)
+        anchors = corner + rng.random((int(rng.integers(6, 16)), 2)) * size
+        points = [p for a, b, d in zip(anchors[:-2], anchors[1:-1], anchors[2:]) for p in bezier((a + b) / 2, b, (b + d) / 2, n=12)]
+        return strokes_value([_dense(points)], pen, box=box)
+    if kind == "two digits":
+        half = c // 2
+        left, right = (int(d) for d in rng.integers(0, 10, size=2))
+        a, _ = digit_strokes(left, rng, half, heights=(0.6, 0.92))
+        b, _ = digit_strokes(right, rng, half, heights=(0.6, 0.92))
+        strokes = [[(x, y + c / 4) for x, y in s] for s in a] + [[(x + half, y + c / 4) for x, y in s] for s in b]
+        return strokes_value([_dense(s) for s in strokes], pen, box=box)
+    if kind == "noise":  # dabs and short flicks all over
+        strokes = []
+        for _ in range(int(rng.integers(30, 120))):
+            x, y = rng.uniform(0, c, size=2)
+            dx, dy = rng.normal(0, 6, size=2)
+            strokes.append([(x, y), (x + dx, y + dy)])
+        return strokes_value(strokes, pen, box=box)
+    if kind == "full":  # the canvas coloured in: back and forth from edge to edge
+        rows = np.arange(rng.uniform(0, 12), c, rng.uniform(6, 14))
+        zigzag = [(0.0 if k % 2 == 0 else c, y) for k, y in enumerate(rows)]
+        return strokes_value([_dense(zigzag, 4)], pen, box=box)
+    raise ValueError(kind)
 
 
 # ---- typed digits ------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
-"""/classify, /classify_upload and /correct through gradio_client against the launched app: a
-drawn digit is read right, a blank canvas gets a clear answer, and bad input (a dot, a canvas full
-of ink, noise, a 4000x4000 upload, a tiny image, RGB and grayscale without alpha) never errors and
-leaves the server answering the next request normally."""
+"""/classify, /classify_strokes, /classify_upload and /correct through gradio_client against the
+launched app: a drawn digit is read right by both CNNs, a blank canvas gets a clear answer, bad
+input (a dot, a canvas full of ink, noise, a 4000x4000 upload, a tiny image, RGB and grayscale
+without alpha, strokes that are not strokes) never errors and leaves the server answering the next
+request normally, and a client that asks for Chinese gets Chinese."""
 import numpy as np
 import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from tests.draw_digits import drawn_digit, junk, sketchpad_value
+from tests.draw_digits import drawn_digit, junk, page_digit, page_junk, sketchpad_value
 
 
 def png(tmp_path, array, name):
@@ -85,6 +86,45 @@ def test_a_huge_upload_is_read(client, tmp_path):
     Image.alpha_composite(paper, big).convert("RGB").save(path, quality=85)
     label, verdict, *_ = client.predict(handle_file(str(path)), api_name="/classify_upload")
     assert top(label) == "6", verdict
+
+
+@pytest.mark.parametrize("digit", [1, 4, 8])
+def test_strokes_are_read_by_both_cnns(client, digit):
+    """/classify_strokes: the page's JSON -> (Digit Lab's label, verdict, the primer's label, its
+    verdict, the 28x28 view, where it looked, the screen-reader announcement)."""
+    label, verdict, primer_label, primer_verdict, seen, looked, news = client.predict(
+        page_digit(digit, np.random.default_rng(digit), 0.6), api_name="/classify_strokes")
+    assert top(label) == str(digit) and f"**{digit}**" in verdict, verdict
+    assert primer_label.get("confidences") and primer_verdict  # the primer's reading beside ours
+    assert seen and looked
+    assert "Digit Lab's CNN" in news and "primer" in news
+
+
+def test_strokes_junk_and_garbage_get_an_answer(client):
+    for value in (page_junk("blank", np.random.default_rng(0)), page_junk("dot", np.random.default_rng(0)), "{nonsense", "[1,2,3]", ""):
+        label, verdict, *_ = client.predict(value, api_name="/classify_strokes")
+        assert top(label) is None or "Not sure" in verdict or "too small" in verdict, (value, verdict)
+    label, *_ = client.predict(page_digit(7, np.random.default_rng(1), 0.5), api_name="/classify_strokes")
+    assert top(label) == "7"
+
+
+def test_a_client_that_asks_for_chinese_gets_chinese(app_url):
+    from gradio_client import Client
+
+    chinese = Client(app_url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    _, verdict, _, primer_verdict, *_ = chinese.predict(page_digit(3, np.random.default_rng(3), 0.6), api_name="/classify_strokes")
+    assert "这是" in verdict and "这是" in primer_verdict
+    _, verdict, *_ = chinese.predict(page_junk("blank", np.random.default_rng(0)), api_name="/classify_strokes")
+    assert "空" in verdict
+
+
+def test_a_missing_primer_model_is_said_in_its_place(monkeypatch, tmp_path):
+    import tabs.draw as draw
+
+    monkeypatch.setattr(draw, "shipped", lambda name: tmp_path / f"{name}.onnx")
+    label, verdict, primer_label, primer_verdict, *_ = draw.classify_strokes(page_digit(2, np.random.default_rng(2), 0.6))
+    assert top({"label": max(label, key=label.get)}) == "2"
+    assert primer_label == {} and "seed" in primer_verdict and "not here" in primer_verdict
 
 
 def test_that_is_wrong_keeps_a_correction_for_this_session(client, tmp_path):

@@ -1,126 +1,300 @@
 """The Draw tab in a real browser (Debian's Chromium through Playwright): the canvas is ready to
-draw the moment the page opens, a drawn digit is read live, Clear re-arms the pen, and how long
-the label takes to settle after the pen lifts (printed and saved to artifacts/draw_latency.json).
+draw the moment the page opens; ten digits drawn with the mouse are read right; the reading
+follows the pen while it moves and settles soon after it lifts (the figure is printed and saved
+to artifacts/draw_latency.json); undo, clear, the pen sizes, the dark theme, touch drawing on a
+phone, uploads and corrections work; the reading is announced to screen readers; screenshots of
+the tab (desktop and phone, English and Chinese) land in artifacts/.
 
-The latency is measured inside the page: from the pointerup event to the last change of the
-label's value (watched by a MutationObserver, then 4 s of quiet). The optional comparison
-(`-m slow`) runs the same stroke on bare Gradio apps whose handler does nothing: the default
-Sketchpad and a 280x280 PNG one (tests/draw_baseline_app.py).
+The settle time is measured inside the page, from the last pointerup to whichever comes later:
+the answer to the pen-up request arriving (a fetch spy installed before the page loads) or the
+label's last change (a MutationObserver). The machine is shared with other work, so the figure is
+a median and the bound asserted is loose; the figure is the report.
+
+The optional comparison (`-m slow`) runs a stroke on bare Gradio apps whose handler does nothing:
+the default Sketchpad and a 280x280 PNG one (tests/draw_baseline_app.py).
 """
 import json
+import re
 import statistics
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import ARTIFACTS, launch_app, stop_app
+from tests.draw_digits import TEMPLATES, drawn_digit
 
 pytestmark = pytest.mark.browser
 
-WATCH = """
-() => {
-  window.__draw = {up: [], label: []};
-  window.addEventListener('pointerup', () => window.__draw.up.push(performance.now()), true);
-  const read = () => {
-    // the top digit and every probability: a new reading changes some percentage
-    const el = document.querySelector('#draw-label, #baseline-label');
-    return el ? el.innerText.trim() : '';
-  };
-  window.__drawLast = read();
+# Installed before the page's own scripts, so Gradio's client calls the wrapped fetch: it records
+# when each reading's answer has arrived, for the pen moving ("move") and lifted ("up").
+SPY = r"""
+window.__draw = {up: [], down: [], label: [], answers: []};
+window.addEventListener('pointerup', () => window.__draw.up.push(performance.now()), true);
+window.addEventListener('pointerdown', () => window.__draw.down.push(performance.now()), true);
+const realFetch = window.fetch;
+window.fetch = async (...args) => {
+  const body = args[1] && typeof args[1].body === 'string' ? args[1].body : '';
+  const sent = performance.now();
+  const response = await realFetch(...args);
+  const kind = body.includes('\\"up\\":true') ? 'up' : body.includes('\\"up\\":false') ? 'move' : null;
+  if (kind) response.clone().text().then(() => window.__draw.answers.push([performance.now(), kind, sent]));
+  return response;
+};
+const watchLabel = () => {
+  const read = () => document.querySelector('#draw-label .container, #baseline-label .container')?.innerText.trim() ?? '';
+  let last = read();
   new MutationObserver(() => {
     const now = read();
-    if (now !== window.__drawLast) { window.__drawLast = now; window.__draw.label.push([performance.now(), now]); }
+    if (now !== last) { last = now; window.__draw.label.push([performance.now(), now]); }
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
-}
+};
+document.readyState === 'loading' ? document.addEventListener('DOMContentLoaded', watchLabel) : watchLabel();
 """
 
-# A "7" in one stroke, in fractions of the canvas's drawing area: along the top, then down-left.
-SEVEN = [(0.3, 0.25), (0.5, 0.25), (0.7, 0.25), (0.6, 0.45), (0.5, 0.65), (0.42, 0.8)]
+SEVEN = [[(0.3, 0.25), (0.5, 0.25), (0.7, 0.25), (0.6, 0.45), (0.5, 0.65), (0.42, 0.8)]]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
-def drawing_area(page, selector: str):
-    """The canvas's on-screen square where strokes land (the pixi view is wider than the paper)."""
-    box = page.locator(f"{selector} canvas").first.bounding_box()
-    side = min(box["width"], box["height"]) * 0.8
-    return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, side
+def digit_path(digit: int, height: float = 0.6) -> list[list[tuple[float, float]]]:
+    """The digit's first stroke template (tests/draw_digits.py), as fractions of the canvas."""
+    return [[(0.5 + (x - 0.3) * height, 0.5 + (y - 0.5) * height) for x, y in stroke] for stroke in TEMPLATES[digit][0]]
 
 
-def draw(page, selector: str, points=SEVEN) -> None:
-    left, top, side = drawing_area(page, selector)
-    xy = [(left + x * side, top + y * side) for x, y in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=3)
-    page.mouse.up()
+def open_page(browser, app_url, locale="en-US", viewport=DESKTOP, theme=None, **options):
+    """A fresh context and page on the app with the spy installed; returns (context, page, errors)."""
+    context = browser.new_context(viewport=viewport, locale=locale, **options)
+    context.add_init_script(SPY)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(app_url + (f"?__theme={theme}" if theme else ""))
+    page.wait_for_selector("#draw-canvas canvas[data-ready=true]")
+    return context, page, errors
 
 
-def top_label(text: str) -> str:
-    """The top digit from the label's text (its first line after the component's title)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[1] if len(lines) > 1 else ""
+@pytest.fixture
+def desk(browser, app_url):
+    context, page, errors = open_page(browser, app_url)
+    yield page
+    context.close()
+    assert not errors, f"console errors: {errors}"
 
 
-def settle_time(page, quiet_ms: int = 4000) -> tuple[float | None, str]:
-    """Seconds from the last pointerup to the label's last change, and its top digit then."""
-    page.wait_for_timeout(quiet_ms)
-    record = page.evaluate("window.__draw")
-    if not record["up"] or not record["label"]:
-        return None, ""
-    up = record["up"][-1]
-    changes = [(t, text) for t, text in record["label"] if t >= up]
-    if not changes:
-        return None, top_label(record["label"][-1][1])
-    return (changes[-1][0] - up) / 1000, top_label(changes[-1][1])
+def canvas_box(page) -> dict:
+    canvas = page.locator("#draw-canvas canvas")
+    canvas.scroll_into_view_if_needed()
+    return canvas.bounding_box()
 
 
-def measure(page, selector: str, clear, trials: int = 3) -> list[float]:
-    page.evaluate(WATCH)
-    times = []
-    for _ in range(trials):
-        clear()
-        page.wait_for_timeout(1500)
-        page.evaluate("window.__draw.up = []; window.__draw.label = []")
-        draw(page, selector)
-        seconds, text = settle_time(page)
-        assert seconds is not None, f"the label never changed after the pen lifted (it reads {text!r})"
-        times.append(seconds)
-    return times
+def draw(page, strokes=SEVEN, steps: int = 2, pause_ms: int = 0) -> None:
+    """Draw the strokes (fractions of the canvas) with the mouse."""
+    box = canvas_box(page)
+    for stroke in strokes:
+        xy = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*xy[0])
+        page.mouse.down()
+        for x, y in xy[1:] if len(xy) > 1 else xy:
+            page.mouse.move(x, y, steps=steps if len(xy) > 2 else 12)
+            if pause_ms:
+                page.wait_for_timeout(pause_ms)
+        page.mouse.up()
 
 
-def test_canvas_is_ready_to_draw_and_reads_a_seven(page):
-    canvas = "#draw-canvas"
-    page.wait_for_selector(f"{canvas} canvas")
-    page.wait_for_timeout(1000)
-    assert page.locator("text=select the draw tool").count() == 0, "the canvas asks for the draw tool first"
-    page.evaluate(WATCH)
-    draw(page, canvas)
-    seconds, text = settle_time(page)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "draw_seven.png"))
-    assert text == "7", f"drew a 7, the label reads {text!r}"
-    assert seconds is not None and seconds < 5
-    # Clear wipes the strokes and leaves the pen armed: a second digit draws straight away.
+def settle(page, timeout_ms: int = 10_000, quiet_ms: int = 600) -> float | None:
+    """Wait for the reading of the last pen-up; seconds from that pointerup to the later of its
+    answer and the label's last change (None if no answer came)."""
+    waited = 0
+    while waited < timeout_ms:
+        page.wait_for_timeout(100)
+        waited += 100
+        record = page.evaluate("window.__draw")
+        if not record["up"]:
+            continue
+        up = record["up"][-1]
+        answers = [t for t, kind, _ in record["answers"] if t >= up and kind == "up"]
+        changes = [t for t, _ in record["label"] if t >= up]
+        now = page.evaluate("performance.now()")
+        if answers and now - max(answers + changes) > quiet_ms:
+            return (max(answers + changes) - up) / 1000
+    return None
+
+
+def top(page, selector="#draw-label") -> str:
+    values = page.locator(f"{selector} [data-testid=label-output-value]")
+    return values.inner_text().strip() if values.count() else ""
+
+
+def clear(page) -> None:
     page.locator("#draw-clear").click()
-    page.wait_for_timeout(1500)
-    assert page.locator("text=select the draw tool").count() == 0
-    draw(page, canvas)
-    seconds, text = settle_time(page)
-    assert text == "7", f"after Clear, drew a 7 again, the label reads {text!r}"
+    page.wait_for_function("document.querySelector('#draw-verdict').innerText.trim().length > 0")
+    page.wait_for_timeout(300)
+
+
+def test_ten_mouse_drawn_digits_are_read_right_and_settle_fast(desk):
+    page = desk
+    assert page.locator("text=select the draw tool").count() == 0  # ready at once: no tool to pick
+    times, read, round_trips = [], [], []
+    for digit in range(10):
+        if digit:
+            clear(page)
+        draw(page, digit_path(digit))
+        seconds = settle(page)
+        assert seconds is not None, f"no reading came after drawing a {digit}"
+        times.append(seconds)
+        read.append(top(page))
+        record = page.evaluate("window.__draw")
+        final = [(t, sent) for t, kind, sent in record["answers"] if kind == "up" and t >= record["up"][-1]]
+        if final:
+            round_trips.append(final[-1][0] - final[-1][1])
+    right = sum(r == str(d) for d, r in enumerate(read))
+    median = statistics.median(times)
+    round_trip = statistics.median(round_trips) / 1000 if round_trips else None
+    figure = {"digit_lab_strokes": {"seconds": [round(t, 3) for t in times], "median_s": round(median, 3), "read_right": f"{right}/10",
+                                    "final_request_round_trip_median_s": round(round_trip, 3) if round_trip else None}}
+    print(f"\nDraw tab (strokes canvas): reading settles {median:.3f} s (median of 10 mouse-drawn digits) after the pen lifts;"
+          f" trials {figure['digit_lab_strokes']['seconds']}; the pen-up request's round trip {round_trip} s (median);"
+          f" read right {right}/10 ({read})")
+    _save(figure)
+    page.screenshot(path=str(ARTIFACTS / "draw_nine.png"))
+    assert right == 10, f"drew 0-9, read {read}"
+    assert median < 2.0  # a loose bound for a shared machine; the figure above is the report
+
+
+def test_the_reading_follows_the_pen_while_it_moves(desk):
+    page = desk
+    box = canvas_box(page)
+    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    for k in range(1, 41):  # a slow loop, about 1.6 s of drawing
+        angle = 2 * np.pi * k / 40 - np.pi / 2
+        page.mouse.move(box["x"] + (0.5 + 0.22 * np.cos(angle)) * box["width"], box["y"] + (0.5 + 0.3 * np.sin(angle)) * box["height"])
+        page.wait_for_timeout(40)
+    record = page.evaluate("window.__draw")
+    page.mouse.up()
+    while_moving = [t for t, kind, _ in record["answers"] if kind == "move"]
+    print(f"\nreadings that arrived while the pen was still down: {len(while_moving)}")
+    assert len(while_moving) >= 3, record["answers"]
+    assert settle(page) is not None
+    assert top(page) == "0"
+
+
+def test_undo_clear_and_pen_sizes(desk):
+    page = desk
+    page.locator("#draw-pen label", has_text="Bold").click()
+    page.wait_for_function("document.querySelector('#draw-canvas canvas').dataset.pen === '28'")
+    draw(page)
+    settle(page)
+    assert top(page) == "7"
+    draw(page, [[(0.15, 0.9), (0.5, 0.92), (0.85, 0.9)]])  # a stray line under the 7
+    settle(page)
+    page.locator("#draw-undo").click()
+    settle(page)
+    assert top(page) == "7", "undo should take the stray line away"
+    clear(page)
+    assert "blank" in page.locator("#draw-verdict").inner_text().lower()
+    assert top(page) == ""
+    # The reading is announced, and the correction keeps what the model saw.
+    draw(page)
+    settle(page)
+    news = page.locator("#draw-news [role=status]")
+    assert "Digit Lab's CNN" in news.inner_text() and "7" in news.inner_text()
+    page.locator("#draw-right-digit label", has_text="1").click()
+    page.locator("#draw-correct").click()
+    page.wait_for_function("document.querySelector('#draw-corrections').innerText.includes('correction')")
+
+
+def test_the_canvas_is_named_and_says_how_to_get_in_without_a_pointer(desk):
+    page = desk
+    canvas = page.locator("#draw-canvas canvas")
+    assert canvas.get_attribute("role") == "img" and "digit" in canvas.get_attribute("aria-label").lower()
+    described = page.locator(f"#{canvas.get_attribute('aria-describedby')}")
+    assert "upload" in described.inner_text().lower() and "keyboard" in described.inner_text().lower()
+    draw(page)
+    settle(page)
+    page.wait_for_timeout(500)
+    for image in page.locator("#draw-seen img, #draw-looked img").all():
+        assert image.get_attribute("alt"), "every image says what it shows"
+
+
+def test_an_upload_is_read(desk, tmp_path):
+    page = desk
+    path = tmp_path / "three.png"
+    layer = drawn_digit(3, np.random.default_rng(8), canvas=280)["composite"]
+    Image.fromarray(layer).convert("RGB").save(path)
+    page.locator("#draw-upload-box").get_by_text("upload").first.click()
+    page.locator("#draw-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("document.querySelector('#draw-label [data-testid=label-output-value]')?.innerText.trim() === '3'", timeout=15_000)
 
 
 def test_dark_theme_reads_the_same(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
-    page = context.new_page()
+    context, page, errors = open_page(browser, app_url, theme="dark")
     try:
-        page.goto(app_url + "?__theme=dark")
-        page.wait_for_selector("#draw-canvas canvas")
-        page.wait_for_timeout(1000)
-        assert page.locator("text=select the draw tool").count() == 0
-        page.evaluate(WATCH)
-        draw(page, "#draw-canvas")
-        seconds, text = settle_time(page)
+        draw(page)
+        settle(page)
         page.screenshot(path=str(ARTIFACTS / "draw_seven_dark.png"))
-        assert text == "7", f"dark theme: drew a 7, the label reads {text!r}"
+        assert top(page) == "7"
+        ink = page.evaluate("getComputedStyle(document.querySelector('#draw-canvas canvas')).color")
+        assert sum(int(v) for v in re.findall(r"\d+", ink)[:3]) > 3 * 128, f"dark theme: light ink expected, got {ink}"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def touch_draw(page, cdp, strokes) -> None:
+    """Draw with a finger: Chromium's touch events (CDP), which the page sees as touch pointers."""
+    box = canvas_box(page)
+    for stroke in strokes:
+        xy = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        dense = [xy[0]]
+        for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:]):
+            dense += [(x0 + (x1 - x0) * t / 6, y0 + (y1 - y0) * t / 6) for t in range(1, 7)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": dense[0][0], "y": dense[0][1]}]})
+        for x, y in dense[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def test_touch_drawing_on_a_phone(browser, app_url):
+    context, page, errors = open_page(browser, app_url, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    try:
+        cdp = context.new_cdp_session(page)
+        scroll = page.evaluate("window.scrollY")
+        touch_draw(page, cdp, SEVEN)
+        seconds = settle(page)
+        assert seconds is not None and top(page) == "7", f"a finger-drawn 7 reads {top(page)!r}"
+        assert page.evaluate("window.scrollY") == scroll, "drawing must not scroll the page"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_screenshots(browser, app_url, device, locale):
+    """The Draw tab after drawing a 7, in both languages, on a desktop and a phone."""
+    options = {"viewport": DESKTOP} if device == "desktop" else {"viewport": PHONE, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+    context, page, errors = open_page(browser, app_url, locale=locale, **options)
+    try:
+        if device == "phone":
+            touch_draw(page, context.new_cdp_session(page), SEVEN)
+        else:
+            draw(page)
+        settle(page)
+        page.wait_for_timeout(800)  # the images arrive after the label
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"draw_{device}_{locale}.png"), full_page=True)
+        assert top(page) == "7"
+        panel = page.locator("[role=tabpanel]:visible").first.inner_text()
+        if locale == "zh-CN":
+            assert "这是" in page.locator("#draw-verdict").inner_text()
+            english = set(re.findall(r"[A-Za-z]{2,}", panel)) - {"CNN", "MNIST", "Digit", "Lab"}
+            assert not english, f"English left on the Chinese Draw tab: {sorted(english)}"
+        else:
+            assert not re.search(r"[\u4e00-\u9fff]", panel), "Chinese on the English Draw tab"
+        assert not errors, errors
     finally:
         context.close()
 
@@ -133,32 +307,43 @@ def _save(figures: dict) -> None:
     path.write_text(json.dumps(saved, indent=2))
 
 
-def test_label_settles_soon_after_the_pen_lifts(page):
-    times = measure(page, "#draw-canvas", lambda: page.locator("#draw-clear").click(), trials=5)
-    figure = {"digit_lab": {"seconds": [round(t, 3) for t in times], "median_s": round(statistics.median(times), 3)}}
-    print(f"\nDraw tab: label settles {figure['digit_lab']['median_s']} s (median) after the pen lifts; trials {figure['digit_lab']['seconds']}")
-    _save(figure)
-    assert statistics.median(times) < 5  # a loose sanity bound; the figure is the report
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["default", "png280"])
 def test_bare_gradio_baseline(browser, variant):
-    """The same stroke on a bare app whose handler does nothing, for comparison."""
+    """The same 7 on a bare app whose Sketchpad handler does nothing, for comparison: seconds
+    from the pointerup to the label's last change."""
     process, url = launch_app({"DRAW_BASELINE": variant}, script="tests/draw_baseline_app.py")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script(SPY)
     page = context.new_page()
+    times = []
     try:
         page.goto(url)
         page.wait_for_selector("#baseline canvas")
         page.wait_for_timeout(1000)
-
-        def clear():
+        for _ in range(5):
             page.locator("#baseline button[aria-label='Clear canvas']").click()
             page.wait_for_timeout(300)
             page.locator("#baseline button[aria-label=Brush]").click()
-
-        times = measure(page, "#baseline", clear, trials=5)
+            page.wait_for_timeout(1200)
+            box = page.locator("#baseline canvas").first.bounding_box()
+            side = min(box["width"], box["height"]) * 0.8
+            left, top_ = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+            xy = [(left + x * side, top_ + y * side) for x, y in SEVEN[0]]
+            page.mouse.move(*xy[0])
+            page.mouse.down()
+            for x, y in xy[1:]:
+                page.mouse.move(x, y, steps=3)
+            page.mouse.up()
+            changes = []
+            for _ in range(200):  # until the label has changed and then kept still for 1.5 s (20 s at most)
+                page.wait_for_timeout(100)
+                record = page.evaluate("window.__draw")
+                changes = [t for t, _ in record["label"] if t >= record["up"][-1]]
+                if changes and page.evaluate("performance.now()") - changes[-1] > 1500:
+                    break
+            assert changes, "the baseline label never changed"
+            times.append((changes[-1] - record["up"][-1]) / 1000)
     finally:
         context.close()
         stop_app(process)

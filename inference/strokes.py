@@ -1,0 +1,147 @@
+"""Pen strokes from the Draw tab's canvas -> the 28x28 digit the CNN expects (numpy and pillow only).
+
+The page sends what the pen did, not pictures of it: a few hundred numbers, as JSON,
+
+    {"size": 280, "pen": 16, "up": true, "strokes": [[x0, y0, x1, y1, ...], ...]}
+
+in the canvas's own units (0..size, y down; the same on a phone's smaller box as on a desktop);
+"up" is false while the pen is still moving (the reading then skips the saliency).
+`pen` is the width the visitor saw; the reading does not use it. The strokes are redrawn here at a
+width in proportion to the digit's own size, as MNIST's strokes are (its digits were written with
+one pen and then scaled to a 20x20 box, so a stroke is about an eighth of the digit's size): a
+small 5 drawn with a marker keeps its holes, a big one drawn with a hairline keeps its weight.
+Then the same MNIST recipe as every other input (inference/preprocess.py): crop, fit in 20x20,
+centre the mass in 28x28.
+
+`prepare_strokes` never raises: anything else arrives as a blank Steps with a `message` saying why.
+"""
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from inference.preprocess import Steps, centre_by_mass, crop, fit_in_box, ink_box
+
+RASTER = 280  # the strokes are redrawn on a RASTER x RASTER grid, whatever the canvas's size
+SUPERSAMPLE = 2  # drawn at twice that and box-averaged down: anti-aliased edges, as MNIST's
+WIDTH_SHARE = 0.13  # stroke width / the digit's larger side (measured: tests/draw_calibrate.py --widths)
+MIN_WIDTH = 2.0  # raster pixels: a dot stays a dot (and too small to read), never nothing
+MAX_STROKES = 300  # bounds on what one request may cost; a digit uses 1-4 strokes, ~100 points
+MAX_POINTS = 6000
+MAX_CHARS = 200_000  # the JSON text itself
+
+
+class BadStrokes(ValueError):
+    """The value is not a drawing this endpoint reads."""
+
+
+def parse(value) -> tuple[float, list[np.ndarray], bool]:
+    """The page's JSON (or the same as a dict) -> (canvas size, strokes as float arrays [K,2],
+    whether the pen is lifted). Points outside the canvas are clipped to its edge (the pen may
+    leave it mid-stroke)."""
+    if isinstance(value, (str, bytes)):
+        if len(value) > MAX_CHARS:
+            raise BadStrokes("too long")
+        if not value.strip():
+            return float(RASTER), [], True
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise BadStrokes("not JSON") from None
+    if value is None:
+        return float(RASTER), [], True
+    if not isinstance(value, dict):
+        raise BadStrokes("not a drawing")
+    size = value.get("size", RASTER)
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size) or not 8 <= size <= 10_000:
+        raise BadStrokes("bad size")
+    raw = value.get("strokes") or []
+    if not isinstance(raw, list) or len(raw) > MAX_STROKES:
+        raise BadStrokes("bad strokes")
+    strokes, total = [], 0
+    for stroke in raw:
+        if not isinstance(stroke, list) or len(stroke) % 2:
+            raise BadStrokes("a stroke is not x, y pairs")
+        total += len(stroke) // 2
+        if total > MAX_POINTS:
+            raise BadStrokes("too many points")
+        if not stroke:
+            continue
+        if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in stroke):
+            raise BadStrokes("not numbers")
+        points = np.asarray(stroke, np.float64).reshape(-1, 2)
+        if not np.isfinite(points).all():
+            raise BadStrokes("not finite")
+        strokes.append(np.clip(points, 0.0, float(size)))
+    return float(size), strokes, value.get("up") is not False
+
+
+def stroke_width(strokes: list[np.ndarray], scale: float = 1.0) -> float:
+    """The width to redraw with, in raster pixels: WIDTH_SHARE of the drawing's larger side."""
+    every = np.concatenate(strokes) * scale
+    extent = float((every.max(axis=0) - every.min(axis=0)).max())
+    return max(MIN_WIDTH, WIDTH_SHARE * extent)
+
+
+def rasterise(size: float, strokes: list[np.ndarray], side: int = RASTER) -> np.ndarray:
+    """Strokes -> ink [side, side] float32 in [0,1], round caps and joins, anti-aliased."""
+    big = side * SUPERSAMPLE
+    layer = Image.new("L", (big, big), 0)
+    if not strokes:
+        return np.zeros((side, side), np.float32)
+    scale = side / size
+    width = stroke_width(strokes, scale) * SUPERSAMPLE
+    radius = width / 2
+    draw = ImageDraw.Draw(layer)
+    for stroke in strokes:
+        points = [(float(x), float(y)) for x, y in stroke * scale * SUPERSAMPLE]
+        if len(points) > 1:
+            draw.line(points, fill=255, width=max(1, round(width)), joint="curve")
+        for x, y in (points[0], points[-1]):
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    return np.asarray(layer.reduce(SUPERSAMPLE), np.float32) / 255.0
+
+
+@dataclass
+class StrokeSteps(Steps):
+    """Steps, plus what only strokes tell: how many there were and how long the pen's path was
+    relative to the drawing's size (a digit's is at most ~3.7 sides; a scrawl goes round and round)."""
+
+    strokes: int = 0
+    path: float = 0.0
+    lifted: bool = True  # the page says "up": false while the pen is still moving
+
+
+def path_ratio(strokes: list[np.ndarray]) -> float:
+    """The pen's total path over the drawing's larger side (0 for a dot)."""
+    every = np.concatenate(strokes)
+    extent = float((every.max(axis=0) - every.min(axis=0)).max())
+    length = sum(float(np.hypot(*np.diff(s, axis=0).T).sum()) for s in strokes if len(s) > 1)
+    return length / extent if extent > 0 else 0.0
+
+
+def steps_from_ink(ink: np.ndarray, **extra) -> StrokeSteps:
+    """The MNIST recipe of inference/preprocess.prepare on an ink map that is already clean."""
+    box = ink_box(ink)
+    if box is None:
+        return StrokeSteps(ink=ink, message="blank", **extra)
+    fitted = fit_in_box(crop(ink, box))
+    image, offset = centre_by_mass(fitted)
+    peak = image.max()
+    if peak > 0:
+        image = image / peak
+    return StrokeSteps(ink=ink, box=box, fitted=fitted, offset=offset, image=image.astype(np.float32), **extra)
+
+
+def prepare_strokes(value) -> StrokeSteps:
+    """The page's strokes -> StrokeSteps (never raises). `message` is "blank" for no strokes and
+    "not_strokes" for anything that is not a drawing."""
+    try:
+        size, strokes, lifted = parse(value)
+    except BadStrokes:
+        return StrokeSteps(ink=np.zeros((RASTER, RASTER), np.float32), message="not_strokes")
+    if not strokes:
+        return steps_from_ink(np.zeros((RASTER, RASTER), np.float32), lifted=lifted)
+    return steps_from_ink(rasterise(size, strokes), strokes=len(strokes), path=path_ratio(strokes), lifted=lifted)

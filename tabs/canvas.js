@@ -1,0 +1,130 @@
+// The Draw tab's canvas (tabs/canvas.py runs this as gr.HTML's js_on_load, with `element`,
+// `props` and `trigger`). It draws locally and sends only the strokes, as JSON in props.value:
+// {"size": S, "pen": P, "up": true|false, "strokes": [[x0, y0, x1, y1, ...], ...]} in canvas units
+// (0..S, the same on any box size). Setting props.value fires the component's change event, which
+// the server answers with the reading: every THROTTLE ms while the pen moves, and at once when it
+// lifts. Undo, Clear and the pen size are Gradio buttons that call window.digitLabCanvas.
+const canvas = element.querySelector('canvas');
+const size = Number(props.size);
+const THROTTLE = Number(props.throttle);
+const MIN_STEP = 2; // canvas units: closer points add nothing the server can see
+const SCALE = 2; // backing pixels per canvas unit, so strokes stay sharp on a phone's screen
+canvas.width = canvas.height = size * SCALE;
+const ctx = canvas.getContext('2d');
+ctx.scale(SCALE, SCALE);
+let pen = Number(props.pen);
+let strokes = []; // {pen, points: [x, y, ...]}
+let current = null;
+let timer = null;
+let lastSent = 0;
+
+const ink = () => getComputedStyle(canvas).color;
+
+function dot(x, y, width) {
+  ctx.beginPath();
+  ctx.arc(x, y, width / 2, 0, 2 * Math.PI);
+  ctx.fill();
+}
+
+function segment(x0, y0, x1, y1, width) {
+  ctx.lineWidth = width;
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x1, y1);
+  ctx.stroke();
+}
+
+function redraw() {
+  ctx.clearRect(0, 0, size, size);
+  ctx.strokeStyle = ctx.fillStyle = ink();
+  ctx.lineCap = ctx.lineJoin = 'round';
+  for (const stroke of strokes) {
+    const p = stroke.points;
+    dot(p[0], p[1], stroke.pen);
+    for (let i = 2; i < p.length; i += 2) segment(p[i - 2], p[i - 1], p[i], p[i + 1], stroke.pen);
+  }
+}
+
+function send(up) {
+  if (timer) clearTimeout(timer);
+  timer = null;
+  lastSent = performance.now();
+  props.value = JSON.stringify({size, pen, up, strokes: strokes.map((s) => s.points)});
+}
+
+function schedule() {
+  if (timer) return;
+  timer = setTimeout(() => send(false), Math.max(0, THROTTLE - (performance.now() - lastSent)));
+}
+
+function at(event) {
+  const box = canvas.getBoundingClientRect();
+  const x = ((event.clientX - box.left) * size) / box.width;
+  const y = ((event.clientY - box.top) * size) / box.height;
+  const clamp = (v) => Math.round(Math.min(size, Math.max(0, v)) * 10) / 10;
+  return [clamp(x), clamp(y)];
+}
+
+canvas.addEventListener('pointerdown', (event) => {
+  if (event.button !== 0 && event.pointerType === 'mouse') return;
+  event.preventDefault();
+  canvas.setPointerCapture?.(event.pointerId);
+  const [x, y] = at(event);
+  current = {pen, points: [x, y], id: event.pointerId};
+  strokes.push(current);
+  ctx.strokeStyle = ctx.fillStyle = ink();
+  ctx.lineCap = ctx.lineJoin = 'round';
+  dot(x, y, pen);
+  schedule();
+});
+
+canvas.addEventListener('pointermove', (event) => {
+  if (!current || event.pointerId !== current.id) return;
+  event.preventDefault();
+  const p = current.points;
+  const [x, y] = at(event);
+  const [lx, ly] = [p[p.length - 2], p[p.length - 1]];
+  if (Math.hypot(x - lx, y - ly) < MIN_STEP) return;
+  p.push(x, y);
+  segment(lx, ly, x, y, current.pen);
+  schedule();
+});
+
+function lift(event) {
+  if (!current || event.pointerId !== current.id) return;
+  const p = current.points;
+  const [x, y] = at(event);
+  if (event.type === 'pointerup' && (x !== p[p.length - 2] || y !== p[p.length - 1])) {
+    p.push(x, y);
+    segment(p[p.length - 4], p[p.length - 3], x, y, current.pen);
+  }
+  current = null;
+  send(true);
+}
+canvas.addEventListener('pointerup', lift);
+canvas.addEventListener('pointercancel', lift);
+
+// Follow the light/dark switch: the ink is the page's text colour.
+new MutationObserver(redraw).observe(document.body, {attributes: true, attributeFilter: ['class']});
+
+window.digitLabCanvas = {
+  undo() {
+    if (!strokes.length) return;
+    strokes.pop();
+    current = null;
+    redraw();
+    send(true);
+  },
+  clear() {
+    strokes = [];
+    current = null;
+    redraw();
+    send(true);
+  },
+  setPen(width) {
+    const value = Number(width);
+    if (value > 0) pen = canvas.dataset.pen = value;
+  },
+};
+canvas.dataset.pen = pen;
+canvas.dataset.ready = 'true';

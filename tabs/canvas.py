@@ -1,0 +1,58 @@
+"""The Draw tab's canvas: a plain HTML <canvas> of our own (Gradio 6's gr.HTML with js_on_load)
+that draws in the browser and sends the server only the strokes, a few hundred numbers as JSON
+(tabs/canvas.js), never pictures. inference/strokes.py redraws them for the CNN.
+
+Why not gr.Sketchpad (measured in headless Chromium, tests/test_draw_browser.py): after each stroke
+it renders and uploads three PNGs, and again on every status update of a queued event; the label
+settled 0.7-1.1 s after the pen lifted, while the model needs about 5 ms. This canvas is ready to
+draw at once (no tool to pick), follows the pen (a reading every THROTTLE ms while it moves) and
+settles one small POST after the pen lifts.
+"""
+from pathlib import Path
+
+import gradio as gr
+
+CANVAS = 280  # canvas units a side: what the strokes are measured in, on any screen (10x MNIST's 28)
+SIDE = 340  # the canvas's box on a desktop, CSS pixels (a phone's narrower column shrinks it)
+PENS = (10, 18, 28)  # the pen widths offered, in canvas units (thin, medium, bold)
+PEN = PENS[1]
+THROTTLE_MS = 120  # while the pen moves, at most one reading this often
+
+JS = (Path(__file__).with_name("canvas.js")).read_text(encoding="utf-8")
+
+TEMPLATE = (
+    '<canvas class="pad" role="img" aria-label="${label}" aria-describedby="${describedby}"'
+    ' width="${size}" height="${size}"></canvas>'
+)
+# Theme colours only (Gradio's own variables): the paper is the page's background, the ink its text.
+CSS = """
+.pad { display: block; width: 100%; max-width: ${side}px; aspect-ratio: 1 / 1; margin: 0 auto;
+       touch-action: none; cursor: crosshair; user-select: none; -webkit-user-select: none;
+       background: var(--background-fill-primary); color: var(--body-text-color);
+       border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); }
+"""
+
+
+def strokes_canvas(label, describedby: str, elem_id: str = "draw-canvas") -> gr.HTML:
+    """The canvas component. Its value (a JSON string of strokes) is the input of the page's
+    /classify_strokes; `label` (translated) is the canvas's accessible name, `describedby` the id
+    of the text that says how to draw and where the keyboard's way in is."""
+    return gr.HTML(
+        "",
+        label=label,
+        html_template=TEMPLATE,
+        css_template=CSS,
+        js_on_load=JS,
+        elem_id=elem_id,
+        apply_default_css=False,
+        size=CANVAS,
+        side=SIDE,
+        pen=PEN,
+        throttle=THROTTLE_MS,
+        describedby=describedby,
+    )
+
+
+def call(method: str) -> str:
+    """Client-side JS for a button or radio event: call the canvas's `method` (no server call)."""
+    return f"(...inputs) => {{ window.digitLabCanvas?.{method}(...inputs); return []; }}"
