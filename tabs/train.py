@@ -313,7 +313,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
             # A radio, not a checkbox: a checkbox cannot be left unset, and an API call that leaves
             # augmentation out should get the architecture's own (on for ours, off for the primer's).
             augment = gr.Radio([(ui("train.augment.on"), "on"), (ui("train.augment.off"), "off")], value=None,
-                               label=ui("train.augment"), info=ui("train.augment.info"))
+                               label=ui("train.augment"), info=ui("train.augment.info"), elem_id="train-augment")
             gan_digits = gr.Slider(0, 5000, value=0, step=500, label=ui("train.gan_digits"), info=ui("train.gan_digits.info"))
             epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=ui("train.epochs"), step=1)
             use_corrections = gr.Checkbox(True, label=ui("train.corrections"))
@@ -343,7 +343,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
             note = gr.Markdown(ui("train.note.initial"))
             gr.Markdown(ui("train.runs.heading"))
             compare_plot = gr.HTML("", elem_id="train-compare-plot")
-            runs_table = gr.Markdown(ui("train.runs.none"))
+            runs_table = gr.Markdown(ui("train.runs.none"), elem_id="train-runs-table")
             with gr.Row():
                 run_choice = gr.Dropdown([], value=None, label=ui("train.runs.pick"), scale=3)
                 use = gr.Button(ui("train.runs.use"), scale=1)

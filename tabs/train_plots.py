@@ -12,8 +12,12 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 14, 12, 34
+WIDTH, HEIGHT = 640, 270
+LEFT, RIGHT, TOP, BOTTOM = 64, 14, 12, 46
+# On a phone the chart is shrunk to about half: its text is set larger there, in the chart's own
+# units, so it still reads at about 11 px.
+STYLE = ("<style>.train-chart svg text{font-size:12px}"
+         "@media (max-width:600px){.train-chart svg text{font-size:20px}}</style>")
 MARKED_UP_TO = 40  # a series with at most this many points also shows each point as a dot
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
@@ -72,23 +76,25 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
     parts = [f'<g class="axes" stroke="currentColor" stroke-opacity="0.18">']
     for t in y_ticks:
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}"/>')
-    parts.append("</g><g fill=\"currentColor\" font-size=\"11\">")
+    parts.append("</g><g fill=\"currentColor\">")
     for t in y_ticks:
         parts.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t)}</text>')
     for t in x_ticks:
-        parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - BOTTOM + 15}" text-anchor="middle">{_label(t)}</text>')
-    parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 3}" text-anchor="middle">{html.escape(x_title)}</text>')
-    parts.append(f'<text transform="translate(12 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
+        parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">{_label(t)}</text>')
+    parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{html.escape(x_title)}</text>')
+    parts.append(f'<text transform="translate(16 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
                  f'{html.escape(y_title)}</text></g>')
-    for s in drawn:
+    for index, s in enumerate(drawn):
         points = [(px(x), py(y)) for x, y in s["points"] if math.isfinite(y)]
         dash = ' stroke-dasharray="6 4"' if s.get("dashed") else ""
         path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points)
         parts.append(f'<g class="mark-line"><path d="{path}" fill="none" stroke="{s["colour"]}" stroke-width="2"{dash}>'
                      f'<title>{html.escape(s["name"])}</title></path></g>')
         if len(points) <= MARKED_UP_TO:
+            # Earlier series' dots a little larger, so two runs at the same point both show.
+            r = 3.5 + 1.5 * (len(drawn) - 1 - index)
             parts.append(f'<g class="mark-point" fill="{s["colour"]}">'
-                         + "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5"/>' for x, y in points) + "</g>")
+                         + "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:g}"/>' for x, y in points) + "</g>")
     if not drawn:
         parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
                      f'fill="currentColor" font-size="13">{html.escape(empty)}</text>')
@@ -104,7 +110,7 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
             f'<figcaption id="{title_id}" style="font-weight:600;margin-bottom:4px">{html.escape(title)}</figcaption>'
             f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-labelledby="{title_id}" '
             f'style="max-width:{WIDTH}px;height:auto;display:block">'
-            f'<title>{html.escape(title)}: {html.escape(summary)}</title>{"".join(parts)}</svg>'
+            f'<title>{html.escape(title)}: {html.escape(summary)}</title>{STYLE}{"".join(parts)}</svg>'
             f'<ul style="list-style:none;padding:0;margin:4px 0 0;font-size:0.9em">{legend}</ul></figure>')
 
 
@@ -113,16 +119,16 @@ def bar_chart(labels: list[str], values: list[float], title: str, x_title: str, 
     """Vertical bars with their values written on top (for the CNN's reading of the samples)."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(labels))
-    parts = ['<g fill="currentColor" font-size="11">']
+    parts = ['<g fill="currentColor">']
     for i, (label, value) in enumerate(zip(labels, values)):
         height = min(1.0, value / y_max) * plot_h if y_max else 0
         x = LEFT + i * slot
         parts.append(f'<rect x="{x + slot * 0.15:.1f}" y="{TOP + plot_h - height:.1f}" width="{slot * 0.7:.1f}" '
                      f'height="{height:.1f}" fill="{colour}"/>')
         parts.append(f'<text x="{x + slot / 2:.1f}" y="{TOP + plot_h - height - 3:.1f}" text-anchor="middle">{_label(value)}</text>')
-        parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 15}" text-anchor="middle">{html.escape(label)}</text>')
-    parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 3}" text-anchor="middle">{html.escape(x_title)}</text>')
-    parts.append(f'<text transform="translate(12 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">{html.escape(y_title)}</text>')
+        parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">{html.escape(label)}</text>')
+    parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{html.escape(x_title)}</text>')
+    parts.append(f'<text transform="translate(16 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">{html.escape(y_title)}</text>')
     parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="currentColor"/></g>')
     summary = ", ".join(f"{label}: {_label(value)}" for label, value in zip(labels, values))
     title_id = f"{chart_id}-title"
@@ -130,7 +136,7 @@ def bar_chart(labels: list[str], values: list[float], title: str, x_title: str, 
             f'<figcaption id="{title_id}" style="font-weight:600;margin-bottom:4px">{html.escape(title)}</figcaption>'
             f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-labelledby="{title_id}" '
             f'style="max-width:{WIDTH}px;height:auto;display:block"><title>{html.escape(title)}: {html.escape(summary)}</title>'
-            f'{"".join(parts)}</svg></figure>')
+            f'{STYLE}{"".join(parts)}</svg></figure>')
 
 
 def _font(size: int):

@@ -41,9 +41,11 @@ def remember(runs: list | None, view: jobs.RunView) -> list:
 
 
 def settings_text(run: dict, lang: str) -> str:
-    """The run's settings in a few words: kind, architecture, and the knobs set."""
+    """The run's settings in a few words: kind, architecture, and the knobs set to other than the
+    architecture's own values."""
     say = lambda key, **values: text(key, lang, **values)  # noqa: E731
-    knobs = run["knobs"]
+    own = jobs.arch_defaults(run["kind"], run["arch"])
+    knobs = {k: v for k, v in run["knobs"].items() if k == "arch" or v != own.get(k)}
     parts = [run["kind"].upper(), say(f"train.arch.{run['arch']}")]
     if knobs.get("activation"):
         parts.append(say(f"train.runs.activation.{knobs['activation']}"))
@@ -61,16 +63,14 @@ def settings_text(run: dict, lang: str) -> str:
     return " · ".join(parts)
 
 
-def figures_text(final: dict, lang: str) -> tuple[str, str]:
-    """(the run's headline figure, its Frechet ratio) as the table shows them."""
-    for key in ("held_out_accuracy", "label_fidelity", "confident_share"):
-        if key in final:
-            headline = text(f"train.series.{key}", lang) + f" {final[key]:.1%}"
-            break
-    else:
-        headline = "–"
-    ratio = f"{final['frechet_ratio']:.2f}" if "frechet_ratio" in final else "–"
-    return headline, ratio
+def figures_text(final: dict, lang: str) -> str:
+    """The run's figures as the table shows them: held-out accuracy, or for a GAN its sample
+    quality and Frechet ratio."""
+    parts = [text(f"train.figure.{key}", lang, value=f"{final[key]:.1%}")
+             for key in ("held_out_accuracy", "label_fidelity", "confident_share") if key in final]
+    if "frechet_ratio" in final:
+        parts.append(text("train.figure.frechet_ratio", lang, value=f"{final['frechet_ratio']:.2f}"))
+    return text("train.list_separator", lang).join(parts) or "–"
 
 
 def table(runs: list | None, lang: str) -> str:
@@ -79,12 +79,12 @@ def table(runs: list | None, lang: str) -> str:
         return text("train.runs.none", lang)
     say = lambda key: text(key, lang)  # noqa: E731
     head = [say("train.runs.col.number"), say("train.runs.col.settings"), say("train.runs.col.figure"),
-            say("train.runs.col.frechet"), say("train.runs.col.seconds")]
+            say("train.runs.col.seconds")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in reversed(runs):
-        headline, ratio = figures_text(run["final"], lang)
         stopped = " " + say("train.runs.stopped_mark") if run["stopped"] else ""
-        lines.append(f"| {run['number']} | {settings_text(run, lang)}{stopped} | {headline} | {ratio} | {run['seconds']:.0f} |")
+        lines.append(f"| {run['number']} | {settings_text(run, lang)}{stopped} | {figures_text(run['final'], lang)} "
+                     f"| {run['seconds']:.0f} |")
     return "\n".join(lines)
 
 

@@ -130,8 +130,9 @@ def test_runs_side_by_side_table_overlay_choices_and_files(tmp_path):
     runs = train_runs.remember(runs, finished(kind="gan", arch="seed", loss="bce"))
     assert [r["number"] for r in runs] == [1, 2, 3] and runs[0]["curve"] == [(1, 0.6), (2, 0.8)]
     table = train_runs.table(runs, "en")
-    assert table.splitlines()[2].startswith("| 3 | GAN · the primer's · BCE") and "label fidelity 80.0% | 2.50 |" in table
-    assert "| 2 | CNN · the primer's · Sigmoid · 100 digits · no augmentation · 3 epochs | held-out accuracy 80.0%" in table
+    # Only the knobs set to other than the architecture's own are named (BCE is the primer's own)
+    assert "| 3 | GAN · the primer's · epochs: 3 | label fidelity 80.0%, Frechet ratio 2.50 |" in table
+    assert "| 2 | CNN · the primer's · Sigmoid · 100 digits · epochs: 3 | held-out accuracy 80.0% |" in table
     overlay = html.unescape(train_runs.compare_chart(runs, "cnn", "en"))  # the CNN runs only, each point marked
     assert overlay.count('class="mark-line"') == 2 and overlay.count("<circle") == 4
     assert "1: CNN · Digit Lab's" in overlay and "2: CNN · the primer's" in overlay
@@ -275,7 +276,7 @@ def test_runs_side_by_side_and_any_one_used_again(train_app, tmp_path):
     second = client.predict(kind="cnn", epochs=1, batch_size=512, seed=2, augment="off", api_name="/train")
     last = {name: value(second[i]) for name, i in OUT.items()}
     lines = last["table"].splitlines()
-    assert lines[2].startswith("| 2 | CNN · Digit Lab's · no augmentation · 1 epochs |"), lines
+    assert lines[2].startswith("| 2 | CNN · Digit Lab's · no augmentation · epochs: 1 |"), lines
     assert lines[3].startswith("| 1 | CNN · Digit Lab's"), lines
     overlay = html.unescape(last["compare"])
     assert overlay.count('class="mark-line"') == 2 and overlay.count("<circle") == 2
