@@ -13,11 +13,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 640, 270
-LEFT, RIGHT, TOP, BOTTOM = 64, 14, 12, 46
+LEFT, RIGHT, TOP, BOTTOM = 72, 14, 12, 50
 # On a phone the chart is shrunk to about half: its text is set larger there, in the chart's own
 # units, so it still reads at about 11 px.
 STYLE = ("<style>.train-chart svg text{font-size:12px}"
-         "@media (max-width:600px){.train-chart svg text{font-size:20px}}</style>")
+         "@media (max-width:600px){.train-chart svg text{font-size:22px}}</style>")
 MARKED_UP_TO = 40  # a series with at most this many points also shows each point as a dot
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
@@ -80,9 +80,9 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
     for t in y_ticks:
         parts.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t)}</text>')
     for t in x_ticks:
-        parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">{_label(t)}</text>')
+        parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - BOTTOM + 24}" text-anchor="middle">{_label(t)}</text>')
     parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{html.escape(x_title)}</text>')
-    parts.append(f'<text transform="translate(16 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
+    parts.append(f'<text transform="translate(18 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
                  f'{html.escape(y_title)}</text></g>')
     for index, s in enumerate(drawn):
         points = [(px(x), py(y)) for x, y in s["points"] if math.isfinite(y)]
@@ -115,9 +115,10 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, x_title: str, y_title: str,
-              y_max: float, colour: str = "#1f77b4", chart_id: str = "bars") -> str:
-    """Vertical bars with their values written on top (for the CNN's reading of the samples)."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+              y_max: float, colour: str = "#1f77b4", chart_id: str = "bars", width: int = 400) -> str:
+    """Vertical bars with their values written on top (for the CNN's reading of the samples); a
+    narrower drawing than the line charts, as it sits beside the sample grid."""
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(labels))
     parts = ['<g fill="currentColor">']
     for i, (label, value) in enumerate(zip(labels, values)):
@@ -126,16 +127,16 @@ def bar_chart(labels: list[str], values: list[float], title: str, x_title: str, 
         parts.append(f'<rect x="{x + slot * 0.15:.1f}" y="{TOP + plot_h - height:.1f}" width="{slot * 0.7:.1f}" '
                      f'height="{height:.1f}" fill="{colour}"/>')
         parts.append(f'<text x="{x + slot / 2:.1f}" y="{TOP + plot_h - height - 3:.1f}" text-anchor="middle">{_label(value)}</text>')
-        parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">{html.escape(label)}</text>')
+        parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 24}" text-anchor="middle">{html.escape(label)}</text>')
     parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{html.escape(x_title)}</text>')
-    parts.append(f'<text transform="translate(16 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">{html.escape(y_title)}</text>')
-    parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="currentColor"/></g>')
+    parts.append(f'<text transform="translate(18 {TOP + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">{html.escape(y_title)}</text>')
+    parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="currentColor"/></g>')
     summary = ", ".join(f"{label}: {_label(value)}" for label, value in zip(labels, values))
     title_id = f"{chart_id}-title"
     return (f'<figure class="train-chart" id="{chart_id}" style="margin:0">'
             f'<figcaption id="{title_id}" style="font-weight:600;margin-bottom:4px">{html.escape(title)}</figcaption>'
-            f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-labelledby="{title_id}" '
-            f'style="max-width:{WIDTH}px;height:auto;display:block"><title>{html.escape(title)}: {html.escape(summary)}</title>'
+            f'<svg viewBox="0 0 {width} {HEIGHT}" width="100%" role="img" aria-labelledby="{title_id}" '
+            f'style="max-width:{width}px;height:auto;display:block"><title>{html.escape(title)}: {html.escape(summary)}</title>'
             f'{STYLE}{"".join(parts)}</svg></figure>')
 
 

@@ -314,6 +314,8 @@ def test_real_cnn_run_exports_a_model_and_a_run_card(caps):
     assert card["command"].startswith("python -m training.train_cnn --dataset mnist-5k --epochs 2")
     assert card["metrics"]["parity_max_logit_difference"] < 1e-4
     assert any("corrections" in note for note in card["notes"])
+    assert card["summary"]["en"].startswith("CNN run (Digit Lab's architecture): 4 of ") and "留出集准确率" in card["summary"]["zh-CN"]
+    assert [Path(f).name for f in jobs.run_files(view.model_path)] == ["cnn.onnx", "cnn.json", "run.json"]
 
     from inference.classifier import probabilities
 

@@ -456,10 +456,27 @@ def _export(run: Run, last) -> None:
         "metrics": model_card["metrics"], "last_epoch_metrics": checkpoint.get("metrics", {}),
         "torch_threads": run.caps.torch_threads(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "notes": _card_notes(run, last, stopped_early),
+        "summary": _card_summary(run, last, model_card["metrics"]),
     }
     card_path = run.folder / "run.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     run.card, run.card_path, run.model_path = card, str(card_path), str(run.folder / f"{kind}.onnx")
+
+
+def _card_summary(run: Run, last, figures: dict) -> dict[str, str]:
+    """The card's one human-readable line, in every language the app speaks (its keys stay English)."""
+    import locales
+
+    summary = {}
+    for lang in locales.LANGUAGES:
+        said = [locales.text(f"train.figure.{key}", lang, value=f"{figures[key]:{style}}")
+                for key, style in (("held_out_accuracy", ".1%"), ("label_fidelity", ".1%"), ("confident_share", ".1%"),
+                                   ("frechet_ratio", ".2f")) if figures.get(key) is not None]
+        summary[lang] = locales.text("train.card.summary", lang, model=run.request.kind.upper(),
+                                     arch=locales.text(f"train.arch.{run.request.arch}", lang), step=last.step,
+                                     total=last.total_steps, seconds=f"{last.elapsed:.0f}",
+                                     figures=locales.text("train.list_separator", lang).join(said) or "-")
+    return summary
 
 
 def run_files(model_path: str | None) -> list[str]:
