@@ -305,7 +305,8 @@ def test_importing_the_tab_does_not_import_torch():
 def test_real_cnn_run_exports_a_model_and_a_run_card(caps):
     """The real loop and the real export: a few steps, with a correction, then the files."""
     corrections = [(np.zeros((28, 28), np.float32), 7)]
-    run = jobs.start(request(batch_size=64), "me", corrections, caps=replace(caps, max_steps=4))
+    # a generous time cap: torch starting on two shared cores can take most of the default 30 s
+    run = jobs.start(request(batch_size=64), "me", corrections, caps=replace(caps, max_steps=4, max_seconds=300))
     assert run.done.wait(300), "a 4-step run took over 5 minutes"
     view = run.view()
     assert view.state == "finished", view.error
