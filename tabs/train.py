@@ -1,251 +1,368 @@
-"""The Train tab: start a short CNN or GAN run, watch it learn, stop it, use what it learned.
+"""The Train tab: start a short CNN or GAN run with the primer's knobs, watch it learn, stop it,
+compare it with this visitor's other runs, use any of them, take its model home.
 
 The run itself lives in training.jobs (a background thread, one run on the server at a time); this
-tab validates the settings, starts it, and streams what it shows about once a second. Gradio sends
-a streamed output as a diff against the previous one, so the plots' histories are kept append-only
-(and thinned by jobs.MAX_POINTS) and only the new points travel. When the run ends, its export is
-swapped into this visitor's cnn_path / gan_path state. Torch is imported by the run, not by this file.
+tab validates the settings, starts it, and streams what it shows about once a second: the charts
+are drawn here as SVG (tabs/train_plots.py), in the visitor's language. When the run ends, its export
+is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train_runs.py).
+Torch is imported by the run, not by this file. Every word comes from locales/ (keys `train.*`).
 """
 import numpy as np
-import pandas as pd
 
 import gradio as gr
-from training import jobs, settings
+import locales
+from locales import text, ui
+from tabs import train_plots, train_runs
+from training import jobs, knobs, settings
 
-SCORE_SERIES = ("train accuracy", "held-out accuracy", "label fidelity")
-# Training figures in blue, held-out ones in orange, the GAN's two players in green and red.
-COLORS = {"train loss": "#1f77b4", "held-out loss": "#ff7f0e", "train accuracy": "#1f77b4",
-          "held-out accuracy": "#ff7f0e", "generator loss": "#2ca02c", "discriminator loss": "#d62728",
-          "label fidelity": "#9467bd"}
-MODEL_NAMES = {"cnn": "CNN", "gan": "GAN"}
-USED_BY = {"cnn": "Draw", "gan": "Generate"}
+# Which event keys each chart draws, in legend order, and their colours: training figures in blue,
+# held-out ones in orange, the GAN's players in green and red, what D makes of real and generated
+# digits in cyan and pink, sample quality in purple. The per-batch accuracy is dashed: it is
+# measured with augmentation and dropout on, so it is not the train accuracy to compare.
+CHARTS = {
+    "loss": ("loss", "held_out_loss", "g_loss", "d_loss"),
+    "score": ("accuracy", "train_accuracy", "held_out_accuracy", "label_fidelity", "confident_share"),
+    "game": ("d_real", "d_fake"),
+}
+COLOURS = {"loss": "#1f77b4", "held_out_loss": "#ff7f0e", "accuracy": "#1f77b4", "train_accuracy": "#1f77b4",
+           "held_out_accuracy": "#ff7f0e", "g_loss": "#2ca02c", "d_loss": "#d62728", "d_real": "#17becf",
+           "d_fake": "#e377c2", "label_fidelity": "#9467bd", "confident_share": "#9467bd"}
+DASHED = {"accuracy"}
+USED_BY = {"cnn": "app.tab.draw", "gan": "app.tab.generate"}
 CAPS = settings.load()  # read once at start-up, from the environment (see training/settings.py)
 
 
+# -- the knobs (PLAN interface 1: training/knobs.py holds the choices and per-arch defaults) ------
+arch_defaults = jobs.arch_defaults
+
+
+def gan_loss(request: jobs.RunRequest) -> str:
+    return request.knobs.get("loss") or arch_defaults("gan", request.arch).get("loss", "hinge")
+
+
+def conditional(request: jobs.RunRequest) -> bool:
+    """Digit Lab's GAN is told which digit to draw; the primer's (arch seed) is not."""
+    return request.arch != "seed"
+
+
 # -- what the tab shows: plain functions ---------------------------------------------------------
-def _in_plot(series: str, plot: str) -> bool:
-    """'loss' draws the loss series, 'score' the accuracy and label-fidelity ones."""
-    return (series in SCORE_SERIES) == (plot == "score")
+def chart_series(points: list, chart: str, lang: str) -> list[dict]:
+    """The series of one chart from a run's points (step, event key, value), in legend order."""
+    present = {key for _, key, _ in points}
+    return [{"name": text(f"train.series.{key}", lang), "colour": COLOURS[key], "dashed": key in DASHED,
+             "points": [(step, value) for step, k, value in points if k == key]}
+            for key in CHARTS[chart] if key in present]
 
 
-def plot_frame(points: list, plot: str) -> pd.DataFrame:
-    """The rows of one plot, in the order they were recorded."""
-    rows = [p for p in points if _in_plot(p[1], plot)]
-    return pd.DataFrame({
-        "step": pd.Series([p[0] for p in rows], dtype="int64"),
-        "value": pd.Series([p[2] for p in rows], dtype="float64"),
-        "series": pd.Series([p[1] for p in rows], dtype="object").astype(str),
-    })
+def chart(points: list, which: str, lang: str, kind: str = "cnn", request: jobs.RunRequest | None = None) -> str:
+    """One of the live charts (loss, score or game) as SVG, in `lang`."""
+    y_lim = (0, 1) if which == "score" or (which == "game" and request and gan_loss(request) == "bce") else None
+    title = f"train.plot.{which}.{kind}" if which == "score" else f"train.plot.{which}"
+    return train_plots.line_chart(chart_series(points, which, lang), text(title, lang), text("train.plot.step", lang),
+                                  text(f"train.plot.{which}.y", lang), text("train.plot.empty", lang), y_lim=y_lim,
+                                  chart_id=f"train-{which}")
 
 
-def plot_series(points: list, plot: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(p[1] for p in points if _in_plot(p[1], plot)))
-
-
-def plot_update(points: list, plot: str, legend: tuple[str, ...] | None = None) -> gr.LinePlot:
-    """A plot's value (None until it has points), sent as the whole frame each time (Gradio streams
-    it as a diff: the new rows), and the series its legend lists (by default, those it holds)."""
-    frame = plot_frame(points, plot)
-    return gr.LinePlot(value=frame if len(frame) else None,
-                       colors_in_legend=list(plot_series(points, plot) if legend is None else legend))
-
-
-def sample_grid(samples: np.ndarray, scale: int = 3, gap: int = 2) -> np.ndarray:
-    """The fixed-latent grid [100,28,28] in [0,1] (10 per digit, digit-major) as one uint8 image,
-    a row per digit asked for, enlarged so the browser does not blur it."""
-    samples = np.clip(np.asarray(samples, dtype=np.float32), 0, 1)
-    rows, columns = 10, len(samples) // 10
-    cell = 28 + gap
-    grid = np.full((rows * cell - gap, columns * cell - gap), 40, dtype=np.uint8)  # dark grey gaps
-    for index, image in enumerate(samples[: rows * columns]):
-        r, c = divmod(index, columns)
-        grid[r * cell : r * cell + 28, c * cell : c * cell + 28] = np.round(image * 255).astype(np.uint8)
-    return np.kron(grid, np.ones((scale, scale), dtype=np.uint8))
-
-
-def class_counts(samples: np.ndarray, model_path: str | None = None) -> pd.DataFrame:
+def class_counts(samples: np.ndarray, model_path: str | None = None) -> np.ndarray:
     """How many of the samples the CNN reads as each digit: ten bars of ten each when every digit
     comes out as asked; a collapsed GAN piles them onto a few digits."""
     from inference.classifier import probabilities
 
     read = probabilities(np.asarray(samples, dtype=np.float32), model_path).argmax(1)
-    counts = np.bincount(read, minlength=10)
-    return pd.DataFrame({"digit": [str(d) for d in range(10)], "count": counts.astype("int64")})
+    return np.bincount(read, minlength=10)
 
 
-def _duration(seconds: float) -> str:
+def histogram(counts: np.ndarray, lang: str, is_conditional: bool = True) -> str:
+    title = text("train.histogram.title" if is_conditional else "train.histogram.title_unconditional", lang)
+    return train_plots.bar_chart([str(d) for d in range(10)], [int(c) for c in counts], title,
+                                 text("train.histogram.x", lang), text("train.histogram.y", lang),
+                                 y_max=max(10, int(max(counts))), colour="#9467bd", chart_id="train-histogram")
+
+
+def samples_image(view: jobs.RunView) -> np.ndarray:
+    """The fixed-latent grid, each sample with D's score under it where the run gives them."""
+    bce = view.request is not None and gan_loss(view.request) == "bce"
+    return train_plots.sample_grid(view.samples, view.sample_scores, score_format="{:.2f}" if bce else "{:+.1f}")
+
+
+def _duration(seconds: float, lang: str) -> str:
     seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+    if seconds >= 60:
+        return text("train.duration.minutes", lang, minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
+    return text("train.duration.seconds", lang, seconds=seconds)
 
 
-def _figures(metrics: dict) -> str:
-    parts = []
-    if metrics.get("held_out_accuracy") is not None:
-        parts.append(f"held-out accuracy {metrics['held_out_accuracy']:.1%}")
-    if metrics.get("label_fidelity") is not None:
-        parts.append(f"label fidelity {metrics['label_fidelity']:.0%}")
-    if metrics.get("frechet_ratio") is not None:
-        parts.append(f"Frechet ratio {metrics['frechet_ratio']:.1f}")
-    return ", ".join(parts)
+def _figures(metrics: dict, lang: str) -> str:
+    parts = [text(f"train.figure.{key}", lang, value=f"{metrics[key]:{style}}")
+             for key, style in (("held_out_accuracy", ".1%"), ("label_fidelity", ".0%"), ("confident_share", ".0%"),
+                                ("frechet_ratio", ".1f"))
+             if metrics.get(key) is not None]
+    return text("train.list_separator", lang).join(parts)
 
 
-def status_text(view: jobs.RunView, caps: settings.TrainSettings) -> str:
-    name = MODEL_NAMES[view.kind]
+def say(message, lang: str) -> str:
+    """A jobs.Message (or an error with .key/.values) in `lang`; plain strings as they are. A key
+    missing from locales/ (e.g. a knob error before its words were written) falls back to English."""
+    key, values = getattr(message, "key", None), dict(getattr(message, "values", {}) or {})
+    if key is None or key not in locales.STRINGS[locales.DEFAULT]:
+        return str(message)
+    if "setting" in values:
+        values["setting"] = text(f"train.setting.{str(values['setting']).replace(' ', '_')}", lang)
+    return text(key, lang, **values)
+
+
+def status_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str = "en", number: int | None = None) -> str:
+    model = view.kind.upper()
     if view.state == "starting":
-        return f"**{name} run {view.id}**: starting (loading torch and the data)..."
+        return text("train.status.starting", lang, model=model)
     if view.state in ("training", "stopping"):
-        figures = _figures(view.metrics)
         left = view.seconds_left(caps)
-        return " · ".join(filter(None, [
-            f"**{name} run**: step {view.step} of {view.total_steps}", f"epoch {view.epoch} of {view.epochs}",
-            f"{view.steps_per_second:.1f} steps/s" if view.steps_per_second else "",
-            f"about {_duration(left)} left" if left is not None else "", figures,
-            "stopping..." if view.state == "stopping" else "",
+        return text("train.status.separator", lang).join(filter(None, [
+            text("train.status.step", lang, model=model, step=view.step, total=view.total_steps),
+            text("train.status.epoch", lang, epoch=view.epoch, epochs=view.epochs),
+            text("train.status.rate", lang, rate=f"{view.steps_per_second:.1f}") if view.steps_per_second else "",
+            text("train.status.left", lang, time=_duration(left, lang)) if left is not None else "",
+            _figures(view.metrics, lang),
+            text("train.status.stopping", lang) if view.state == "stopping" else "",
         ]))
     if view.state == "exporting":
-        how = f"Stopped ({view.stop_reason})" if view.stop_reason else "Finished"
-        return f"**{name} run**: {how} at step {view.step} of {view.total_steps}. Exporting to ONNX and checking it against PyTorch..."
+        if view.stop_reason:
+            return text("train.status.exporting_stopped", lang, model=model, reason=say(view.stop_reason, lang),
+                        step=view.step, total=view.total_steps)
+        return text("train.status.exporting", lang, model=model, step=view.step, total=view.total_steps)
     if view.state == "failed":
-        return f"**{name} run failed**: {view.error}. Your current {name} stays in use."
-    how = f"stopped ({view.stop_reason})" if view.stop_reason else "finished"
-    exported = _figures(view.exported_metrics)  # measured by the export on the model as swapped in
-    return (f"**{name} run {how}** after {view.step} of {view.total_steps} steps in {_duration(view.elapsed)}"
-            f"{'; ' + exported if exported else ''}. The {USED_BY[view.kind]} tab now uses this model "
-            f"(`{view.model_path}`); its run card, with the command that reproduces it, is `{view.card_path}`.")
+        return text("train.status.failed", lang, model=model, error=view.error)
+    figures = _figures(view.exported_metrics, lang)  # measured by the export on the model as swapped in
+    values = dict(model=model, step=view.step, total=view.total_steps, time=_duration(view.elapsed, lang),
+                  figures=text("train.status.figures", lang, figures=figures) if figures else "",
+                  tab=text(USED_BY[view.kind], lang), number=number or "?")
+    if view.stop_reason:
+        return text("train.status.done_stopped", lang, reason=say(view.stop_reason, lang), **values)
+    return text("train.status.done", lang, **values)
 
 
-def model_note(cnn_path: str | None, gan_path: str | None) -> str:
-    def which(path):
-        return f"yours (`{path}`)" if path else "the shipped one"
-
-    return f"This session's CNN: {which(cnn_path)}. GAN: {which(gan_path)}."
+def caps_text(lang: str) -> str:
+    steps = text("train.caps.steps", lang, steps=CAPS.max_steps) if CAPS.max_steps else ""
+    return text("train.caps", lang, time=_duration(CAPS.max_seconds, lang), steps=steps, epochs=CAPS.max_epochs,
+                batch_min=CAPS.batch_min, batch_max=CAPS.batch_max, lr_min=f"{CAPS.lr_min:g}", lr_max=f"{CAPS.lr_max:g}")
 
 
 # -- the handlers ----------------------------------------------------------------------------
-def _show(view: jobs.RunView, first: bool, shown_samples: int):
-    """One streamed update: (status, loss plot, score plot, samples, histogram). The samples and
-    their histogram are sent only when an epoch has brought new ones (`shown_samples` is the
+def _owner(request) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _show(view: jobs.RunView, first: bool, shown_samples: int, lang: str):
+    """One streamed update: (status, loss, score, game, game note, samples, histogram). The samples
+    and their histogram are sent only when an epoch has brought new ones (`shown_samples` is the
     version on screen)."""
     is_gan = view.kind == "gan"
-    loss, score = plot_update(view.points, "loss"), plot_update(view.points, "score")
-    samples = histogram = gr.skip()
+    request = view.request
+    points = view.points
+    loss, score = chart(points, "loss", lang, view.kind), chart(points, "score", lang, view.kind)
+    game = chart(points, "game", lang, view.kind, request) if is_gan else gr.skip()
+    samples = counts = gr.skip()
     if view.samples is not None and view.samples_version != shown_samples:
-        samples = sample_grid(view.samples)
+        samples = samples_image(view)
         try:
-            histogram = class_counts(view.samples)
+            counts = histogram(class_counts(view.samples), lang, conditional(request))
         except Exception as error:  # the shipped CNN missing: the samples still show
-            gr.Warning(f"Could not read the samples: {error}")
+            gr.Warning(text("train.warn.samples", lang, error=error))
+    game_note = gr.skip()
     if first:
-        samples = gr.Image(value=None, visible=is_gan)
-        histogram = gr.BarPlot(value=None, visible=is_gan)
-    return status_text(view, CAPS), loss, score, samples, histogram
+        grid_label = text("train.grid.label" if not is_gan or conditional(request) else "train.grid.label_unconditional", lang)
+        samples = gr.Image(value=None, visible=is_gan, label=grid_label)
+        counts = gr.HTML(value="", visible=is_gan)
+        game = gr.HTML(value=game if is_gan else "", visible=is_gan)
+        game_note = gr.Markdown(value=game_words(request, lang) if is_gan else "", visible=is_gan)
+    return status_text(view, CAPS, lang), loss, score, game, game_note, samples, counts
 
 
-def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections,
-              request: gr.Request):
-    """Validate, start, then stream progress until the run has ended and been exported."""
+def game_words(request: jobs.RunRequest, lang: str) -> str:
+    """What D's scores mean for this run's loss, and for the primer's GAN what its grid shows."""
+    lines = [text(f"train.game.{gan_loss(request)}", lang)]
+    lines.append(text("train.grid.conditional" if conditional(request) else "train.grid.unconditional", lang))
+    return "\n\n".join(lines)
+
+
+def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
+              arch="lab", activation=None, loss=None, dropout=-1, train_digits=0, augment=None, gan_digits=0,
+              request: gr.Request = None):
+    """Validate, start, then stream progress until the run has ended and been exported; the run
+    then joins this visitor's runs. New settings (the primer's knobs) all default to the
+    architecture's own values."""
+    lang = locales.language(request)
+    augment = {"on": True, "off": False}.get(augment, augment)
     try:
-        run_request = jobs.validate(kind, dataset, epochs, lr, batch_size, seed, CAPS)
+        run_request = jobs.validate(kind, dataset, epochs, lr, batch_size, seed, CAPS, arch=arch, activation=activation,
+                                    loss=loss, dropout=dropout, train_digits=train_digits, augment=augment,
+                                    gan_digits=gan_digits)
     except jobs.InvalidSettings as error:
-        raise gr.Error(f"Not started: {error}.", print_exception=False) from None
-    owner = getattr(request, "session_hash", None) or "anonymous"
+        raise gr.Error(text("train.error.not_started", lang, reason=say(error, lang)), print_exception=False) from None
     try:
-        run = jobs.start(run_request, owner, corrections if use_corrections else (), CAPS)
+        run = jobs.start(run_request, _owner(request), corrections if use_corrections else (), CAPS)
     except jobs.RunBusy as error:
-        raise gr.Error(str(error), print_exception=False) from None
-    shown_samples, shown_series = 0, {}
+        raise gr.Error(say(error, lang), print_exception=False) from None
+    keep = [gr.skip()] * 8  # note, cnn_path, gan_path, runs, compare chart, runs table, run choice, files
+    shown_samples = 0
     try:
         first = True
         while True:
             ended = run.done.is_set()  # set once the server is free again, after the export
             view = run.view()
-            # The browser fixes a plot's series, and so their colours, when it draws the plot; new
-            # rows alone do not redraw it, a changed legend does. So when a series appears (held-out
-            # figures at the first epoch's end), its rows go first, under the old legend, and the
-            # new legend follows: the redraw then sees every series. (Sent together, the redraw may
-            # run before the rows land, and the new line stays without a colour; hence the pause.)
-            series = {plot: plot_series(view.points, plot) for plot in ("loss", "score")}
-            if not first and series != shown_series:
-                rows = [plot_update(view.points, p, legend=shown_series[p]) for p in series]
-                yield status_text(view, CAPS), *rows, *[gr.skip()] * 5
-                run.done.wait(0.5)
-            shown_series = series
             if ended:
                 break
-            # The note and the model paths are left alone until the end (gr.skip), so a restore
-            # pressed meanwhile is not undone by a stale value.
-            yield *_show(view, first, shown_samples), gr.skip(), gr.skip(), gr.skip()
+            # The note, the model paths and the runs are left alone until the end (gr.skip), so a
+            # restore or a choice made meanwhile is not undone by a stale value.
+            yield *_show(view, first, shown_samples, lang), *keep
             first, shown_samples = False, view.samples_version
             run.done.wait(CAPS.update_seconds)
         if not view.model_path:  # failed: the visitor's models stay as they are
-            yield *_show(view, first, shown_samples), gr.skip(), gr.skip(), gr.skip()
+            yield *_show(view, first, shown_samples, lang), *keep
             return
+        runs = train_runs.remember(runs, view)
+        latest = runs[-1]
         # Only the trained kind's path is written: the other may have been restored meanwhile.
         swapped = (view.model_path, gr.skip()) if view.kind == "cnn" else (gr.skip(), view.model_path)
         paths = (view.model_path, gan_path) if view.kind == "cnn" else (cnn_path, view.model_path)
-        yield *_show(view, first, shown_samples), model_note(*paths), *swapped
+        status, *shown = _show(view, first, shown_samples, lang)
+        yield (status_text(view, CAPS, lang, latest["number"]), *shown, train_runs.note(runs, *paths, lang), *swapped,
+               runs, train_runs.compare_chart(runs, view.kind, lang), train_runs.table(runs, lang),
+               gr.Dropdown(choices=train_runs.choices(runs, lang), value=latest["id"]),
+               gr.File(value=train_runs.downloads(latest), visible=True))
     finally:
         # Gradio closes this generator when the visitor's page goes away (or /cancel is called):
         # the run stops between two batches, and is still exported and carded.
         if not run.done.is_set():
-            jobs.request_stop(run, "the page was closed", wait=0)
+            jobs.request_stop(run, jobs.PAGE_CLOSED, wait=0)
 
 
 def stop_run(request: gr.Request):
-    return jobs.stop(getattr(request, "session_hash", None) or "anonymous", "stopped by the visitor")
+    return say(jobs.stop(_owner(request), jobs.STOPPED_BY_VISITOR), locales.language(request))
 
 
-def restore_shipped():
-    return None, None, model_note(None, None)
+def restore_shipped(runs, request: gr.Request):
+    return None, None, train_runs.note(runs, None, None, locales.language(request))
 
 
-def kind_defaults(kind):
-    known = kind in settings.KINDS
-    return (gr.update(value=settings.DEFAULT_EPOCHS[kind]) if known else gr.skip(),
-            gr.update(visible=kind == "cnn"))
+def choose_run(run_id, runs, request: gr.Request):
+    """A run picked in the list: its curve among its kind's, and its files to download."""
+    run = train_runs.find(runs, run_id)
+    if run is None:
+        return gr.skip(), []
+    return train_runs.compare_chart(runs, run["kind"], locales.language(request)), train_runs.downloads(run)
+
+
+def use_run(run_id, runs, cnn_path, gan_path, request: gr.Request):
+    """Swap a picked run's model into this session's Draw or Generate tab."""
+    lang = locales.language(request)
+    run = train_runs.find(runs, run_id)
+    if run is None or not run["model_path"]:
+        raise gr.Error(text("train.runs.pick_first", lang), print_exception=False)
+    if run["kind"] == "cnn":
+        cnn_path = run["model_path"]
+    else:
+        gan_path = run["model_path"]
+    said = text("train.runs.used", lang, number=run["number"], tab=text(USED_BY[run["kind"]], lang))
+    return cnn_path, gan_path, train_runs.note(runs, cnn_path, gan_path, lang), said
+
+
+def knob_view(kind, arch):
+    """Show the knobs that apply to the model and architecture, set to the architecture's own
+    values (and the kind's default epochs)."""
+    kind = kind if kind in settings.KINDS else "cnn"
+    arch = arch if arch in knobs.ARCHS else "lab"
+    own = arch_defaults(kind, arch)
+    is_cnn = kind == "cnn"
+    return (
+        gr.update(value=settings.DEFAULT_EPOCHS[kind]),
+        gr.update(visible=is_cnn),  # corrections: the CNN's
+        gr.update(value=own.get("activation", "relu")),
+        gr.update(visible=not is_cnn, value=own.get("loss", "hinge") if not is_cnn else None),
+        gr.update(visible=is_cnn, value=own.get("dropout", -1) if is_cnn else -1),
+        gr.update(visible=is_cnn),  # training digits
+        gr.update(value="on" if own.get("augment", True) else "off"),
+        gr.update(visible=is_cnn),  # GAN-made digits
+    )
+
+
+def page_words(request: gr.Request):
+    """At page load: what depends on this server's caps, and the empty charts, in the visitor's language."""
+    lang = locales.language(request)
+    empty = [chart([], which, lang) for which in ("loss", "score")]
+    return (caps_text(lang), text("train.status.idle", lang), *empty, train_runs.table([], lang),
+            train_runs.compare_chart([], "cnn", lang), train_runs.note([], None, None, lang))
 
 
 def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
+    runs = gr.State([])  # this visitor's finished runs (tabs/train_runs.py), in memory only
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            kind = gr.Radio([("CNN: reads digits", "cnn"), ("GAN: draws digits", "gan")], value="cnn", label="Model")
-            dataset = gr.Dropdown(list(settings.DATASETS), value="mnist-5k", label="Data set",
-                                  info="mnist and fashion-mnist need a network to download them")
-            epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=f"Epochs (1 to {CAPS.max_epochs})", step=1)
-            # 0 rather than blank for "the model's own default": an API parameter whose default is
-            # None counts as required in gradio_client.
-            lr = gr.Number(0, label="Learning rate",
-                           info=f"0: the training script's default; else {CAPS.lr_min:g} to {CAPS.lr_max:g} "
-                                "(for the GAN, the generator's)")
-            batch_size = gr.Number(settings.DEFAULT_BATCH_SIZE, label=f"Batch size ({CAPS.batch_min} to {CAPS.batch_max})", step=1)
-            seed = gr.Number(0, label="Seed", step=1)
-            use_corrections = gr.Checkbox(True, label="Also train on my corrections from the Draw tab")
+            kind = gr.Radio([(ui("train.kind.cnn"), "cnn"), (ui("train.kind.gan"), "gan")], value="cnn",
+                            label=ui("train.kind"))
+            arch = gr.Radio([(ui("train.arch.lab"), "lab"), (ui("train.arch.seed"), "seed")], value="lab",
+                            label=ui("train.arch"), info=ui("train.arch.info"))
+            activation = gr.Radio([(ui(f"train.activation.{a}"), a) for a in knobs.ACTIVATIONS], value=None,
+                                  label=ui("train.activation"), info=ui("train.activation.info"))
+            loss = gr.Radio([(ui(f"train.loss.{name}"), name) for name in ("bce", "hinge")], value=None,
+                            label=ui("train.loss"), info=ui("train.loss.info"), visible=False)
+            dropout = gr.Number(-1, label=ui("train.dropout"), info=ui("train.dropout.info"), minimum=-1, maximum=0.95,
+                                step=0.05)
+            train_digits = gr.Radio([(ui("train.digits.all"), 0), ("500", 500), ("100", 100)], value=0,
+                                    label=ui("train.digits"), info=ui("train.digits.info"))
+            # A radio, not a checkbox: a checkbox cannot be left unset, and an API call that leaves
+            # augmentation out should get the architecture's own (on for ours, off for the primer's).
+            augment = gr.Radio([(ui("train.augment.on"), "on"), (ui("train.augment.off"), "off")], value=None,
+                               label=ui("train.augment"), info=ui("train.augment.info"), elem_id="train-augment")
+            gan_digits = gr.Slider(0, 5000, value=0, step=500, label=ui("train.gan_digits"), info=ui("train.gan_digits.info"))
+            epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=ui("train.epochs"), step=1)
+            use_corrections = gr.Checkbox(True, label=ui("train.corrections"))
+            with gr.Accordion(ui("train.more"), open=False):
+                dataset = gr.Dropdown([(ui(f"train.dataset.{d}"), d) for d in settings.DATASETS], value="mnist-5k",
+                                      label=ui("train.dataset"), info=ui("train.dataset.info"))
+                # 0 rather than blank for "the model's own default": an API parameter whose default is
+                # None counts as required in gradio_client.
+                lr = gr.Number(0, label=ui("train.lr"), info=ui("train.lr.info"))
+                batch_size = gr.Number(settings.DEFAULT_BATCH_SIZE, label=ui("train.batch_size"), step=1)
+                seed = gr.Number(0, label=ui("train.seed"), step=1)
             with gr.Row():
-                start = gr.Button("Start", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
-            restore = gr.Button("Use the shipped models again", size="sm")
-            gr.Markdown(f"One run at a time on this server, stopped after {_duration(CAPS.max_seconds)}"
-                        + (f" or {CAPS.max_steps} steps" if CAPS.max_steps else "") + ". Stop keeps what was learned so far.")
+                start = gr.Button(ui("train.start"), variant="primary")
+                stop = gr.Button(ui("train.stop"), variant="stop")
+            restore = gr.Button(ui("train.restore"), size="sm")
+            caps = gr.Markdown("")
         with gr.Column(scale=2):
-            status = gr.Markdown("Choose a model and press Start.")
-            # Every series' colour is set here, once: a plot redrawn at any moment finds them all.
-            loss_plot = gr.LinePlot(x="step", y="value", color="series", color_map=COLORS, label="Loss")
-            score_plot = gr.LinePlot(x="step", y="value", color="series", color_map=COLORS, y_lim=[0, 1],
-                                     label="Accuracy (CNN) or label fidelity, read by the shipped CNN (GAN)")
+            status = gr.Markdown(ui("train.status.idle"), elem_id="train-status")
+            loss_plot = gr.HTML("", elem_id="train-loss-plot")
+            score_plot = gr.HTML("", elem_id="train-score-plot")
+            game_plot = gr.HTML("", visible=False, elem_id="train-game-plot")
+            game_note = gr.Markdown("", visible=False)
             with gr.Row():
-                samples = gr.Image(label="Fixed-latent samples: a row per digit asked for", type="numpy",
-                                   image_mode="L", format="png", visible=False, interactive=False)
-                histogram = gr.BarPlot(x="digit", y="count", label="What the shipped CNN reads in them (ten each is ideal)",
-                                       y_lim=[0, 100], sort="x", visible=False)
-            note = gr.Markdown(model_note(None, None))
+                samples = gr.Image(label=ui("train.grid.label"), type="numpy", image_mode="L", format="png",
+                                   visible=False, interactive=False, buttons=["download", "fullscreen"])
+                counts = gr.HTML("", visible=False, elem_id="train-histogram-plot")
+            note = gr.Markdown(ui("train.note.initial"))
+            gr.Markdown(ui("train.runs.heading"))
+            compare_plot = gr.HTML("", elem_id="train-compare-plot")
+            runs_table = gr.Markdown(ui("train.runs.none"), elem_id="train-runs-table")
+            with gr.Row():
+                run_choice = gr.Dropdown([], value=None, label=ui("train.runs.pick"), scale=3)
+                use = gr.Button(ui("train.runs.use"), scale=1)
+            run_files = gr.File(label=ui("train.runs.files"), file_count="multiple", interactive=False, visible=False)
 
-    kind.change(kind_defaults, kind, [epochs, use_corrections], api_name="train_defaults", api_visibility="private")
+    gr.on(None, knob_view, [kind, arch], [epochs, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits],
+          api_name="train_defaults", api_visibility="private", queue=False)
+    gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note],
+          api_name="train_words", api_visibility="private", queue=False)
     start.click(
-        train_run, [kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections],
-        [status, loss_plot, score_plot, samples, histogram, note, cnn_path, gan_path],
+        train_run,
+        [kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
+         arch, activation, loss, dropout, train_digits, augment, gan_digits],
+        [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
+         compare_plot, runs_table, run_choice, run_files],
         api_name="train", show_progress="hidden",
         concurrency_limit=None,  # a second Start must reach train_run to be refused, not wait in the queue
     )
     stop.click(stop_run, None, status, api_name="stop_training", show_progress="hidden")
-    restore.click(restore_shipped, None, [cnn_path, gan_path, note], api_name="restore_shipped_models")
-
+    restore.click(restore_shipped, runs, [cnn_path, gan_path, note], api_name="restore_shipped_models")
+    run_choice.input(choose_run, [run_choice, runs], [compare_plot, run_files], api_visibility="private")
+    use.click(use_run, [run_choice, runs, cnn_path, gan_path], [cnn_path, gan_path, note, status], api_name="use_run")

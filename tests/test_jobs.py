@@ -7,6 +7,8 @@ import threading
 import time
 from dataclasses import replace
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -97,6 +99,79 @@ def test_bad_settings_are_refused_with_a_message(overrides, says):
         request(**overrides)
 
 
+# -- the primer's knobs (PLAN interface 1) --------------------------------------------------------
+def test_knobs_that_apply_are_kept_typed_and_the_rest_left_out():
+    cnn = request(arch="seed", activation="sigmoid", dropout=0, train_digits=100.0, augment=False, gan_digits=0,
+                  loss="bce")  # a loss means nothing to a CNN: left out
+    assert cnn.knobs == {"arch": "seed", "activation": "sigmoid", "dropout": 0.0, "train_digits": 100,
+                         "augment": False, "gan_digits": 0}
+    assert cnn.config(CAPS)["activation"] == "sigmoid" and cnn.config(CAPS)["train_digits"] == 100
+    gan = request("gan", arch="seed", loss="bce", train_digits=100, dropout=0.3)
+    assert gan.knobs == {"arch": "seed", "loss": "bce"}
+    # None, "" and a negative dropout mean the architecture's own: not passed, as on the command line
+    own = request(activation=None, loss="", dropout=-1, augment=None)
+    assert own.knobs == {"arch": "lab"} and "dropout" not in own.config(CAPS)
+
+
+@pytest.mark.parametrize("overrides, key, says", [
+    ({"arch": "vgg"}, "train.error.choice", "arch must be one of lab, seed"),
+    ({"activation": "swish"}, "train.error.choice", "activation must be one of relu, sigmoid, tanh"),
+    ({"kind": "gan", "loss": "wasserstein"}, "train.error.choice", "loss must be one of"),
+    ({"augment": "yes"}, "train.error.bool", "augment must be true or false"),
+    ({"dropout": "half"}, "train.error.number", "dropout must be a number"),
+    ({"train_digits": 2.5}, "train.error.whole", "train digits must be a whole number"),
+    ({"epochs": 9}, "train.error.range", "epochs must be from 1 to 5"),
+])
+def test_bad_knobs_are_refused_with_a_key_for_the_tab(overrides, key, says):
+    with pytest.raises(jobs.InvalidSettings, match=says) as caught:
+        request(**overrides)
+    assert caught.value.key == key and "setting" in caught.value.values
+
+
+def test_an_impossible_combination_is_refused_by_the_knobs_module():
+    """GAN-made digits are digits: training/knobs.py refuses them with Fashion-MNIST (its key and
+    values reach the tab, which says them in the visitor's language)."""
+    from training import knobs
+
+    with pytest.raises(jobs.InvalidSettings) as caught:
+        request(dataset="fashion-mnist", gan_digits=500)
+    assert caught.value.key.startswith("knobs.error.")
+    with pytest.raises(knobs.KnobError):  # the same refusal, from the module itself
+        knobs.check("cnn", {"arch": "lab", "dataset": "fashion-mnist", "gan_digits": 500})
+
+
+def test_messages_carry_their_locale_key_and_stay_english_strings():
+    message = jobs.Message("train.stop.done", "Stopped at step 3 of 9.", step=3, total=9, seconds="0.1")
+    assert message == "Stopped at step 3 of 9." and message.key == "train.stop.done" and message.values["step"] == 3
+    assert json.loads(json.dumps({"reason": jobs.STOPPED_BY_VISITOR})) == {"reason": "stopped by the visitor"}
+
+
+def test_a_config_without_a_knob_says_which(monkeypatch):
+    """Until the training configs know the knobs, Digit Lab's own values are what the code does
+    anyway (dropped); any other value is a clear error, not a silent change of recipe."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class CNNConfig:
+        dataset: str = "mnist-5k"
+        augment: bool = True
+
+    own = jobs.arch_defaults("cnn", "lab")
+    assert jobs._config(CNNConfig, {"dataset": "mnist-5k", "arch": "lab", "activation": own["activation"]}) == CNNConfig()
+    with pytest.raises(ValueError, match="no activation setting"):
+        jobs._config(CNNConfig, {"arch": "lab", "activation": "tanh"})
+
+
+def test_run_files_are_the_model_its_companions_and_the_cards(tmp_path):
+    for name in ("cnn.onnx", "cnn.layers.onnx", "cnn.json", "run.json", "cnn.pt"):
+        (tmp_path / name).write_text("x")
+    assert [Path(f).name for f in jobs.run_files(str(tmp_path / "cnn.onnx"))] == ["cnn.onnx", "cnn.layers.onnx", "cnn.json", "run.json"]
+    (tmp_path / "gan.onnx").write_text("x")
+    (tmp_path / "gan.discriminator.onnx").write_text("x")
+    assert [Path(f).name for f in jobs.run_files(str(tmp_path / "gan.onnx"))] == ["gan.onnx", "gan.discriminator.onnx", "run.json"]
+    assert jobs.run_files(None) == []
+
+
 def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_TRAIN_MAX_EPOCHS", "7")
     monkeypatch.setenv("DIGIT_LAB_TRAIN_LR_MAX", "0.2")
@@ -136,13 +211,33 @@ def test_history_is_thinned_and_append_only(caps):
         points = run.view().points
         assert points[: len(seen)] == seen  # only ever appended to, so Gradio's diffs stay small
         seen = points
-    train_loss = [p for p in seen if p[1] == "train loss"]
+    train_loss = [p for p in seen if p[1] == "loss"]  # event keys: the tab names them in the visitor's language
     assert 100 <= len(train_loss) <= jobs.MAX_POINTS and all(p[2] == 2.0 for p in train_loss)
-    assert [p[0] for p in seen if p[1] == "held-out loss"] == [500, 1000]
+    assert [p[0] for p in seen if p[1] == "held_out_loss"] == [500, 1000]
+    assert [(e, s) for e, s, _, _ in run.view().epoch_log] == [(1, 500), (1, 1000)]
     assert run.view().steps_per_second == pytest.approx(100, rel=0.01)
 
 
 # -- the run manager -----------------------------------------------------------------------------
+def test_gan_events_keep_the_game_and_the_samples_scores(caps):
+    """d_real / d_fake (PLAN interface 2) become plot points like any loss; an epoch's samples come
+    with the discriminator's score of each."""
+    from training.runtime import Progress
+
+    run = jobs.Run(request("gan"), "me", caps, [])
+    samples, scores = np.zeros((100, 28, 28), np.float32), np.linspace(0, 1, 100)
+    for step in (1, 2):
+        event = Progress(step, 2, 1, {"g_loss": 1.0, "d_loss": 1.5, "d_real": 0.8, "d_fake": 0.2}, step, dict,
+                         epoch_end=step == 2, metrics={"label_fidelity": 0.5} if step == 2 else {},
+                         samples=samples if step == 2 else None)
+        event.sample_scores = scores if step == 2 else None  # set by the GAN loop at an epoch's end
+        run.record(event)
+    view = run.view()
+    assert {key for _, key, _ in view.points} == {"g_loss", "d_loss", "d_real", "d_fake", "label_fidelity"}
+    assert view.samples_version == 1 and np.allclose(view.sample_scores, scores)
+    assert view.epoch_log == [(1, 2, 2.0, {"label_fidelity": 0.5})] and view.request.kind == "gan"
+
+
 def test_stop_ends_the_run_between_batches_and_keeps_the_last_step(caps, exported):
     closed = threading.Event()
     run = jobs.start(request(), "me", caps=caps, make_events=fake_events(steps=10_000, closed=closed))
@@ -163,8 +258,9 @@ def test_a_second_run_is_refused_while_one_is_going(caps, exported):
     run = jobs.start(request(), "me", caps=caps, make_events=fake_events(steps=200, delay=0.05))
     while run.view().step < 20:
         time.sleep(0.01)
-    with pytest.raises(jobs.RunBusy, match=r"A CNN run is going.*step \d+ of 200.*about \d+ s"):
+    with pytest.raises(jobs.RunBusy, match=r"A CNN run is going.*step \d+ of 200.*about \d+ s") as refused:
         jobs.start(request("gan"), "someone else", caps=caps, make_events=fake_events())
+    assert refused.value.key == "train.busy.step" and refused.value.values["total"] == 200
     assert "another visitor's" in jobs.stop("someone else")
     assert not run.done.is_set()
     jobs.stop("me")
@@ -209,7 +305,8 @@ def test_importing_the_tab_does_not_import_torch():
 def test_real_cnn_run_exports_a_model_and_a_run_card(caps):
     """The real loop and the real export: a few steps, with a correction, then the files."""
     corrections = [(np.zeros((28, 28), np.float32), 7)]
-    run = jobs.start(request(batch_size=64), "me", corrections, caps=replace(caps, max_steps=4))
+    # a generous time cap: torch starting on two shared cores can take most of the default 30 s
+    run = jobs.start(request(batch_size=64), "me", corrections, caps=replace(caps, max_steps=4, max_seconds=300))
     assert run.done.wait(300), "a 4-step run took over 5 minutes"
     view = run.view()
     assert view.state == "finished", view.error
@@ -218,6 +315,8 @@ def test_real_cnn_run_exports_a_model_and_a_run_card(caps):
     assert card["command"].startswith("python -m training.train_cnn --dataset mnist-5k --epochs 2")
     assert card["metrics"]["parity_max_logit_difference"] < 1e-4
     assert any("corrections" in note for note in card["notes"])
+    assert card["summary"]["en"].startswith("CNN run (Digit Lab's architecture): 4 of ") and "留出集准确率" in card["summary"]["zh-CN"]
+    assert [Path(f).name for f in jobs.run_files(view.model_path)] == ["cnn.onnx", "cnn.json", "run.json"]
 
     from inference.classifier import probabilities
 
