@@ -138,7 +138,7 @@ def test_a_missing_or_corrupt_model_leaves_the_app_up_with_a_clear_message(tmp_p
     import httpx
     from gradio_client import Client
 
-    from benchmarks.serving import sketch_value
+    from benchmarks.launch import sketch_value
 
     exports = broken_exports(tmp_path / "exports", missing, corrupt)
     process, url = launch_app({"DIGIT_LAB_EXPORTS": str(exports)})
