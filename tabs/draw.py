@@ -29,6 +29,7 @@ from PIL import Image
 from inference.classifier import read, saliency_on_strokes
 from inference.preprocess import prepare
 from inference.sessions import ModelUnavailable
+from tabs import raw_pictures  # serving (H4): pictures reach classify undecoded; see that module
 
 CANVAS = 252  # canvas pixels a side (see the module docstring)
 SIDE = 340  # the canvas's box on the page, in CSS pixels: big enough for a finger, small enough to render fast
@@ -104,7 +105,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> None:
     seen = gr.State(None)  # the last 28x28 the model read, for "That's wrong"
     with gr.Row(equal_height=False):
         with gr.Column(scale=0, min_width=SIDE):
-            canvas = gr.Sketchpad(
+            canvas = raw_pictures.Sketchpad(  # serving (H4): gr.Sketchpad, its value handed over undecoded
                 label="Draw a digit",
                 canvas_size=(CANVAS, CANVAS),
                 height=SIDE,
@@ -122,7 +123,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> None:
                 upload = gr.Image(
                     show_label=False,
                     sources=["upload", "clipboard"],
-                    type="numpy",
+                    type="filepath",  # serving (H4): the file as uploaded; its header is read before decoding
                     image_mode=None,  # keep the alpha of a transparent PNG: it says where the ink is
                     height=150,
                     width=SIDE,
