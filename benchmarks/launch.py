@@ -3,6 +3,7 @@
 visitor (a Client shared across threads gets CancelledErrors from the client itself, against a
 bare Gradio app too), and `hammer`, many such visitors at once, bounded in time."""
 import concurrent.futures
+import itertools
 import os
 import socket
 import statistics
@@ -163,8 +164,10 @@ def summary(seconds: list[float]) -> dict:
 
 
 
-def hammer(url: str, api_name: str, args, clients: int, seconds: float, check=None, timeout: float = 30) -> dict:
-    """`clients` threads, each its own Client, calling `api_name` back to back for `seconds`.
+def hammer(url: str, api_name: str, args, clients: int, seconds: float, check=None, timeout: float = 30,
+           calls: int | None = None) -> dict:
+    """`clients` threads, each its own Client, calling `api_name` back to back for `seconds` (or
+    until `calls` calls, all clients together, have started, whichever comes first).
     args: the call's arguments, or a function of the client's index giving them (so visitors can
     differ). check(result) may raise to count a wrong answer as an error. Bounded: every call and
     every HTTP request has a timeout, and the threads are joined with one."""
@@ -172,10 +175,11 @@ def hammer(url: str, api_name: str, args, clients: int, seconds: float, check=No
         made = list(pool.map(lambda _: client_for(url, timeout), range(clients)))
     latencies, errors, answered, lock = [], [], set(), threading.Lock()
     stop_at = time.perf_counter() + seconds
+    tickets = itertools.count()
 
     def worker(index, client):
         arguments = args(index) if callable(args) else args
-        while time.perf_counter() < stop_at:
+        while time.perf_counter() < stop_at and (calls is None or next(tickets) < calls):
             start = time.perf_counter()
             try:
                 result = client.submit(*arguments, api_name=api_name).result(timeout=timeout)
@@ -209,3 +213,43 @@ def _where(error: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(error.__traceback__) if "gradio_client" in f.filename]
     return f" (in gradio_client {Path(frames[-1].filename).name}:{frames[-1].name})" if frames else ""
 
+
+
+class Visitor:
+    """One visitor doing over plain HTTP what the page does for /classify: upload the Sketchpad's
+    PNGs, call the endpoint under the visitor's own session, fetch the answer's images. It costs
+    the measuring side a fraction of what gradio_client does per call (which, on 2 shared cores,
+    took more CPU than the server it measured), so the soak reaches 10,000 calls in minutes.
+    The load tests keep gradio_client, one Client per visitor."""
+
+    def __init__(self, url: str, files: dict, timeout: float = 60):
+        import uuid
+
+        import httpx
+
+        self.url, self.files = url, files  # files: background, layer, composite -> Path
+        self.session = uuid.uuid4().hex[:11]
+        self.http = httpx.Client(timeout=timeout)
+
+    def classify(self) -> dict:
+        uploads = [("files", (path.name, path.read_bytes(), "image/png")) for path in self.files.values()]
+        response = self.http.post(self.url + "gradio_api/upload", files=uploads)
+        response.raise_for_status()
+        background, layer, composite = [{"path": p, "meta": {"_type": "gradio.FileData"}} for p in response.json()]
+        value = {"background": background, "layers": [layer], "composite": composite}  # then the session state input
+        response = self.http.post(self.url + "gradio_api/run/classify", json={"data": [value, None], "session_hash": self.session})
+        response.raise_for_status()
+        outputs = response.json()["data"]
+        for output in outputs:
+            if isinstance(output, dict) and output.get("url"):
+                self.http.get(output["url"]).raise_for_status()
+        return outputs[0]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def sketch_files(folder: Path, digit: int = 7, variant: int = 0) -> dict:
+    """The files of sketch_value, by part."""
+    sketch_value(folder, digit, variant)
+    return {part: folder / f"sketch-{digit}-{variant}-{part}.png" for part in ("background", "layer", "composite")}
