@@ -10,13 +10,28 @@ file path (`type="filepath"` with `image_mode=None`, which hands over the upload
 as {"background", "layers", "composite"} of file paths (an API client's uploads, which Gradio
 has checked are uploads) or of PNG bytes (the blobs a browser's Sketchpad sends ahead of the
 event), never decoded.
+
+It also bounds the blobs waiting for their event: Gradio keeps each browser's PNGs under a new id
+until an event's preprocess takes them, and an event that never runs (dropped by
+trigger_mode="always_last" while the previous one is out) leaves them there for good (read from
+Gradio 6.31's frontend code; not measured here).
 """
 import gradio as gr
+from gradio.components.base import server
+
+MAX_WAITING_BLOBS = 256  # sets of a browser's PNGs waiting for their event, all visitors together
 
 
 class Sketchpad(gr.Sketchpad):
     def get_block_name(self) -> str:
         return "imageeditor"  # the page's component, as gr.Sketchpad's own
+
+    @server
+    def accept_blobs(self, data):
+        result = super().accept_blobs(data)
+        while len(self.blob_storage) > MAX_WAITING_BLOBS:  # the oldest first: dicts keep their order
+            self.blob_storage.pop(next(iter(self.blob_storage)))
+        return result
 
     def preprocess(self, payload):
         if payload is None:

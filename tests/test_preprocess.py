@@ -297,3 +297,36 @@ def test_every_reason_has_words_in_every_language():
         assert set(REASONS) <= set(strings), f"{path.name} lacks {set(REASONS) - set(strings)}"
     english = json.loads((ROOT / "locales" / "en.json").read_text(encoding="utf-8"))
     assert {key: english[key] for key in REASONS} == REASONS
+
+
+def test_the_draw_tabs_sketchpad_hands_over_paths_and_blobs_undecoded(tmp_path, huge_png):
+    """tabs/raw_pictures.Sketchpad: an API client's files arrive as paths, a browser's blobs as
+    bytes, both read here; the huge picture is refused either way; waiting blobs are bounded."""
+    from gradio.components.image_editor import AcceptBlobs, EditorData
+    from gradio.data_classes import FileData
+
+    from tabs import raw_pictures
+
+    layer = io.BytesIO()
+    Image.fromarray(layer_with_bar()).save(layer, "PNG")
+    path = tmp_path / "layer.png"
+    path.write_bytes(layer.getvalue())
+    expected = prepare(sketchpad_value(layer_with_bar())).image
+    pad = raw_pictures.Sketchpad()
+    assert pad.get_block_name() == "imageeditor"
+    value = pad.preprocess(EditorData(background=None, layers=[FileData(path=str(path))], composite=None))
+    assert value["layers"] == [str(path)]
+    np.testing.assert_allclose(prepare(value).image, expected, atol=1e-6)
+
+    def send_blob(blob_id, data):  # as the composite: Gradio 6.31's accept_blobs drops a layer at index 0
+        pad.accept_blobs(AcceptBlobs(data={"type": "composite", "index": None, "id": blob_id, "file": b""}, files=[("file", data)]))
+
+    send_blob("stroke", layer.getvalue())
+    value = pad.preprocess(EditorData(id="stroke"))
+    np.testing.assert_allclose(prepare(value).image, expected, atol=1e-6)
+    assert "stroke" not in pad.blob_storage
+    send_blob("hostile", huge_png.read_bytes())
+    assert prepare(pad.preprocess(EditorData(id="hostile"))).reason == "serving.too_large"
+    for n in range(raw_pictures.MAX_WAITING_BLOBS + 10):  # events that never came for them
+        send_blob(f"dropped-{n}", b"png")
+    assert len(pad.blob_storage) == raw_pictures.MAX_WAITING_BLOBS
