@@ -14,7 +14,9 @@ after each phase:
 The targets (issue 14): after the first three rounds, ours <= 1.5x the bare app; and flat, within
 10%, from 1,000 to `requests` calls. With --probe each point also records what
 benchmarks/memory_probe.py sees inside the server (glibc's heap, Gradio's sessions, and with
---tracemalloc Python's allocations by line).
+--tracemalloc Python's allocations by line); `--env PROBE_SESSION_CAPACITY=N` with --probe
+launches the app with state_session_capacity=N, `--env DIGIT_LAB_MALLOC=default` leaves glibc's
+malloc as it is (inference/memory.py), to measure each factor alone.
 
     python -m benchmarks.soak [--quick] [--requests 10000] [--clients 32] [--round 240] [--only ours|bare]
 """
