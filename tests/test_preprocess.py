@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from inference.preprocess import (BOX, FIELD, MAX_CANVAS_SIDE, MAX_SIDE, MAX_UPLOAD_SIDE, REASONS, centre_by_mass, fit_in_box,
-                                  ink_box, ink_from_image, prepare)
+                                  ink_box, prepare)
 from tests.draw_digits import sketchpad_value
 from tests.hostile_pictures import header_only_png, transparent_png
 
