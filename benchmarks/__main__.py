@@ -6,7 +6,8 @@
     python -m benchmarks --only runtimes serving
 
 Sections: runtimes (onnxruntime vs PyTorch eager), serving (Digit Lab vs the bare Gradio app),
-and draw, generate, train (each a benchmarks/<name>.py exposing run() -> dict, where present).
+soak (memory under load, the same two apps through 10,000 calls; --quick: 1,500), and draw,
+generate, train (each a benchmarks/<name>.py exposing run() -> dict, where present).
 A section that fails or is missing becomes a row saying so; the others still run."""
 import argparse
 import contextlib
@@ -22,7 +23,7 @@ import traceback
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("runtimes", "serving", "draw", "generate", "train")
+SECTIONS = ("runtimes", "serving", "soak", "draw", "generate", "train")
 
 
 def machine() -> dict:
@@ -121,13 +122,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter measurements: a smoke run, noisier figures")
     parser.add_argument("--skip-training", action="store_true", help="leave out the training benchmark (minutes)")
-    parser.add_argument("--skip-serving", action="store_true", help="leave out the launched-app benchmark")
+    parser.add_argument("--skip-serving", action="store_true", help="leave out the launched-app benchmarks (serving, soak)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run just these sections")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the figures (default {RESULTS.name})")
     args = parser.parse_args(argv)
 
     chosen = [s for s in (args.only or SECTIONS)
-              if not (args.skip_training and s == "train") and not (args.skip_serving and s == "serving")]
+              if not (args.skip_training and s == "train") and not (args.skip_serving and s in ("serving", "soak"))]
     info = machine()
     results, table = {}, []
     for name in chosen:

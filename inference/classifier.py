@@ -89,7 +89,8 @@ class Reading:
     digit: int | None  # the top digit (None when blank)
     confidence: float  # its probability
     not_sure: bool
-    reason: str | None  # why not sure: a code in REASONS (the tab puts it into the visitor's words)
+    reason: str | None  # why not sure: a code in REASONS, or the locale key of why a picture was refused
+                        # (inference.preprocess.REASONS); the tab puts it into the visitor's words
     values: dict = field(default_factory=dict)  # the reason's figures, e.g. {"confidence": 0.43}
 
     def label(self) -> dict[str, float]:
@@ -105,8 +106,9 @@ def judge(steps: Steps, probs: np.ndarray | None) -> tuple[bool, str | None, dic
     strokes there were and how long the pen's path was."""
     t = THRESHOLDS
     if steps.blank or probs is None:
-        message = (steps.message or "blank").lower()
-        return True, ("blank" if "blank" in message or "no image" in message else "unreadable"), {}
+        if steps.reason in (None, "serving.blank", "serving.no_image"):
+            return True, "blank", {}
+        return True, steps.reason, dict(steps.reason_values)  # a picture refused or unreadable: its own words
     if steps.box_fraction < t["min_box_fraction"]:
         return True, "too_small", {}
     if steps.split_share > t["max_split_share"] or steps.aspect > t["max_aspect"]:

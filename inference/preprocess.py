@@ -9,19 +9,49 @@ Where the ink comes from:
 - any other image (RGB, grayscale, an opaque RGBA): its contrast against the paper, whose shade is
   read from the border, so dark ink on light paper and light ink on dark paper both work.
 
-`prepare` never raises: whatever arrives, it returns Steps, with `message` saying what was wrong.
+What may arrive: arrays and PIL images (Python callers), and what the app's endpoints hand over
+unprocessed (preprocess=False): files as paths, Gradio's file dicts ({"path": ...}), raw bytes (the
+browser's Sketchpad blobs) or a data: URL. A picture's size is read from its header before anything
+decodes it, and one far larger than a canvas (MAX_CANVAS_SIDE) or a reasonable photo
+(MAX_UPLOAD_SIDE) is refused at once: a 546 KiB PNG of 12,000 x 12,000 pixels would otherwise
+take seconds of a core and half a GiB to decode.
+
+`prepare` never raises: whatever arrives, it returns Steps, with `reason` (a locale key, see
+locales/: "serving.*") and `reason_values` saying what was wrong, and `message` the same in
+English for logs and the command line.
 """
+import base64
+import binascii
+import io
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 FIELD = 28  # MNIST's side
 BOX = 20  # MNIST fitted each digit in a 20x20 box, then centred its mass in the 28x28 field
 MAX_SIDE = 512  # bigger inputs are box-downscaled first: a 4000x4000 upload costs what a 512 one does
 INK_FLOOR = 0.1  # ink weaker than this (antialiasing fringe, paper texture) does not set the crop
 MIN_CONTRAST = 0.08  # an opaque image whose shades span less than this is blank paper
+# The largest pictures read at all, by their header, before decoding (decoding costs ~0.5 s of a
+# core a 2048 px PNG side here, and grows with the pixels):
+MAX_CANVAS_SIDE = 2048  # a Sketchpad value's images: 8x the Draw tab's canvas, Gradio's 800 px one at 2x
+MAX_UPLOAD_SIDE = 4096  # an uploaded picture: a 12 MP phone photo (4032 x 3024) fits
+
+# Why there is no digit to read: locale keys (their words, in each language, are in locales/).
+REASONS = ("serving.blank", "serving.no_image", "serving.unreadable", "serving.not_an_image", "serving.not_numbers",
+           "serving.bad_shape", "serving.empty", "serving.too_large")
+
+
+class Refused(Exception):
+    """A picture not to read, with the reason's locale key and values."""
+
+    def __init__(self, reason: str, **values):
+        super().__init__(locales.text(reason, "en", **values))
+        self.reason, self.values = reason, values
 
 
 @dataclass
@@ -33,7 +63,13 @@ class Steps:
     fitted: np.ndarray | None = None  # the crop resized to fit in BOX x BOX
     offset: tuple[int, int] = (0, 0)  # where `fitted` was pasted in the field (row, column)
     image: np.ndarray = field(default_factory=lambda: np.zeros((FIELD, FIELD), np.float32))
-    message: str | None = None  # why there is no digit to read (blank, not an image, ...)
+    reason: str | None = None  # why there is no digit to read: a locale key (REASONS), or None
+    reason_values: dict = field(default_factory=dict)  # its placeholders
+
+    @property
+    def message(self) -> str | None:
+        """The reason in English (logs, the command line); the page uses `reason` and its values."""
+        return locales.text(self.reason, "en", **self.reason_values) if self.reason else None
 
     @property
     def blank(self) -> bool:
@@ -80,13 +116,15 @@ class Steps:
 
 
 def prepare(source) -> Steps:
-    """The Sketchpad value, an image array, a PIL image or a path -> Steps (never raises)."""
-    ink, message = ink_map(source)
-    if ink is None:
-        return Steps(ink=np.zeros((FIELD, FIELD), np.float32), message=message)
+    """The Sketchpad value, an image array, a PIL image, a path, bytes or a Gradio file dict ->
+    Steps (never raises)."""
+    try:
+        ink = ink_map(source)
+    except Refused as refusal:
+        return Steps(ink=np.zeros((FIELD, FIELD), np.float32), reason=refusal.reason, reason_values=refusal.values)
     box = ink_box(ink)
     if box is None:
-        return Steps(ink=ink, message="The canvas is blank: draw a digit.")
+        return Steps(ink=ink, reason="serving.blank")
     fitted = fit_in_box(crop(ink, box))
     image, offset = centre_by_mass(fitted)
     peak = image.max()
@@ -98,23 +136,21 @@ def prepare(source) -> Steps:
 # ---- where the ink is --------------------------------------------------------------------------
 
 
-def ink_map(source) -> tuple[np.ndarray | None, str | None]:
-    """The ink in [0,1] at working resolution, or (None, why not)."""
-    if isinstance(source, dict):
+def ink_map(source) -> np.ndarray:
+    """The ink in [0,1] at working resolution; raises Refused saying why there is none."""
+    if isinstance(source, dict) and not _is_file_dict(source):
         return _ink_from_editor(source)
-    image, message = as_image(source)
-    if image is None:
-        return None, message
-    return ink_from_image(image), None
+    return ink_from_image(as_image(source, MAX_UPLOAD_SIDE))
 
 
-def _ink_from_editor(value: dict) -> tuple[np.ndarray | None, str | None]:
+def _ink_from_editor(value: dict) -> np.ndarray:
     """Strokes first (their alpha); with no strokes, read the composite or background as an image
-    (an image uploaded into the editor, or a client that sends only the composite)."""
+    (an image uploaded into the editor, or a client that sends only the composite). A missing or
+    unreadable part is skipped; a too large one refuses the whole value."""
     strokes = None
     layers = value.get("layers")
     for layer in layers if isinstance(layers, (list, tuple)) else []:
-        image, _ = as_image(layer)
+        image = _editor_image(layer)
         if image is None:
             continue
         alpha = image[..., 3] if image.shape[2] == 4 else ink_from_image(image)
@@ -122,38 +158,45 @@ def _ink_from_editor(value: dict) -> tuple[np.ndarray | None, str | None]:
             continue  # layers of one canvas share its size; a stray one cannot be merged
         strokes = alpha if strokes is None else np.maximum(strokes, alpha)
     if strokes is not None and strokes.max() >= INK_FLOOR:
-        return strokes, None
+        return strokes
     for key in ("composite", "background"):
-        image, _ = as_image(value.get(key))
+        image = _editor_image(value.get(key))
         if image is not None:
             ink = ink_from_image(image)
             if ink.max() >= INK_FLOOR:
-                return ink, None
+                return ink
     if strokes is not None:
-        return strokes, None
-    return None, "The canvas is blank: draw a digit."
+        return strokes
+    raise Refused("serving.blank")
 
 
-def as_image(source) -> tuple[np.ndarray | None, str | None]:
-    """Anything image-like -> float32 [H,W,C] in [0,1], C in {1,3,4}, at most MAX_SIDE a side."""
+def _editor_image(part) -> np.ndarray | None:
+    try:
+        return as_image(part, MAX_CANVAS_SIDE)
+    except Refused as refusal:
+        if refusal.reason == "serving.too_large":
+            raise
+        return None
+
+
+def as_image(source, max_side: int = MAX_UPLOAD_SIDE) -> np.ndarray:
+    """Anything image-like -> float32 [H,W,C] in [0,1], C in {1,3,4}, at most MAX_SIDE a side.
+    An encoded picture (path, bytes, file dict) larger than max_side a side is refused from its
+    header, before it is decoded. Raises Refused."""
     if source is None:
-        return None, "No image arrived."
-    if isinstance(source, (str, Path)):
-        try:
-            with Image.open(source) as opened:
-                source = _pil_to_array(opened)
-        except Exception as error:  # PIL raises many kinds for unreadable files
-            return None, f"The image could not be read ({type(error).__name__})."
+        raise Refused("serving.no_image")
+    if isinstance(source, (dict, str, Path, bytes, bytearray, memoryview)):
+        source = _decode(_open(source, max_side), max_side)
     elif isinstance(source, Image.Image):
-        source = _pil_to_array(source)
+        source = _decode(source, max_side, close=False)  # the caller's: theirs to close
     try:
         array = np.asarray(source)
     except Exception:
-        return None, "That is not an image."
+        raise Refused("serving.not_an_image") from None
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        return None, "That is not an image (expected numbers)."
+        raise Refused("serving.not_numbers")
     while array.ndim > 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 3, 4):
@@ -161,12 +204,72 @@ def as_image(source) -> tuple[np.ndarray | None, str | None]:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
-        return None, f"That is not an image (shape {tuple(array.shape)})."
+        raise Refused("serving.bad_shape", shape=tuple(array.shape))
     if array.shape[0] < 1 or array.shape[1] < 1:
-        return None, "The image is empty."
+        raise Refused("serving.empty")
     if array.shape[2] == 2:  # grayscale + alpha
         array = array[..., [0, 0, 0, 1]]
-    return _shrink_to_unit(array), None
+    return _shrink_to_unit(array)
+
+
+# ---- reading an encoded picture: its header first ----------------------------------------------
+
+
+def _is_file_dict(value: dict) -> bool:
+    """Gradio's FileData as a dict ({"path": ..., "url": ..., "meta": ...})."""
+    return "path" in value or "url" in value
+
+
+def _open(source, max_side: int) -> Image.Image:
+    """A lazily opened picture: PIL has read its header (size, mode), not its pixels. A file dict
+    is read from its path (Gradio checked it is an upload) or its data: URL; never fetched."""
+    if isinstance(source, dict):
+        path, url = source.get("path"), source.get("url")
+        if isinstance(path, (str, Path)) and path:
+            source = path
+        elif isinstance(url, str) and url.startswith("data:") and "," in url:
+            try:
+                source = base64.b64decode(url.split(",", 1)[1], validate=False)
+            except (binascii.Error, ValueError):
+                raise Refused("serving.unreadable", error="bad base64") from None
+        else:
+            raise Refused("serving.no_image")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(source)
+    except Image.DecompressionBombError as error:  # PIL's own limit (~179 MP), far past ours
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        raise Refused("serving.too_large", size=f"{int(pixels[1]):,}" if pixels else "too many",
+                      limit=f"{max_side} x {max_side}") from None
+    except Exception as error:  # PIL raises many kinds for unreadable files
+        raise Refused("serving.unreadable", error=type(error).__name__) from None
+
+
+def _decode(image: Image.Image, max_side: int, close: bool = True) -> np.ndarray:
+    """The pixels of a lazily opened picture, if its header says it is small enough; a JPEG photo
+    is decoded straight at a reduced scale (its DCT allows 1/2 to 1/8) when that still leaves at
+    least MAX_SIDE a side, which is all the reading uses."""
+    width, height = image.size
+    if max(width, height) > max_side:
+        if close:
+            image.close()
+        raise Refused("serving.too_large", size=f"{width} x {height}", limit=f"{max_side} x {max_side}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if image.format == "JPEG":
+                image.draft(image.mode, (MAX_SIDE, MAX_SIDE))
+            if image.getexif().get(0x0112, 1) != 1:  # a phone photo taken sideways: turn it upright
+                image = ImageOps.exif_transpose(image)
+            return _pil_to_array(image)
+    except Exception as error:  # a truncated or corrupt file fails only here, when decoded
+        raise Refused("serving.unreadable", error=type(error).__name__) from None
+    finally:
+        if close:
+            image.close()
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:

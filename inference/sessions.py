@@ -6,6 +6,10 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from inference.memory import hold_malloc
+
+hold_malloc()  # before any request thread exists: see inference/memory.py
+
 # DIGIT_LAB_EXPORTS points the app at another folder of models (the fault tests use a temporary one).
 EXPORTS = Path(os.environ.get("DIGIT_LAB_EXPORTS") or Path(__file__).resolve().parent.parent / "exports")
 # The models are tiny: batch-1 latency is best on the CPU, one thread a request, many requests at

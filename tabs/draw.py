@@ -29,6 +29,7 @@ from inference.sessions import ModelUnavailable, session, shipped
 from inference.strokes import prepare_strokes
 from locales import ui
 from tabs import canvas as pad
+from tabs import raw_pictures  # pictures reach classify undecoded, so a huge one is refused from its header
 
 VIEW = 168  # pixels a side for the 28x28 shown to the visitor (6x, nearest: the pixels stay square)
 DIGITS = [str(d) for d in range(10)]
@@ -51,12 +52,13 @@ def _looked_view(overlay: np.ndarray) -> np.ndarray:
 
 def verdict_text(reading: Reading, say) -> str:
     """A reading in the visitor's words (Markdown)."""
+    key = reading.reason if reading.reason and "." in reading.reason else f"draw.reason.{reading.reason}"
+    values = {k: f"{v:.0%}" if isinstance(v, float) else v for k, v in reading.values.items()}  # shares as percentages
     if reading.digit is None:
-        return "**" + say(f"draw.reason.{reading.reason}") + "**"
+        return "**" + say(key, **values) + "**"
     confidence = f"{reading.confidence:.0%}"
     if reading.not_sure:
-        values = {k: f"{v:.0%}" for k, v in reading.values.items()}
-        reason = say(f"draw.reason.{reading.reason}", **values)
+        reason = say(key, **values)
         return say("draw.verdict.not_sure", reason=reason, digit=reading.digit, confidence=confidence)
     return say("draw.verdict.sure", digit=reading.digit, confidence=confidence)
 
@@ -115,7 +117,6 @@ def reply(steps, cnn_path: str | None, lang: str | None, primer: bool = True):
 def classify(value, cnn_path: str | None = None, request: gr.Request = None):
     """/classify, the API's contract: the Sketchpad value (or any image) -> (gr.Label dict, verdict
     markdown, 28x28 view, saliency overlay, the 28x28 itself). Never raises."""
-    # H4 (serving) may check the image's header here before anything is decoded.
     steps = prepare(value)
     label, verdict, _, _, view, looked, _, seen = reply(steps, cnn_path, locales.language(request), primer=False)
     return label, verdict, view, looked, seen
@@ -188,7 +189,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
                     label=ui("draw.upload.label"),
                     show_label=False,
                     sources=["upload", "clipboard"],
-                    type="numpy",
+                    type="filepath",  # serving (H4): the file as uploaded; its header is read before decoding
                     image_mode=None,  # keep the alpha of a transparent PNG: it says where the ink is
                     height=150,
                     elem_id="draw-upload",
@@ -197,7 +198,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
             # Inside the CNN (H5): inside.build(seen, cnn_path)
     # /classify for API users: the Sketchpad value, as before. Not on the page (the canvas above
     # is faster); the full ten-digit Label is its first output.
-    sketchpad = gr.Sketchpad(visible=False, layers=False, transforms=(), format="png", elem_id="draw-sketchpad")
+    sketchpad = raw_pictures.Sketchpad(visible=False, layers=False, transforms=(), format="png", elem_id="draw-sketchpad")
     full_label = gr.Label(visible=False)
 
     page = [label, verdict, primer_label, primer_verdict, model_view, looked, news, seen]

@@ -138,7 +138,7 @@ def test_a_missing_or_corrupt_model_leaves_the_app_up_with_a_clear_message(tmp_p
     import httpx
     from gradio_client import Client
 
-    from benchmarks.serving import sketch_value
+    from benchmarks.launch import sketch_value
 
     exports = broken_exports(tmp_path / "exports", missing, corrupt)
     process, url = launch_app({"DIGIT_LAB_EXPORTS": str(exports)})
@@ -219,3 +219,174 @@ def test_a_visitor_leaving_mid_run_frees_the_server(training_app):
     assert len(cards) == 1, f"expected the one run's card, found {cards}"
     card = json.loads(cards[0].read_text())
     assert card["stopped_early"] and card["stop_reason"] == "the page was closed", card
+
+
+# --- a hostile picture, or values that would cost a lot -----------------------------------------
+# Timings on a shared machine are noisy: each bound is generous and relative to an ordinary call
+# measured alongside, and the figures are printed (pytest -s). The server's own time is taken from
+# plain HTTP calls on files uploaded once, so the measuring client's CPU does not blur it.
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The app for these tests, given longer to start than conftest's (a loaded, shared machine)."""
+    process, url = launch_app(timeout=600)
+    yield url
+    stop_app(process)
+
+
+@pytest.fixture(scope="module")
+def huge_png(tmp_path_factory) -> Path:
+    """12,000 x 12,000 transparent pixels in about 548 KiB: decoding it took 16 s of server time."""
+    from hostile_pictures import transparent_png
+
+    return transparent_png(tmp_path_factory.mktemp("hostile") / "huge.png", 12_000)
+
+
+def _timed(call) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+class RawVisitor:
+    """A visitor over plain HTTP: uploads files once, then calls an endpoint by name with them."""
+
+    def __init__(self, url: str):
+        import uuid
+
+        import httpx
+
+        self.url, self.session, self.http = url, uuid.uuid4().hex[:11], httpx.Client(timeout=120)
+
+    def upload(self, path: Path) -> dict:
+        response = self.http.post(self.url + "gradio_api/upload", files=[("files", (path.name, path.read_bytes(), "image/png"))])
+        response.raise_for_status()
+        return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, api_name: str, *data):
+        response = self.http.post(f"{self.url}gradio_api/run/{api_name}", json={"data": [*data, None], "session_hash": self.session})
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def close(self):
+        self.http.close()
+
+
+def test_a_huge_picture_is_refused_at_once_through_both_draw_endpoints(app_url, tmp_path, huge_png):
+    from gradio_client import Client, handle_file
+
+    from benchmarks.launch import sketch_value
+
+    # What an API user sees, through gradio_client.
+    client = Client(app_url, verbose=False)
+    hostile = {"background": handle_file(huge_png), "layers": [handle_file(huge_png)], "composite": handle_file(huge_png)}
+    label, verdict, *_ = client.predict(hostile, api_name="/classify")
+    assert "too large" in verdict and "12000 x 12000" in verdict and not label.get("confidences"), verdict
+    label, verdict, *_ = client.predict(handle_file(huge_png), api_name="/classify_upload")
+    assert "too large" in verdict and not label.get("confidences"), verdict
+    client.close()
+
+    # The server's time for it, beside a drawn digit's.
+    visitor = RawVisitor(app_url)
+    sketch = sketch_value(tmp_path, 7)
+    drawn = {key: visitor.upload(Path(sketch[key]["path"])) for key in ("background", "composite")}
+    drawn["layers"] = [visitor.upload(Path(sketch["layers"][0]["path"]))]
+    huge = visitor.upload(huge_png)
+    times = {"drawn 7": [], "huge /classify": [], "huge /classify_upload": []}
+    for _ in range(5):
+        result, seconds = _timed(lambda: visitor.call("classify", drawn))
+        assert result[0]["label"] == "7"
+        times["drawn 7"].append(seconds)
+        result, seconds = _timed(lambda: visitor.call("classify", {"background": huge, "layers": [huge], "composite": huge}))
+        assert "too large" in result[1]
+        times["huge /classify"].append(seconds)
+        result, seconds = _timed(lambda: visitor.call("classify_upload", huge))
+        assert "too large" in result[1]
+        times["huge /classify_upload"].append(seconds)
+    visitor.close()
+    medians = {name: _median(values) for name, values in times.items()}
+    print("server time, medians of 5: " + "; ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in medians.items()))
+    # Decoding it took 16 s; refused from its header, it costs no more than reading a digit.
+    assert medians["huge /classify"] < 2 * medians["drawn 7"] + 0.5
+    assert medians["huge /classify_upload"] < 2 * medians["drawn 7"] + 0.5
+
+
+def test_the_server_stays_responsive_while_huge_pictures_arrive(app_url, tmp_path, huge_png):
+    """Four visitors send the huge picture again and again; a fifth, drawing, still gets readings."""
+    import threading
+
+    from gradio_client import Client
+
+    from benchmarks.launch import sketch_value
+
+    stop, refusals, failures = threading.Event(), [], []
+
+    def attacker():
+        visitor = RawVisitor(app_url)  # one client per visitor
+        try:
+            huge = visitor.upload(huge_png)
+            while not stop.is_set():
+                refusals.append("too large" in visitor.call("classify_upload", huge)[1])
+        except Exception as error:
+            failures.append(error)
+        finally:
+            visitor.close()
+
+    threads = [threading.Thread(target=attacker, daemon=True) for _ in range(4)]
+    visitor = Client(app_url, verbose=False)
+    sketch = sketch_value(tmp_path, 7, variant=1)
+    quiet = sorted(_timed(lambda: visitor.predict(sketch, api_name="/classify"))[1] for _ in range(3))
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(2)
+        readings = [_timed(lambda: visitor.predict(sketch, api_name="/classify")) for _ in range(5)]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        visitor.close()
+    seconds = sorted(s for _, s in readings)
+    print(f"a drawn 7: median {quiet[1]:.2f} s alone, {seconds[2]:.2f} s (slowest {seconds[-1]:.2f} s) while 4 visitors "
+          f"send 12,000 px pictures; {len(refusals)} pictures refused meanwhile")
+    assert not failures, failures
+    assert refusals and all(refusals)
+    assert all(result[0]["label"] == "7" for result, _ in readings)
+    # Each decode used to hold a core for 10-16 s, so four attackers stalled a 2-core server. Now
+    # an attack costs about what a reading does; generous for a shared machine whose load varies:
+    assert seconds[2] < 3 * quiet[1] + 5
+
+
+@pytest.mark.parametrize("call, error", [
+    (dict(digit=10**300, seed=1, api_name="/sample"), "digit must be"),
+    (dict(digit=3, seed=-1, api_name="/sample"), "seed must be"),
+    (dict(kind="cnn", epochs=10**9, api_name="/train"), "Not started"),
+    (dict(kind="cnn", epochs=1, batch_size=10**9, api_name="/train"), "Not started"),
+])
+def test_values_that_would_cost_a_lot_are_refused_at_once(app_url, call, error):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    _, ordinary = _timed(lambda: client.predict(3, 1, api_name="/sample"))
+    start = time.perf_counter()
+    with pytest.raises(Exception, match=error):
+        client.predict(**call)
+    seconds = time.perf_counter() - start
+    client.close()
+    print(f"{call['api_name']} {str(call)[:60]}: refused in {seconds:.2f} s (an ordinary /sample {ordinary:.2f} s)")
+    assert seconds < 3 * ordinary + 5
+
+
+def test_a_huge_seed_costs_no_more_than_a_small_one(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    _, small = _timed(lambda: client.predict(3, 1, api_name="/sample"))
+    image, huge = _timed(lambda: client.predict(3, 10**300, api_name="/sample"))
+    client.close()
+    print(f"/sample: seed 1 {small:.2f} s, a 301-digit seed {huge:.2f} s")
+    assert image and huge < 3 * small + 5

@@ -312,7 +312,8 @@ def test_real_cnn_run_exports_a_model_and_a_run_card(caps):
     assert view.state == "finished", view.error
     card = json.loads(open(view.card_path).read())
     assert card["steps"] == 4 and card["corrections"] == 1 and card["config"]["max_steps"] == 4
-    assert card["command"].startswith("python -m training.train_cnn --dataset mnist-5k --epochs 2")
+    assert card["command"].startswith("python -m training.train_cnn --arch lab --dataset mnist-5k")
+    assert " --epochs 2 " in card["command"]
     assert card["metrics"]["parity_max_logit_difference"] < 1e-4
     assert any("corrections" in note for note in card["notes"])
     assert card["summary"]["en"].startswith("CNN run (Digit Lab's architecture): 4 of ") and "留出集准确率" in card["summary"]["zh-CN"]

@@ -6,7 +6,7 @@ an upload can wait longer than that, as it would in a browser, which has no such
 under load is a figure for the benchmark (python -m benchmarks); here an error is a failure."""
 import pytest
 
-from benchmarks.serving import first_output, hammer, sketch_value
+from benchmarks.launch import first_output, hammer, sketch_value
 
 pytestmark = pytest.mark.slow
 
