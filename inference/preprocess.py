@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+import locales
+
 FIELD = 28  # MNIST's side
 BOX = 20  # MNIST fitted each digit in a 20x20 box, then centred its mass in the 28x28 field
 MAX_SIDE = 512  # bigger inputs are box-downscaled first: a 4000x4000 upload costs what a 512 one does

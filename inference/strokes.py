@@ -13,7 +13,7 @@ small 5 drawn with a marker keeps its holes, a big one drawn with a hairline kee
 Then the same MNIST recipe as every other input (inference/preprocess.py): crop, fit in 20x20,
 centre the mass in 28x28.
 
-`prepare_strokes` never raises: anything else arrives as a blank Steps with a `message` saying why.
+`prepare_strokes` never raises: anything else arrives as a blank Steps with a `reason` (a locale key) saying why.
 """
 import json
 import math
@@ -126,7 +126,7 @@ def steps_from_ink(ink: np.ndarray, **extra) -> StrokeSteps:
     """The MNIST recipe of inference/preprocess.prepare on an ink map that is already clean."""
     box = ink_box(ink)
     if box is None:
-        return StrokeSteps(ink=ink, message="blank", **extra)
+        return StrokeSteps(ink=ink, reason="serving.blank", **extra)
     fitted = fit_in_box(crop(ink, box))
     image, offset = centre_by_mass(fitted)
     peak = image.max()
@@ -136,12 +136,12 @@ def steps_from_ink(ink: np.ndarray, **extra) -> StrokeSteps:
 
 
 def prepare_strokes(value) -> StrokeSteps:
-    """The page's strokes -> StrokeSteps (never raises). `message` is "blank" for no strokes and
-    "not_strokes" for anything that is not a drawing."""
+    """The page's strokes -> StrokeSteps (never raises). Its `reason` is "serving.blank" for no
+    strokes and "draw.reason.unreadable" for anything that is not a drawing (locale keys)."""
     try:
         size, strokes, lifted = parse(value)
     except BadStrokes:
-        return StrokeSteps(ink=np.zeros((RASTER, RASTER), np.float32), message="not_strokes")
+        return StrokeSteps(ink=np.zeros((RASTER, RASTER), np.float32), reason="draw.reason.unreadable")
     if not strokes:
         return steps_from_ink(np.zeros((RASTER, RASTER), np.float32), lifted=lifted)
     return steps_from_ink(rasterise(size, strokes), strokes=len(strokes), path=path_ratio(strokes), lifted=lifted)

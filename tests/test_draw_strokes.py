@@ -33,9 +33,9 @@ def test_anything_else_is_refused_cleanly(value):
     with pytest.raises(BadStrokes):
         parse(value)
     steps = prepare_strokes(value)  # never raises
-    assert steps.blank and steps.message == "not_strokes"
+    assert steps.blank and steps.reason == "draw.reason.unreadable"
     reading, _ = read(steps)
-    assert reading.not_sure and reading.reason == "unreadable"
+    assert reading.not_sure and reading.reason == "draw.reason.unreadable"
 
 
 def test_a_blank_canvas_is_blank():
