@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from models import DigitCNN
-from training import data, directions, metrics, runtime
+from training import data, directions, export_views, metrics, runtime
 from training.train_gan import build_generator
 
 LOGIT_TOLERANCE, IMAGE_TOLERANCE = 1e-4, 1e-3
@@ -128,12 +128,13 @@ def export(checkpoint: dict, out: str | Path) -> dict:
             figures = _export_cnn(checkpoint, partial, held_out)
         else:
             figures = _export_gan(checkpoint, partial, held_out, train_set)
+        companions = export_views.companions(checkpoint, partial, out, held_out)  # the inside views' files (H5)
         card = {
             "name": out.stem, "kind": kind, "dataset": config["dataset"], "seed": config["seed"],
             "training_command": training_command(kind, config),
             "export_command": f"python -m training.export --checkpoint {kind}.pt --out {out.name}",
             "config": config, "steps": checkpoint["step"], "training_seconds": round(checkpoint.get("seconds", 0), 1),
-            "processes": checkpoint.get("world_size", 1), "metrics": figures,
+            "processes": checkpoint.get("world_size", 1), "metrics": figures, "companions": companions,
             "history": checkpoint.get("history", []),  # the loop's held-out figures at each epoch's end, with the time
             "size_bytes": partial.stat().st_size, "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "onnxruntime": ort.__version__,
@@ -146,6 +147,8 @@ def export(checkpoint: dict, out: str | Path) -> dict:
         return card
     except ExportError:
         raise
+    except export_views.CompanionError as error:
+        raise ExportError(str(error)) from error
     except Exception as error:
         raise ExportError(f"export failed: {type(error).__name__}: {error}") from error
     finally:
