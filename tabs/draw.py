@@ -29,6 +29,7 @@ from PIL import Image
 from inference.classifier import read, saliency_on_strokes
 from inference.preprocess import prepare
 from inference.sessions import ModelUnavailable
+from tabs import inside
 
 CANVAS = 252  # canvas pixels a side (see the module docstring)
 SIDE = 340  # the canvas's box on the page, in CSS pixels: big enough for a finger, small enough to render fast
@@ -139,6 +140,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> None:
                 right_digit = gr.Radio(DIGITS, label="That's wrong, it's a ...", elem_id="draw-right-digit")
             correct = gr.Button("Keep it as a correction", elem_id="draw-correct")
             correction_status = gr.Markdown("", elem_id="draw-corrections")
+    inside.build(seen, cnn_path)  # "Inside the CNN" (H5): every stage of the model for the digit it just read
 
     outputs = [label, verdict, model_view, looked, seen]
     # No queue: a live update is one POST, with no join / stream / status round trips (each status
