@@ -203,7 +203,7 @@ def stage_picture(values: np.ndarray) -> np.ndarray:
 def filter_picture(found: Filter) -> np.ndarray:
     if found.kind == "pointwise":
         return tiles(found.mix.reshape(1, 1, -1), 1, min(480, 24 * found.mix.size))
-    return tiles(found.kernels, 8, 60)
+    return tiles(found.kernels, 8, 144 if len(found.kernels) == 1 else 48)
 
 
 def png(rgb: np.ndarray, colours: int = 48) -> bytes:

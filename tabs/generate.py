@@ -103,12 +103,12 @@ def controls(gan_path, request: gr.Request = None):
         for k in range(gen.MAX_SLIDERS)
     ]
     strips = [
-        gr.Image(label=locales.text("generate.strip_alt", lang, name=specs[k][0])) if k < len(specs) else gr.Image()
+        gr.Image(label=(alt := locales.text("generate.strip_alt", lang, name=specs[k][0])), alt_text=alt) if k < len(specs) else gr.Image()
         for k in range(gen.MAX_SLIDERS)
     ]
     grid_label = locales.text("generate.grid" if conditional else "generate.grid_unconditional", lang)
     return [gr.Markdown(value=problem, visible=bool(problem)), gr.Radio(interactive=conditional), *rows, *sliders, *strips,
-            gr.Image(label=grid_label), table]
+            gr.Image(label=grid_label, alt_text=grid_label), table]
 
 
 def verdict_words(found: gen.Verdict, lang: str) -> str:
@@ -197,12 +197,23 @@ def _new_seed() -> int:
     return int(np.random.default_rng().integers(0, 1_000_000))
 
 
+def _generator_loads() -> bool:
+    try:
+        gen.load(None)
+        return True
+    except ModelUnavailable:
+        return False
+
+
 def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     # Names, infos and the status are the page-load event's (`controls`, in the visitor's language);
     # until it runs the sliders wear a neutral name.
     gr.Markdown(ui("generate.intro"))
     gr.HTML(visible="hidden", js_on_load=INJECT_CSS)
-    status = gr.Markdown(visible=False)
+    # A missing or broken generator is said at once, in English, until the load event words it in the
+    # visitor's language (a server without its model should say so in the page it serves).
+    missing = slider_specs(None)[0] if not _generator_loads() else ""
+    status = gr.Markdown(value=missing, visible=bool(missing))
     with gr.Row():
         with gr.Column(scale=3):
             digit = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label=ui("generate.digit"))
@@ -215,7 +226,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
             for k in range(gen.MAX_SLIDERS):
                 with gr.Row(visible=False, equal_height=True) as row:
                     sliders.append(gr.Slider(-gen.SLIDER_LIMIT, gen.SLIDER_LIMIT, value=0, step=0.1, scale=2, label=ui("generate.slider.unnamed")))
-                    strips.append(gr.Image(label=ui("generate.strip_unnamed"), show_label=False, interactive=False, buttons=[],
+                    strips.append(gr.Image(label=ui("generate.strip_unnamed"), alt_text=ui("generate.strip_unnamed"), show_label=False, interactive=False, buttons=[],
                                            container=False, scale=3, min_width=300, format="png", elem_classes="crisp"))
                 rows.append(row)
             reset = gr.Button(ui("generate.reset"), size="sm")
@@ -223,13 +234,13 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
                 gr.Markdown(ui("generate.about"))
                 figures = gr.Markdown()
         with gr.Column(scale=2, elem_id="generate-output"):
-            image = gr.Image(label=ui("generate.image"), interactive=False, format="png", height=300, buttons=["download"], elem_classes="crisp")
+            image = gr.Image(label=ui("generate.image"), alt_text=ui("generate.image"), interactive=False, format="png", height=300, buttons=["download"], elem_classes="crisp")
             verdict_text = gr.Markdown(elem_id="generate-verdict")
             verdict = gr.Label(num_top_classes=3, label=ui("generate.reads"), show_label=True, elem_id="generate-reads")
             gr.Markdown(ui("generate.critic_title"))
             critic_text = gr.Markdown(elem_id="generate-critic")
     with gr.Accordion(ui("generate.grid_title"), open=True):
-        grid = gr.Image(label=ui("generate.grid"), show_label=False, interactive=False, format="png", buttons=[], container=False, elem_classes="crisp")
+        grid = gr.Image(label=ui("generate.grid"), alt_text=ui("generate.grid"), show_label=False, interactive=False, format="png", buttons=[], container=False, elem_classes="crisp")
     with gr.Accordion(ui("generate.interpolation"), open=False):
         gr.Markdown(ui("generate.interpolation_about"))
         with gr.Row():
@@ -240,9 +251,9 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
             frames = gr.Slider(3, 16, value=9, step=1, label=ui("generate.frames"))
         go = gr.Button(ui("generate.interpolate"))
         with gr.Row():
-            interpolation_strip = gr.Image(label=ui("generate.frames_strip"), show_label=False, interactive=False, format="png", buttons=[],
+            interpolation_strip = gr.Image(label=ui("generate.frames_strip"), alt_text=ui("generate.frames_strip"), show_label=False, interactive=False, format="png", buttons=[],
                                            scale=3, elem_classes="crisp")
-            interpolation_gif = gr.Image(label=ui("generate.animation"), type="filepath", interactive=False, format="gif", buttons=["download"],
+            interpolation_gif = gr.Image(label=ui("generate.animation"), alt_text=ui("generate.animation"), type="filepath", interactive=False, format="gif", buttons=["download"],
                                          scale=1, height=200, elem_classes="crisp")
     # /sample: the plain API endpoint of DESIGN.md, on hidden components so the UI stays uncluttered.
     with gr.Row(visible=False):

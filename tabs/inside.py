@@ -214,9 +214,9 @@ def build(seen: gr.State, cnn_path: gr.State) -> None:
             stage = gr.Dropdown(choices=[], label=ui("inside.pick_stage"), elem_id="inside-stage")
             channel = gr.Slider(0, 1, value=0, step=1, label=ui("inside.pick_map"), elem_id="inside-channel")
         with gr.Row():
-            chosen = gr.Image(label=ui("inside.chosen_map"), interactive=False, format="png", height=200, buttons=[],
+            chosen = gr.Image(label=ui("inside.chosen_map"), alt_text=ui("inside.chosen_map"), interactive=False, format="png", height=200, buttons=[],
                               elem_classes="crisp", elem_id="inside-map")
-            weights = gr.Image(label=ui("inside.chosen_filter"), interactive=False, format="png", height=200, buttons=[],
+            weights = gr.Image(label=ui("inside.chosen_filter"), alt_text=ui("inside.chosen_filter"), interactive=False, format="png", height=200, buttons=[],
                                elem_classes="crisp", elem_id="inside-filter")
         line = gr.Markdown(elem_id="inside-filter-line")
 
