@@ -158,6 +158,12 @@ def show(digit, seed, truncation, *rest, request: gr.Request = None):
     return gen.upscale(image), probabilities, sentence, critic_words(image, asked, gan_path, lang)
 
 
+def show_in_language(request: gr.Request, *inputs):
+    """`show` for the page: Gradio hands a gr.Request only to a named parameter, which a handler of
+    a variable number of sliders (*rest) cannot have after them, so the request comes first."""
+    return show(*inputs, request=request)
+
+
 def previews(digit, seed, truncation, *rest):
     """The slower update, after a slider is released or the digit/seed/truncation change: each
     direction's -3..+3 strip from the current latent, and this style as all ten digits."""
@@ -264,7 +270,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     sample_button.click(sample, [sample_digit, sample_seed, gan_path], sample_image, api_name="sample", concurrency_limit=None, **RAW)
 
     live_inputs = [digit, seed, truncation, *sliders]
-    show_event = dict(fn=show, inputs=[*live_inputs, gan_path, cnn_path], outputs=[image, verdict, verdict_text, critic_text], **RAW)
+    show_event = dict(fn=show_in_language, inputs=[*live_inputs, gan_path, cnn_path], outputs=[image, verdict, verdict_text, critic_text], **RAW)
     preview_event = dict(fn=previews, inputs=[*live_inputs, gan_path], outputs=[*strips, grid], **RAW)
 
     # While a slider moves only the image and verdicts follow (a few ms); strips and grid follow on release.

@@ -76,7 +76,8 @@ def test_inside_the_cnn_shows_every_stage_for_an_uploaded_digit(browser, app_url
         assert ("ReLU max(0, x)" in text) and (("max pooling" in text) if locale == "en-US" else ("最大池化" in text))
         assert len(stages.locator("table tr").all()) == 11  # header + ten digits
         # the chosen feature map and the filter that made it
-        page.locator("#inside-filter img").wait_for(timeout=30_000)
+        page.locator("#inside-filter").scroll_into_view_if_needed()
+        page.locator("#inside-filter img").wait_for(state="attached", timeout=60_000)  # lazy: "hidden" until in view
         assert page.locator("#inside-filter-line").inner_text().strip()
         page.locator("#inside").scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)

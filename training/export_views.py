@@ -294,16 +294,10 @@ def check_layers_against_torch(companion, stages, input_name, module, images) ->
 # ---------------------------------------------------------------- the GAN's discriminator
 
 def _plain(module):
-    """A copy without parametrizations (spectral norm): the exported graph holds the normalised
-    weights as they are at the end of training, with no power iteration."""
-    from torch.nn.utils import parametrize
-
-    module = copy.deepcopy(module).eval()
-    for m in module.modules():
-        if parametrize.is_parametrized(m):
-            for name in list(m.parametrizations):
-                parametrize.remove_parametrizations(m, name, leave_parametrized=True)
-    return module
+    """A copy in eval mode, with spectral norm's power iteration off (eval mode): the exported graph
+    computes the normalised weights as they are at the end of training. (Parametrizations are not
+    removed: that deletes the property from a class the original shares.)"""
+    return copy.deepcopy(module).eval()
 
 
 def is_conditional(discriminator) -> bool:
