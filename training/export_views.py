@@ -478,6 +478,9 @@ def fit_discriminator(gan_onnx, card: dict, steps: int = 1500, seed: int = 0) ->
         real, labels = train_set.images[pick] * 2 - 1, train_set.labels[pick]
         z = rng.standard_normal((batch, z_dim)).astype(np.float32)
         fake = torch.as_tensor(session.run(["image"], {"z": z} | ({"label": labels.numpy()} if conditional else {}))[0])
+        # A quarter of the fakes are uniform noise: the game's discriminator met the generator's
+        # early, noise-like digits; one fitted on a finished generator alone scored noise as real.
+        fake[: batch // 4] = torch.rand(batch // 4, 1, 28, 28) * 2 - 1
         args = (torch.cat([real, fake]),) + ((torch.cat([labels, labels]),) if conditional else ())
         d_real, d_fake = discriminator(*args).reshape(-1).chunk(2)
         if loss == "bce":
@@ -496,7 +499,7 @@ def fit_discriminator(gan_onnx, card: dict, steps: int = 1500, seed: int = 0) ->
         return session.run(["image"], {"z": z.numpy()} | ({"label": labels.numpy()} if labels is not None else {}))[0]
 
     fake, fake_labels = _generated(generate, z_dim, 500, conditional, seed=seed + 1)
-    source = f"fitted after training: {steps} steps against the frozen generator (the game's discriminator was not kept)"
+    source = f"fitted after training: {steps} steps against the frozen generator and noise (the game's discriminator was not kept)"
     return write_discriminator(discriminator, config, discriminator_path(gan_onnx), held_real, (fake, fake_labels.numpy()), source)
 
 
