@@ -98,7 +98,7 @@ def test_the_shipped_discriminator_scores_held_out_real_digits_above_noise():
 def test_a_missing_discriminator_is_explained_with_the_commands(tmp_path):
     with pytest.raises(critic.NoDiscriminator) as caught:
         critic.load(tmp_path / "gan.onnx")
-    assert caught.value.reason == "missing" and "fit-discriminator" in caught.value.values["fit"]
+    assert caught.value.reason == "missing" and "training.export" in caught.value.values["export"]
     words = tab.critic_words(np.zeros((28, 28), np.float32), 3, str(tmp_path / "gan.onnx"), "en")
     assert "gan.discriminator.onnx" in words and "missing" in words
     assert "gan.discriminator.onnx" in tab.critic_words(np.zeros((28, 28), np.float32), 3, str(tmp_path / "gan.onnx"), "zh-CN")
