@@ -31,13 +31,20 @@ GIF_DIR = Path(tempfile.gettempdir()) / "digit-lab-gifs"
 REEXPORT = "python -m training.export --checkpoint checkpoints/gan.pt --out exports/gan.onnx"
 
 
+MEASURES = ("ink", "slant", "width", "height", "x", "y")  # training.directions.image_measures' keys
+NAMED = {"thickness": "ink", "slant": "slant", "width": "width", "height": "height", "horizontal shift": "x", "vertical shift": "y"}
+
+
 @dataclass(frozen=True)
 class Direction:
-    name: str
+    name: str  # as the export wrote it, in English (the tab words it from `measure`, `mix`, `number`)
     description: str
     vector: np.ndarray  # [Z] float32, unit length
     mean_pixel_change: float | None
     class_kept: float | None
+    measure: str | None = None  # the shape measure it clearly moves (ink, slant, width, height, x, y), or None: a mix
+    number: int | None = None  # "style 2", "slant 2": the number in its name
+    mix: tuple = ()  # ((measure, grows: bool), ...) its two largest measured effects, for a "style" slider
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,9 @@ class Model:
     session: object  # onnxruntime.InferenceSession
     z_dim: int
     directions: tuple[Direction, ...]
-    directions_problem: str | None  # why there are no sliders, when there are none
+    directions_problem: str | None  # why there are no sliders (a reason code: no_directions, unreadable, none_kept)
+    conditional: bool = True  # False: the generator takes z alone (the primer's) and is not told the digit
+    problem_values: tuple = ()  # the reason's placeholders, as (name, value) pairs
 
 
 def load(gan_path: str | None = None) -> Model:
@@ -58,30 +67,41 @@ def load(gan_path: str | None = None) -> Model:
 def _describe(gan) -> Model:
     """Read once per session (sessions.session makes a new one when the file changes)."""
     shapes = {i.name: i.shape for i in gan.get_inputs()}
-    if "z" not in shapes or "label" not in shapes or not isinstance(shapes["z"][1], int):
-        raise ModelUnavailable(f"this gan.onnx does not take z [N,Z] and label [N]. Rebuild it with: {HOW_TO_MAKE['gan']}")
+    if "z" not in shapes or not isinstance(shapes["z"][1], int) or set(shapes) - {"z", "label"}:
+        raise ModelUnavailable(f"this gan.onnx does not take z [N,Z] (and label [N]). Rebuild it with: {HOW_TO_MAKE['gan']}")
     z_dim = shapes["z"][1]
-    directions, problem = _read_directions(gan.get_modelmeta().custom_metadata_map.get(METADATA_KEY), z_dim)
-    return Model(gan, z_dim, directions, problem)
+    directions, problem, values = _read_directions(gan.get_modelmeta().custom_metadata_map.get(METADATA_KEY), z_dim)
+    return Model(gan, z_dim, directions, problem, "label" in shapes, tuple(values.items()))
 
 
-def _read_directions(text: str | None, z_dim: int) -> tuple[tuple[Direction, ...], str | None]:
+def _read_directions(text: str | None, z_dim: int) -> tuple[tuple[Direction, ...], str | None, dict]:
+    """(directions, a reason code when there are none, its values)."""
     if text is None:
-        return (), f"This generator carries no slider directions (it was exported before they existed). Re-export it: {REEXPORT}"
+        return (), "no_directions", {"command": REEXPORT}
     try:
         found = json.loads(text)
         offered = [d for d in found["directions"] if d.get("offered")]
-        directions = tuple(
-            Direction(str(d["name"]), str(d.get("description", "")), _unit(d["vector"], z_dim),
-                      d.get("mean_pixel_change"), d.get("class_kept"))
-            for d in offered[:MAX_SLIDERS]
-        )
+        directions = tuple(_direction(d, z_dim) for d in offered[:MAX_SLIDERS])
     except (ValueError, KeyError, TypeError) as error:
-        return (), f"This generator's slider directions are unreadable ({error}). Re-export it: {REEXPORT}"
+        return (), "unreadable", {"error": str(error), "command": REEXPORT}
     if not directions:
-        kept = found.get("class_kept_min", 0.9)
-        return (), f"None of the {len(found['directions'])} directions found kept the digit's class in {kept:.0%} of 2 sd moves, so none is offered as a slider."
-    return directions, None
+        return (), "none_kept", {"count": len(found["directions"]), "kept": found.get("class_kept_min", 0.9)}
+    return directions, None, {}
+
+
+def _direction(d: dict, z_dim: int) -> Direction:
+    """What a slider means, in terms any language can word: the measure it moves (from the export's
+    `measure`, or from its English name in files written before that field), its number, and for a
+    "style" its two largest measured effects with their signs."""
+    name = str(d["name"])
+    base, _, tail = name.rpartition(" ")
+    number = int(tail) if base and tail.isdigit() else None
+    base = base if number is not None else name
+    measure = d.get("measure", NAMED.get(base))
+    effects = {m: float(v) for m, v in (d.get("effects") or {}).items() if m in MEASURES}
+    mix = tuple((m, effects[m] > 0) for m in sorted(effects, key=lambda m: -abs(effects[m]))[:2])
+    return Direction(name, str(d.get("description", "")), _unit(d["vector"], z_dim), d.get("mean_pixel_change"),
+                     d.get("class_kept"), measure if measure in MEASURES else None, number, mix)
 
 
 def _unit(vector, z_dim: int) -> np.ndarray:
@@ -153,8 +173,10 @@ def latent(model: Model, seed: int, truncation: float = DEFAULT_TRUNCATION, slid
 def generate(model: Model, digits, latents: np.ndarray) -> np.ndarray:
     """One batched run: digits [N], latents [N,Z] -> images [N,28,28] float32 in [0,1]."""
     latents = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, model.z_dim)
-    labels = np.asarray(digits, dtype=np.int64).reshape(-1)
-    out = model.session.run(["image"], {"z": latents, "label": labels})[0]
+    feeds = {"z": latents}
+    if model.conditional:  # an unconditional generator is not told the digit: it draws what it draws
+        feeds["label"] = np.broadcast_to(np.asarray(digits, dtype=np.int64).reshape(-1), (len(latents),)).copy()
+    out = model.session.run(["image"], feeds)[0]
     return np.clip((out[:, 0] + 1) / 2, 0, 1)
 
 
@@ -207,8 +229,12 @@ def interpolate(start: tuple, end: tuple, frames: int = 9, truncation=DEFAULT_TR
 
 
 def digit_grid(seed, truncation=DEFAULT_TRUNCATION, sliders=(), gan_path: str | None = None) -> np.ndarray:
-    """[10,28,28]: one latent (style) drawn as every digit 0-9."""
+    """[10,28,28]: one latent (style) drawn as every digit 0-9 (an unconditional generator: the
+    samples of ten seeds from `seed` on)."""
     model = load(gan_path)
+    if not model.conditional:  # no digit to choose: ten samples, from this seed and the nine after it
+        seed = clean_seed(seed)
+        return generate(model, np.zeros(10), np.stack([latent(model, seed + k, truncation, sliders) for k in range(10)]))
     z = latent(model, seed, truncation, sliders)
     return generate(model, np.arange(10), np.repeat(z[None], 10, axis=0))
 
@@ -248,11 +274,20 @@ def gif(frames: np.ndarray, factor: int = 6, frame_ms: int = 120) -> str:
     return str(path)
 
 
-def verdict(image: np.ndarray, asked: int, cnn_path: str | None = None) -> tuple[dict[str, float], str]:
-    """What the CNN reads in `image` [28,28]: ({digit: probability}, a sentence). Raises
-    ModelUnavailable when the CNN is missing."""
+@dataclass(frozen=True)
+class Verdict:
+    probabilities: dict  # {digit name: probability}, for gr.Label
+    read: int  # the digit the CNN reads
+    confidence: float
+    asked: int | None  # the digit asked for (None: an unconditional generator is asked for none)
+
+    @property
+    def agrees(self) -> bool:
+        return self.asked is None or self.read == self.asked
+
+
+def verdict(image: np.ndarray, asked: int | None, cnn_path: str | None = None) -> Verdict:
+    """What the CNN reads in `image` [28,28]. Raises ModelUnavailable when the CNN is missing."""
     probs = probabilities(image[None], cnn_path)[0]
     read = int(probs.argmax())
-    confidence = float(probs[read])
-    agreement = "the digit asked for" if read == asked else f"not the {asked} asked for"
-    return {str(d): float(p) for d, p in enumerate(probs)}, f"The CNN reads **{read}**, {confidence:.0%} sure: {agreement}."
+    return Verdict({str(d): float(p) for d, p in enumerate(probs)}, read, float(probs[read]), asked)

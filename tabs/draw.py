@@ -29,6 +29,7 @@ from inference.sessions import ModelUnavailable, session, shipped
 from inference.strokes import prepare_strokes
 from locales import ui
 from tabs import canvas as pad
+from tabs import inside
 from tabs import raw_pictures  # pictures reach classify undecoded, so a huge one is refused from its header
 
 VIEW = 168  # pixels a side for the 28x28 shown to the visitor (6x, nearest: the pixels stay square)
@@ -195,7 +196,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
                     elem_id="draw-upload",
                 )
             news = gr.HTML("", html_template=NEWS, css_template=HIDDEN_CSS, js_on_load=None, elem_id="draw-news")
-            # Inside the CNN (H5): inside.build(seen, cnn_path)
+    inside.build(seen, cnn_path)  # "Inside the CNN": every stage of the model for the digit it just read
     # /classify for API users: the Sketchpad value, as before. Not on the page (the canvas above
     # is faster); the full ten-digit Label is its first output.
     sketchpad = raw_pictures.Sketchpad(visible=False, layers=False, transforms=(), format="png", elem_id="draw-sketchpad")

@@ -1,25 +1,22 @@
-"""The Generate tab: steer the conditional GAN with sliders that mean something.
+"""The Generate tab: steer the GAN with sliders that mean something.
 
 Pick a digit, a seed and a truncation; the sliders move the latent along the principal directions
 the export found (named from what they measurably do), each with a strip beside it showing -3..+3
-sd before you drag. The CNN from the Draw tab says what it reads in the result. `/sample` (digit,
-seed) is the plain API: same inputs, same image.
+sd before you drag. The CNN from the Draw tab says what it reads in the result, and the GAN's own
+discriminator what it thinks of it (real or generated). An unconditional generator (the primer's)
+is not told the digit: the digit choice is switched off and the CNN reads what it drew. `/sample`
+(digit, seed) is the plain API: same inputs, same image. Every word comes from locales/.
 """
 import gradio as gr
 import numpy as np
 
+import locales
+from inference import discriminator as critic
 from inference import generator as gen
 from inference.sessions import ModelUnavailable
+from locales import ui
 
 DEFAULT_DIGIT, DEFAULT_SEED = 7, 42
-ABOUT_SLIDERS = (
-    "At export, thousands of latents (all ten digits) went through the generator's first layer; PCA of "
-    "those activations (centred per digit, so the components describe style, not class) gave the "
-    "directions it varies most, carried back to the latent by least squares, GANSpace-style. Each "
-    "is named after the shape measure (ink, slant, width, height, position) it clearly moves most, "
-    "or called \"style\" when none dominates, and offered only if the project's CNN still reads the "
-    "asked-for digit in at least 90% of 2 sd moves."
-)
 # Pixel art: the browser must not smooth the upscaled digits when it fits them to a column.
 # The generated digit stays in view while the visitor scrolls through the sliders that steer it. On a
 # phone the two columns stack: the digit then goes first, small, with its one-line verdict.
@@ -46,52 +43,125 @@ def _slider_values(values) -> list[float]:
     return [gen.clean_slider(v) for v in values]
 
 
-def slider_specs(gan_path) -> tuple[str, list[tuple[str, str]], str]:
+def slider_name(direction: gen.Direction, lang: str) -> str:
+    """A slider's name in `lang`, from what it measurably does (not from the English words)."""
+    say = locales.words(lang)
+    if direction.measure:
+        name = say(f"generate.measure.{direction.measure}.name")
+    else:
+        return say("generate.slider.style", number=direction.number or 1)
+    return say("generate.slider.numbered", name=name, number=direction.number) if direction.number else name
+
+
+def slider_info(direction: gen.Direction, lang: str) -> str:
+    say = locales.words(lang)
+    if direction.measure:
+        return say(f"generate.measure.{direction.measure}.does")
+    words = [say(f"generate.measure.{m}.{'up' if grows else 'down'}") for m, grows in direction.mix]
+    if len(words) < 2:
+        return say("generate.slider.mix_unknown")
+    return say("generate.slider.mix", first=words[0], second=words[1])
+
+
+def _figure(value, spec: str, lang: str) -> str:
+    return locales.text("generate.figures.none", lang) if value is None else format(value, spec)
+
+
+def slider_specs(gan_path, lang: str = locales.DEFAULT) -> tuple[str, list[tuple[str, str]], str]:
     """(what is missing, or ""; a (name, info) per offered direction; a table of their measured
-    figures) for this visitor's generator."""
+    figures) for this visitor's generator, in `lang`."""
+    say = locales.words(lang)
     try:
         model = gen.load(gan_path)
     except ModelUnavailable as error:
-        return f"**No generator to show.** {error}", [], ""
-    specs = [(d.name, f"+ means {d.description}") for d in model.directions]
+        return say("generate.no_generator", detail=str(error)), [], ""
+    specs = [(slider_name(d, lang), slider_info(d, lang)) for d in model.directions]
     table = "\n".join(
-        ["| slider | + means | mean pixel change at ±2 sd | CNN still reads the digit at ±2 sd |", "|---|---|---|---|"]
-        + [f"| {d.name} | {d.description} | {_figure(d.mean_pixel_change, '.3f')} | {_figure(d.class_kept, '.0%')} |" for d in model.directions]
+        [say("generate.figures.header"), "|---|---|---|---|"]
+        + [f"| {name} | {info} | {_figure(d.mean_pixel_change, '.3f', lang)} | {_figure(d.class_kept, '.0%', lang)} |"
+           for (name, info), d in zip(specs, model.directions)]
     ) if model.directions else ""
-    return (f"**No sliders.** {model.directions_problem}" if model.directions_problem else ""), specs, table
+    problem = say(f"generate.no_sliders.{model.directions_problem}", **dict(model.problem_values)) if model.directions_problem else ""
+    if not model.conditional:
+        problem = (say("generate.unconditional") + ("\n\n" + problem if problem else ""))
+    return problem, specs, table
 
 
-def _figure(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def controls(gan_path):
-    """Updates for the status line, each slider slot's row (shown or hidden), each slider (its
-    name and what it does, back at 0) and the table of the sliders' figures."""
-    problem, specs, table = slider_specs(gan_path)
+def controls(gan_path, request: gr.Request = None):
+    """Updates for the status line, the digit choice (off for an unconditional generator), each
+    slider slot's row (shown or hidden), each slider (its name and what it does, back at 0), each
+    strip's name (its alt text) and the table of the sliders' figures, in the visitor's language."""
+    lang = locales.language(request)
+    problem, specs, table = slider_specs(gan_path, lang)
+    try:
+        conditional = gen.load(gan_path).conditional
+    except ModelUnavailable:
+        conditional = True
     rows = [gr.Row(visible=k < len(specs)) for k in range(gen.MAX_SLIDERS)]
     sliders = [
         gr.Slider(value=0, label=specs[k][0], info=specs[k][1]) if k < len(specs) else gr.Slider(value=0)
         for k in range(gen.MAX_SLIDERS)
     ]
-    return [gr.Markdown(value=problem, visible=bool(problem)), *rows, *sliders, table]
+    strips = [
+        gr.Image(label=(alt := locales.text("generate.strip_alt", lang, name=specs[k][0])), alt_text=alt) if k < len(specs) else gr.Image()
+        for k in range(gen.MAX_SLIDERS)
+    ]
+    grid_label = locales.text("generate.grid" if conditional else "generate.grid_unconditional", lang)
+    return [gr.Markdown(value=problem, visible=bool(problem)), gr.Radio(interactive=conditional), *rows, *sliders, *strips,
+            gr.Image(label=grid_label, alt_text=grid_label), table]
 
 
-def show(digit, seed, truncation, *rest):
-    """The live update: (large crisp image, the CNN's probabilities, its verdict in words).
-    rest = slider values..., gan_path, cnn_path."""
-    *values, gan_path, cnn_path = rest
+def verdict_words(found: gen.Verdict, lang: str) -> str:
+    say = locales.words(lang)
+    if found.asked is None:
+        agreement = say("generate.verdict.unconditional")
+    elif found.agrees:
+        agreement = say("generate.verdict.agrees")
+    else:
+        agreement = say("generate.verdict.disagrees", asked=found.asked)
+    return say("generate.verdict", read=found.read, confidence=f"{found.confidence:.0%}", agreement=agreement)
+
+
+def critic_words(image, digit, gan_path, lang: str) -> str:
+    """What the discriminator thinks of `image`, in words and as a number."""
+    say = locales.words(lang)
     try:
-        image = gen.sample(digit, seed, truncation, _slider_values(values), gan_path)
+        found = critic.opinion(image, digit, gan_path)
+    except critic.NoDiscriminator as missing:
+        return say(f"generate.critic.{missing.reason}", **missing.values)
+    verdict = say("generate.critic.real" if found.looks_real else "generate.critic.generated")
+    scale = say(f"generate.critic.scale.{found.loss}", threshold=f"{found.threshold:g}")
+    typical = say("generate.critic.typical", real=f"{found.real_mean:+.2f}", generated=f"{found.generated_mean:+.2f}") \
+        if found.real_mean is not None and found.generated_mean is not None else ""
+    fitted = say("generate.critic.fitted") if found.fitted else ""
+    return say("generate.critic", verdict=verdict, score=f"{found.score:+.2f}", scale=scale, typical=typical, fitted=fitted).strip()
+
+
+def show(digit, seed, truncation, *rest, request: gr.Request = None):
+    """The live update: (large crisp image, the CNN's probabilities, its verdict in words, what the
+    discriminator thinks). rest = slider values..., gan_path, cnn_path."""
+    *values, gan_path, cnn_path = rest
+    lang = locales.language(request)
+    try:
+        model = gen.load(gan_path)
+        image = gen.sample(digit if model.conditional else 0, seed, truncation, _slider_values(values), gan_path)
     except ModelUnavailable:
-        return None, None, ""  # the status line already says what is missing
+        return None, None, "", ""  # the status line already says what is missing
     except ValueError as error:
         raise gr.Error(str(error))
+    asked = gen.clean_digit(digit) if model.conditional else None
     try:
-        probabilities, sentence = gen.verdict(image, gen.clean_digit(digit), cnn_path)
+        found = gen.verdict(image, asked, cnn_path)
+        probabilities, sentence = found.probabilities, verdict_words(found, lang)
     except ModelUnavailable as error:
-        probabilities, sentence = None, f"No verdict: {error}"
-    return gen.upscale(image), probabilities, sentence
+        probabilities, sentence = None, locales.text("generate.verdict.no_cnn", lang, detail=str(error))
+    return gen.upscale(image), probabilities, sentence, critic_words(image, asked, gan_path, lang)
+
+
+def show_in_language(request: gr.Request, *inputs):
+    """`show` for the page: Gradio hands a gr.Request only to a named parameter, which a handler of
+    a variable number of sliders (*rest) cannot have after them, so the request comes first."""
+    return show(*inputs, request=request)
 
 
 def previews(digit, seed, truncation, *rest):
@@ -100,6 +170,7 @@ def previews(digit, seed, truncation, *rest):
     *values, gan_path = rest
     empty = [None] * (gen.MAX_SLIDERS + 1)
     try:
+        digit = digit if gen.load(gan_path).conditional else 0
         strips = gen.preview_strips(digit, seed, truncation, _slider_values(values), gan_path)
         grid = gen.digit_grid(seed, truncation, _slider_values(values), gan_path)
     except ModelUnavailable:
@@ -132,55 +203,63 @@ def _new_seed() -> int:
     return int(np.random.default_rng().integers(0, 1_000_000))
 
 
+def _generator_loads() -> bool:
+    try:
+        gen.load(None)
+        return True
+    except ModelUnavailable:
+        return False
+
+
 def build(gan_path: gr.State, cnn_path: gr.State) -> None:
-    problem, specs, table = slider_specs(None)  # the shipped model's; refreshed on load and on a model swap
-    gr.Markdown(
-        "Pick a digit and a seed; the sliders steer the generator's latent along the directions it "
-        "varies most (found by PCA of its first layer, GANSpace-style), named after what they "
-        "measurably change. The strip beside each slider previews it from -3 to +3 standard deviations."
-    )
+    # Names, infos and the status are the page-load event's (`controls`, in the visitor's language);
+    # until it runs the sliders wear a neutral name.
+    gr.Markdown(ui("generate.intro"))
     gr.HTML(visible="hidden", js_on_load=INJECT_CSS)
-    status = gr.Markdown(value=problem, visible=bool(problem))
+    # A missing or broken generator is said at once, in English, until the load event words it in the
+    # visitor's language (a server without its model should say so in the page it serves).
+    missing = slider_specs(None)[0] if not _generator_loads() else ""
+    status = gr.Markdown(value=missing, visible=bool(missing))
     with gr.Row():
         with gr.Column(scale=3):
-            digit = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label="Digit")
+            digit = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label=ui("generate.digit"))
             with gr.Row():
-                seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="Seed", scale=2)
-                reroll = gr.Button("New seed", scale=1)
-            truncation = gr.Slider(*gen.TRUNCATION_RANGE, value=gen.DEFAULT_TRUNCATION, step=0.05, label="Truncation",
-                                   info="Scales the latent: lower gives more typical digits, higher more unusual ones.")
+                seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label=ui("generate.seed"), scale=2)
+                reroll = gr.Button(ui("generate.new_seed"), scale=1)
+            truncation = gr.Slider(*gen.TRUNCATION_RANGE, value=gen.DEFAULT_TRUNCATION, step=0.05, label=ui("generate.truncation"),
+                                   info=ui("generate.truncation_info"))
             rows, sliders, strips = [], [], []
             for k in range(gen.MAX_SLIDERS):
-                name, info = specs[k] if k < len(specs) else (f"direction {k + 1}", None)
-                with gr.Row(visible=k < len(specs), equal_height=True) as row:
-                    sliders.append(gr.Slider(-gen.SLIDER_LIMIT, gen.SLIDER_LIMIT, value=0, step=0.1, scale=2, label=name, info=info))
-                    strips.append(gr.Image(label="-3 to +3 sd", show_label=False, interactive=False, buttons=[],
+                with gr.Row(visible=False, equal_height=True) as row:
+                    sliders.append(gr.Slider(-gen.SLIDER_LIMIT, gen.SLIDER_LIMIT, value=0, step=0.1, scale=2, label=ui("generate.slider.unnamed")))
+                    strips.append(gr.Image(label=ui("generate.strip_unnamed"), alt_text=ui("generate.strip_unnamed"), show_label=False, interactive=False, buttons=[],
                                            container=False, scale=3, min_width=300, format="png", elem_classes="crisp"))
                 rows.append(row)
-            reset = gr.Button("Reset sliders", size="sm")
-            with gr.Accordion("How the sliders were found and measured", open=False):
-                gr.Markdown(ABOUT_SLIDERS)
-                figures = gr.Markdown(table)
+            reset = gr.Button(ui("generate.reset"), size="sm")
+            with gr.Accordion(ui("generate.about_title"), open=False):
+                gr.Markdown(ui("generate.about"))
+                figures = gr.Markdown()
         with gr.Column(scale=2, elem_id="generate-output"):
-            image = gr.Image(label="Generated", interactive=False, format="png", height=300, buttons=["download"], elem_classes="crisp")
-            verdict_text = gr.Markdown()
-            verdict = gr.Label(num_top_classes=3, label="What the CNN reads", show_label=True, elem_id="generate-reads")
-    with gr.Accordion("The same style as all ten digits", open=True):
-        grid = gr.Image(show_label=False, interactive=False, format="png", buttons=[], container=False, elem_classes="crisp")
-    with gr.Accordion("Interpolation", open=False):
-        gr.Markdown("From one (digit, seed) to another along the arc between the two latents. The digit is a "
-                    "discrete input of the generator, so between two digits the style flows and the class switches halfway.")
+            image = gr.Image(label=ui("generate.image"), alt_text=ui("generate.image"), interactive=False, format="png", height=300, buttons=["download"], elem_classes="crisp")
+            verdict_text = gr.Markdown(elem_id="generate-verdict")
+            verdict = gr.Label(num_top_classes=3, label=ui("generate.reads"), show_label=True, elem_id="generate-reads")
+            gr.Markdown(ui("generate.critic_title"))
+            critic_text = gr.Markdown(elem_id="generate-critic")
+    with gr.Accordion(ui("generate.grid_title"), open=True):
+        grid = gr.Image(label=ui("generate.grid"), alt_text=ui("generate.grid"), show_label=False, interactive=False, format="png", buttons=[], container=False, elem_classes="crisp")
+    with gr.Accordion(ui("generate.interpolation"), open=False):
+        gr.Markdown(ui("generate.interpolation_about"))
         with gr.Row():
-            digit_a = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label="From digit")
-            seed_a = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="From seed")
-            digit_b = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label="To digit")
-            seed_b = gr.Number(value=DEFAULT_SEED + 1, precision=0, minimum=0, label="To seed")
-            frames = gr.Slider(3, 16, value=9, step=1, label="Frames")
-        go = gr.Button("Interpolate")
+            digit_a = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label=ui("generate.from_digit"))
+            seed_a = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label=ui("generate.from_seed"))
+            digit_b = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label=ui("generate.to_digit"))
+            seed_b = gr.Number(value=DEFAULT_SEED + 1, precision=0, minimum=0, label=ui("generate.to_seed"))
+            frames = gr.Slider(3, 16, value=9, step=1, label=ui("generate.frames"))
+        go = gr.Button(ui("generate.interpolate"))
         with gr.Row():
-            interpolation_strip = gr.Image(label="Frames", show_label=False, interactive=False, format="png", buttons=[],
+            interpolation_strip = gr.Image(label=ui("generate.frames_strip"), alt_text=ui("generate.frames_strip"), show_label=False, interactive=False, format="png", buttons=[],
                                            scale=3, elem_classes="crisp")
-            interpolation_gif = gr.Image(label="Animation", type="filepath", interactive=False, format="gif", buttons=["download"],
+            interpolation_gif = gr.Image(label=ui("generate.animation"), alt_text=ui("generate.animation"), type="filepath", interactive=False, format="gif", buttons=["download"],
                                          scale=1, height=200, elem_classes="crisp")
     # /sample: the plain API endpoint of DESIGN.md, on hidden components so the UI stays uncluttered.
     with gr.Row(visible=False):
@@ -191,10 +270,10 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     sample_button.click(sample, [sample_digit, sample_seed, gan_path], sample_image, api_name="sample", concurrency_limit=None, **RAW)
 
     live_inputs = [digit, seed, truncation, *sliders]
-    show_event = dict(fn=show, inputs=[*live_inputs, gan_path, cnn_path], outputs=[image, verdict, verdict_text], **RAW)
+    show_event = dict(fn=show_in_language, inputs=[*live_inputs, gan_path, cnn_path], outputs=[image, verdict, verdict_text, critic_text], **RAW)
     preview_event = dict(fn=previews, inputs=[*live_inputs, gan_path], outputs=[*strips, grid], **RAW)
 
-    # While a slider moves only the image and verdict follow (a few ms); strips and grid follow on release.
+    # While a slider moves only the image and verdicts follow (a few ms); strips and grid follow on release.
     gr.on([s.input for s in sliders] + [truncation.input, digit.change, seed.change, cnn_path.change],
           api_name="show", **show_event, **LIVE)
     gr.on([s.release for s in sliders] + [truncation.release, digit.change, seed.change],
@@ -204,7 +283,8 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
         .then(api_name="show_after_reset", api_visibility="private", **show_event, **LIVE) \
         .then(api_name="previews_after_reset", api_visibility="private", **preview_event, **LIVE)
     # On page load and whenever this visitor's generator is swapped (Train tab): its sliders, then a fresh render.
-    gr.on(None, controls, [gan_path], [status, *rows, *sliders, figures], api_name="sliders", api_visibility="private", show_progress="hidden") \
+    gr.on(None, controls, [gan_path], [status, digit, *rows, *sliders, *strips, grid, figures], api_name="sliders",
+          api_visibility="private", show_progress="hidden") \
         .then(api_name="show_after_swap", api_visibility="private", **show_event, **LIVE) \
         .then(api_name="previews_after_swap", api_visibility="private", **preview_event, **LIVE)
     go.click(interpolation, [digit_a, seed_a, digit_b, seed_b, frames, truncation, gan_path],

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inference import discriminator as critic
 from inference import generator as gen
 from tabs import generate as tab
 
@@ -68,10 +69,17 @@ def test_sample_takes_huge_seeds(client):
                                   pixels(client.predict(2, huge, api_name="/sample")))
 
 
-def test_show_reports_the_image_and_the_cnns_verdict(client):
-    image, label, sentence = client.predict(6, 3, 1.0, *[0.0] * gen.MAX_SLIDERS, api_name="/show")
+def test_show_reports_the_image_the_cnns_verdict_and_the_discriminators(client):
+    image, label, sentence, critic_text = client.predict(6, 3, 1.0, *[0.0] * gen.MAX_SLIDERS, api_name="/show")
     assert pixels(image).shape == (280, 280)
     assert label["label"] in [str(d) for d in range(10)] and f"**{label['label']}**" in sentence
+    if critic.companion_path(None).is_file():
+        assert ("Looks real" in critic_text or "Looks generated" in critic_text) and "score" in critic_text
+        score = float(critic_text.split("score **")[1].split("**")[0])
+        expected = critic.opinion(gen.sample(6, 3), 6).score
+        assert abs(score - expected) < 0.01
+    else:
+        assert "gan.discriminator.onnx" in critic_text
 
 
 def test_show_treats_nan_sliders_as_centred_and_clamps_out_of_range_ones(app_url, client):
@@ -103,7 +111,7 @@ def test_a_missing_generator_is_explained_and_the_functions_do_not_crash(tmp_pat
     missing = str(tmp_path / "gan.onnx")
     problem, specs, table = tab.slider_specs(missing)
     assert "gan.onnx is missing" in problem and "python -m training" in problem and specs == []
-    assert tab.show(3, 1, 1.0, *[0.0] * gen.MAX_SLIDERS, missing, None) == (None, None, "")
+    assert tab.show(3, 1, 1.0, *[0.0] * gen.MAX_SLIDERS, missing, None) == (None, None, "", "")
     assert tab.previews(3, 1, 1.0, *[0.0] * gen.MAX_SLIDERS, missing) == [None] * (gen.MAX_SLIDERS + 1)
     status, *_ = tab.controls(missing)
     assert status.visible and "missing" in status.value

@@ -191,24 +191,35 @@ def test_a_missing_generator_says_how_to_make_it(tmp_path):
 def test_a_generator_without_directions_still_samples_and_says_to_re_export(tmp_path):
     path = write_tiny_gan(tmp_path / "gan.onnx", None)
     model = gen.load(path)
-    assert model.directions == () and "Re-export" in model.directions_problem
+    assert model.directions == () and model.directions_problem == "no_directions"
+    assert "python -m training.export" in dict(model.problem_values)["command"]
     assert gen.sample(7, 1, gan_path=path).shape == (28, 28)
     assert gen.preview_strips(7, 1, gan_path=path).shape == (0, len(gen.STRIP_STEPS), 28, 28)
 
 
 def test_no_offered_directions_and_broken_directions_are_explained(tmp_path):
     none_offered = gen.load(write_tiny_gan(tmp_path / "a.onnx", directions_dict((False, False))))
-    assert none_offered.directions == () and "90%" in none_offered.directions_problem
+    assert none_offered.directions == () and none_offered.directions_problem == "none_kept"
+    assert dict(none_offered.problem_values) == {"count": 2, "kept": 0.9}
     broken = directions_dict()
     broken["directions"][0]["vector"] = [1.0, 2.0]  # wrong length
     unreadable = gen.load(write_tiny_gan(tmp_path / "b.onnx", broken))
-    assert unreadable.directions == () and "unreadable" in unreadable.directions_problem
+    assert unreadable.directions == () and unreadable.directions_problem == "unreadable"
 
 
 def test_verdict_reports_the_cnns_probabilities_and_agreement():
     blank = np.zeros((28, 28), np.float32)
-    probabilities, sentence = gen.verdict(blank, 3)
-    assert sorted(probabilities) == [str(d) for d in range(10)]
-    assert math.isclose(sum(probabilities.values()), 1.0, rel_tol=1e-4)
-    read = max(probabilities, key=probabilities.get)
-    assert f"**{read}**" in sentence and ("asked for" in sentence)
+    found = gen.verdict(blank, 3)
+    assert sorted(found.probabilities) == [str(d) for d in range(10)]
+    assert math.isclose(sum(found.probabilities.values()), 1.0, rel_tol=1e-4)
+    assert str(found.read) == max(found.probabilities, key=found.probabilities.get)
+    assert found.agrees == (found.read == 3) and gen.verdict(blank, None).agrees
+
+
+def test_a_slider_means_what_it_measurably_does_whatever_its_english_name():
+    d = directions_dict()
+    d["directions"][0] |= {"name": "slant 2", "effects": {"slant": 2.0, "ink": 0.3}}
+    d["directions"][1] |= {"name": "style 5", "effects": {"ink": -1.5, "width": -1.2, "slant": 0.3}}
+    first, second = gen.load(write_tiny_gan(__import__("tempfile").mkdtemp() + "/g.onnx", d)).directions
+    assert (first.measure, first.number) == ("slant", 2)
+    assert (second.measure, second.number, second.mix) == (None, 5, (("ink", False), ("width", False)))

@@ -9,6 +9,7 @@ Each direction is then measured on the images it makes (ink, slant, width, heigh
 after what it clearly changes most, signed so that positive means "more" of it, and checked with
 the project's CNN: only directions that keep the digit's class through a 2 sd move are offered.
 """
+import inspect
 import json
 from pathlib import Path
 
@@ -76,13 +77,39 @@ def name_direction(effects: dict[str, float], index: int) -> tuple[str, str, int
     return f"style {index + 1}", f"a mix, mostly {mix}", 1
 
 
+def is_conditional(generator) -> bool:
+    """A conditional generator takes (z, label); the primer's takes z alone."""
+    return len(inspect.signature(generator.forward).parameters) >= 2
+
+
+def _run(generator, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return generator(z, labels) if is_conditional(generator) else generator(z)
+
+
+def _first_feature_map(generator, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """`Generator.stem` where the model has one, else the output of its first leaf module that makes
+    a feature map (a forward hook): an unconditional generator from elsewhere needs no stem."""
+    if hasattr(generator, "stem"):
+        return generator.stem(z, labels)
+    captured = []
+    hooks = [m.register_forward_hook(lambda _m, _a, out: captured.append(out) if not captured and out.dim() == 4 else None)
+             for m in generator.modules() if not list(m.children())]
+    try:
+        _run(generator, z, labels)
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured[0]
+
+
 def _stem_features(generator, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """[N, width*7*7], centred within each class: the label already controls the class, so the
-    components should describe the style that varies inside one."""
+    """[N, D], centred within each class: the label already controls the class, so the components
+    should describe the style that varies inside one (an unconditional generator: centred once)."""
     with torch.no_grad():
-        features = generator.stem(z, labels).flatten(1)
-    for digit in labels.unique():
-        rows = labels == digit
+        features = _first_feature_map(generator, z, labels).flatten(1)
+    groups = labels.unique() if is_conditional(generator) else [None]
+    for digit in groups:
+        rows = labels == digit if digit is not None else slice(None)
         features[rows] -= features[rows].mean(0)
     return features
 
@@ -113,7 +140,7 @@ def _top_components(features: torch.Tensor, count: int, oversample: int = 10, it
 
 def _images(generator, z: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
-        return ((generator(z, labels)[:, 0] + 1) / 2).clamp(0, 1).numpy()
+        return ((_run(generator, z, labels)[:, 0] + 1) / 2).clamp(0, 1).numpy()
 
 
 def measure_direction(generator, judge, z: torch.Tensor, labels: torch.Tensor, base_images: np.ndarray,
@@ -159,6 +186,8 @@ def find(generator, judge=None, samples: int = 5000, measured: int = 200, candid
     base_images = _images(generator, base_z, base_labels)
     base_measures = image_measures(base_images)
     base_reads = judge.read(base_images[:, None])[0].argmax(1) if judge is not None else None
+    if base_reads is not None and not is_conditional(generator):
+        base_labels = torch.as_tensor(base_reads)  # no digit was asked for: a move keeps the class if it keeps the reading
 
     found = []
     for index in range(candidates):
@@ -166,8 +195,9 @@ def find(generator, judge=None, samples: int = 5000, measured: int = 200, candid
         name, description, sign = name_direction(figures["effects"], index)
         if sign < 0:
             figures["effects"] = {m: -v for m, v in figures["effects"].items()}
+        measure = next((m for m, (n, _) in MEANINGS.items() if n == name), None)
         found.append({
-            "component": index, "name": name, "description": description, "offered": False,
+            "component": index, "name": name, "description": description, "measure": measure, "offered": False,
             "explained_variance": round(float(explained[index]), 5),
             **figures, "vector": [round(float(v), 6) for v in sign * directions[index]],
         })

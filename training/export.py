@@ -16,7 +16,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from training import data, directions, knobs, metrics, runtime
+from training import data, directions, export_views, knobs, metrics, runtime
 from training.train_cnn import build_cnn
 from training.train_gan import build_generator
 
@@ -170,6 +170,7 @@ def export(checkpoint: dict, out: str | Path) -> dict:
             figures = _export_gan(checkpoint, partial, held_out, train_set)
         metadata = onnx_metadata(kind, config)
         _write_metadata(partial, metadata)
+        companions = export_views.companions(checkpoint, partial, out, held_out)  # the inside views' files
         card = {
             "name": out.stem, "kind": kind, "arch": config["arch"], "onnx_metadata": metadata,
             "knobs": {k: config[k] for k in knobs.VISITOR_KNOBS[kind]},
@@ -177,7 +178,7 @@ def export(checkpoint: dict, out: str | Path) -> dict:
             "training_command": training_command(kind, config),
             "export_command": f"python -m training.export --checkpoint {kind}.pt --out {out.name}",
             "config": config, "steps": checkpoint["step"], "training_seconds": round(checkpoint.get("seconds", 0), 1),
-            "processes": checkpoint.get("world_size", 1), "metrics": figures,
+            "processes": checkpoint.get("world_size", 1), "metrics": figures, "companions": companions,
             "history": checkpoint.get("history", []),  # the loop's held-out figures at each epoch's end, with the time
             "size_bytes": partial.stat().st_size, "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "onnxruntime": ort.__version__,
@@ -190,6 +191,8 @@ def export(checkpoint: dict, out: str | Path) -> dict:
         return card
     except ExportError:
         raise
+    except export_views.CompanionError as error:
+        raise ExportError(str(error)) from error
     except Exception as error:
         raise ExportError(f"export failed: {type(error).__name__}: {error}") from error
     finally:
