@@ -24,4 +24,7 @@ with gr.Blocks(title="Digit Lab") as demo:
         train.build(cnn_path, gan_path, corrections)
 
 if __name__ == "__main__":
-    demo.launch(i18n=browser_i18n(), theme=digit_lab_theme())
+    # Gradio keeps every visitor's session (a copy of each component's config, ~190 KiB here) until
+    # 10,000 have come; the 200 most recently active are plenty for a Space and keep memory flat
+    # (benchmarks/soak.py). Uploads past 20 MB are refused by Gradio before we see them.
+    demo.launch(i18n=browser_i18n(), theme=digit_lab_theme(), state_session_capacity=200, max_file_size="20mb")

@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("runtimes", "serving", "soak", "draw", "generate", "train")
+SECTIONS = ("runtimes", "serving", "soak", "draw", "inside", "generate", "train")
 
 
 def machine() -> dict:
