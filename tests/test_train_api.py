@@ -250,7 +250,7 @@ def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path)
     files = {Path(f).name: Path(f) for f in last["files"]}  # downloaded by the client, as a visitor would
     assert set(files) >= {"cnn.onnx", "run.json", "cnn.json"}, files
     card = json.loads(files["run.json"].read_text())
-    assert card["command"].startswith("python -m training.train_cnn --dataset mnist-5k --epochs 1 --batch-size 128")
+    assert card["command"].startswith("python -m training.train_cnn --arch lab --dataset mnist-5k --epochs 1 --batch-size 128")
     assert card["steps"] == total and not card["stopped_early"]
     model = runs / card["run"] / "cnn.onnx"
     assert files["cnn.onnx"].read_bytes() == model.read_bytes()
