@@ -1,6 +1,7 @@
 """The words a visitor reads, in every language the app speaks: one JSON file a language beside
 this module (`en.json`, `zh-CN.json`), the same keys in each, values with `{name}` placeholders.
-Adding a language means adding one file.
+Adding a language means adding one file. (`common.complete` fills a word Gradio's own zh-CN
+strings lack: its frontend looks it up in the same table.)
 
 Two ways in, one for each side of the page:
 - `ui(key)`: static page text (labels, info, buttons, Markdown). Gradio's `gr.I18n` (the `I18N`

@@ -35,6 +35,10 @@ from tabs import raw_pictures  # pictures reach classify undecoded, so a huge on
 VIEW = 168  # pixels a side for the 28x28 shown to the visitor (6x, nearest: the pixels stay square)
 DIGITS = [str(d) for d in range(10)]
 MAX_CORRECTIONS = 500  # per session, in memory: enough to fine-tune on, bounded against abuse
+# Before a reading (and after Clear) the two views show what the model has: a black 28x28 and blank
+# paper, never an empty box (Gradio marks an empty image box with an aria-label its role forbids).
+NOTHING_SEEN = np.zeros((VIEW, VIEW), np.uint8)
+NOTHING_LOOKED = np.full((VIEW, VIEW, 3), 255, np.uint8)
 PRIMER = "seed_cnn"  # exports/seed_cnn.onnx: the primer's CNN, trained with its recipe
 
 log = logging.getLogger(__name__)
@@ -106,12 +110,12 @@ def reply(steps, cnn_path: str | None, lang: str | None, primer: bool = True):
     except Exception as error:  # the last guard: a visitor sees a sentence, the log the traceback
         log.exception("classify failed")
         verdict = say("draw.failed", error=type(error).__name__)
-        return {}, verdict, {}, "", None, None, announcement(verdict, "", say), None
+        return {}, verdict, {}, "", NOTHING_SEEN, NOTHING_LOOKED, announcement(verdict, "", say), None
     if moving:
         return label, verdict, primer_label, primer_verdict, gr.skip(), gr.skip(), gr.skip(), gr.skip()
     news = announcement(verdict, primer_verdict, say)
     if reading is None or steps.blank:
-        return label, verdict, primer_label, primer_verdict, None, None, news, None
+        return label, verdict, primer_label, primer_verdict, NOTHING_SEEN, NOTHING_LOOKED, news, None
     return label, verdict, primer_label, primer_verdict, _seen_view(steps.image), _looked_view(saliency_on_strokes(steps, heat)), news, steps.image
 
 
@@ -177,9 +181,9 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
                     primer_verdict = gr.Markdown("", elem_id="draw-primer-verdict")
             gr.Markdown(ui("draw.why_differ"), elem_id="draw-why")
             with gr.Row():
-                model_view = gr.Image(label=ui("draw.seen"), alt_text=ui("draw.seen"), height=VIEW + 40, min_width=140, buttons=[],
+                model_view = gr.Image(NOTHING_SEEN, label=ui("draw.seen"), alt_text=ui("draw.seen"), height=VIEW + 40, min_width=140, buttons=[],
                                       interactive=False, format="png", elem_id="draw-seen")
-                looked = gr.Image(label=ui("draw.looked"), alt_text=ui("draw.looked"), height=VIEW + 40, min_width=140, buttons=[],
+                looked = gr.Image(NOTHING_LOOKED, label=ui("draw.looked"), alt_text=ui("draw.looked"), height=VIEW + 40, min_width=140, buttons=[],
                                   interactive=False, format="png", elem_id="draw-looked")
             gr.Markdown(ui("draw.looked.legend"))
             right_digit = gr.Radio(DIGITS, label=ui("draw.correct.which"), elem_id="draw-right-digit")

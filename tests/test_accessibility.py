@@ -116,7 +116,8 @@ USED_TOO = {("en-US", "light"), ("zh-CN", "dark")}
 
 @pytest.mark.parametrize("locale, scheme", SETTINGS)
 def test_no_serious_violation_beyond_bare_gradio(browser, app_url, bare_violations, locale, scheme):
-    """A kind of violating node counts against us when a tab has more of it than the bare page."""
+    """A kind of violating node counts against us unless the bare page shows the same kind (an
+    empty gr.Label's box, say: Gradio's own markup, however many Labels a tab has)."""
     context, page = open_page(browser, app_url, locale, scheme)
     beyond = {}
     try:
@@ -125,7 +126,7 @@ def test_no_serious_violation_beyond_bare_gradio(browser, app_url, bare_violatio
             for state in ("default", "used") if (locale, scheme) in USED_TOO else ("default",):
                 if state == "used":
                     USE[name](page, panel)
-                extra = list((Counter(serious_violations(page)) - bare_violations).elements())
+                extra = [v for v in serious_violations(page) if v not in bare_violations]
                 if extra:
                     beyond[f"{name}/{state}"] = extra
                 page.screenshot(path=str(ARTIFACTS / f"a11y-{name}-{state}-{locale}-{scheme}.png"), full_page=True)

@@ -21,7 +21,15 @@ ALLOWED = {
 }
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-VISIBLE_TEXT = "() => document.querySelector('.gradio-container').innerText"
+# The page's visible text, less commands and file names shown as code (they are not words to translate).
+VISIBLE_TEXT = """() => {
+  let text = document.querySelector('.gradio-container').innerText;
+  for (const code of document.querySelectorAll('.gradio-container code, .gradio-container pre')) {
+    const shown = code.innerText.trim();
+    if (shown) text = text.split(shown).join(' ');
+  }
+  return text;
+}"""
 
 
 def english_words(text: str) -> list[str]:

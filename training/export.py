@@ -7,6 +7,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from training.train_cnn import build_cnn
 from training.train_gan import build_generator
 
 LOGIT_TOLERANCE, IMAGE_TOLERANCE = 1e-4, 1e-3
+COMPANION_PATHS = {"layers": export_views.layers_path, "discriminator": export_views.discriminator_path}
 
 
 class ExportError(RuntimeError):
@@ -163,6 +165,7 @@ def export(checkpoint: dict, out: str | Path) -> dict:
     checkpoint = {**checkpoint, "config": config}
     train_set, held_out = data.load(config["dataset"])
     partial = out.with_name(out.name + ".tmp")
+    staging = out.with_name(f".{out.stem}.staging.tmp")  # *.tmp: ignored by git, as the other partial files
     try:
         if kind == "cnn":
             figures = _export_cnn(checkpoint, partial, held_out)
@@ -170,7 +173,13 @@ def export(checkpoint: dict, out: str | Path) -> dict:
             figures = _export_gan(checkpoint, partial, held_out, train_set)
         metadata = onnx_metadata(kind, config)
         _write_metadata(partial, metadata)
-        companions = export_views.companions(checkpoint, partial, out, held_out)  # the inside views' files
+        # The inside views' files are written in a staging folder and moved in after the model, so a
+        # kill at any moment leaves each served file either the old one or a complete new one.
+        staging.mkdir(exist_ok=True)
+        companions = export_views.companions(checkpoint, partial, staging / out.name, held_out)
+        for key, entry in companions.items():
+            if entry:
+                entry["file"] = COMPANION_PATHS[key](out).name
         card = {
             "name": out.stem, "kind": kind, "arch": config["arch"], "onnx_metadata": metadata,
             "knobs": {k: config[k] for k in knobs.VISITOR_KNOBS[kind]},
@@ -187,6 +196,9 @@ def export(checkpoint: dict, out: str | Path) -> dict:
         card_partial = card_path.with_name(card_path.name + ".tmp")
         card_partial.write_text(json.dumps(card, indent=2) + "\n")
         os.replace(partial, out)
+        for where in COMPANION_PATHS.values():
+            if where(staging / out.name).exists():
+                os.replace(where(staging / out.name), where(out))
         os.replace(card_partial, card_path)
         return card
     except ExportError:
@@ -197,6 +209,7 @@ def export(checkpoint: dict, out: str | Path) -> dict:
         raise ExportError(f"export failed: {type(error).__name__}: {error}") from error
     finally:
         partial.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(argv=None) -> None:
