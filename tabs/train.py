@@ -167,7 +167,7 @@ def _show(view: jobs.RunView, first: bool, shown_samples: int, lang: str):
         try:
             counts = histogram(class_counts(view.samples), lang, conditional(request))
         except Exception as error:  # the shipped CNN missing: the samples still show
-            gr.Warning(text("train.warn.samples", lang, error=error))
+            gr.Warning(text("train.warn.samples", lang, error=error), title=text("common.warning", lang))
     game_note = gr.skip()
     if first:
         grid_label = text("train.grid.label" if not is_gan or conditional(request) else "train.grid.label_unconditional", lang)
@@ -198,11 +198,11 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
                                     loss=loss, dropout=dropout, train_digits=train_digits, augment=augment,
                                     gan_digits=gan_digits)
     except jobs.InvalidSettings as error:
-        raise gr.Error(text("train.error.not_started", lang, reason=say(error, lang)), print_exception=False) from None
+        raise gr.Error(text("train.error.not_started", lang, reason=say(error, lang)), print_exception=False, title=text("common.error", lang)) from None
     try:
         run = jobs.start(run_request, _owner(request), corrections if use_corrections else (), CAPS)
     except jobs.RunBusy as error:
-        raise gr.Error(say(error, lang), print_exception=False) from None
+        raise gr.Error(say(error, lang), print_exception=False, title=text("common.error", lang)) from None
     keep = [gr.skip()] * 8  # note, cnn_path, gan_path, runs, compare chart, runs table, run choice, files
     shown_samples = 0
     try:
@@ -258,7 +258,7 @@ def use_run(run_id, runs, cnn_path, gan_path, request: gr.Request):
     lang = locales.language(request)
     run = train_runs.find(runs, run_id)
     if run is None or not run["model_path"]:
-        raise gr.Error(text("train.runs.pick_first", lang), print_exception=False)
+        raise gr.Error(text("train.runs.pick_first", lang), print_exception=False, title=text("common.error", lang))
     if run["kind"] == "cnn":
         cnn_path = run["model_path"]
     else:
