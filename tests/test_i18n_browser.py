@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # the data sets' identifiers, and the formulas' function names).
 ALLOWED = {
     "cnn", "gan", "onnx", "pca", "relu", "sigmoid", "tanh", "mnist", "digit", "lab", "gradio", "api",
-    "adam", "bce", "max", "exp", "log", "fashion", "ms", "px", "sd", "kib", "mib",
+    "adam", "bce", "max", "exp", "log", "fashion", "ms", "px", "sd", "kib", "mib", "pytorch",
 }
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
