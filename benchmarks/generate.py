@@ -13,7 +13,6 @@ to one CPU core):
 import argparse
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 

@@ -19,14 +19,6 @@ FIT_COMMAND = "python -m training.export_views fit-discriminator {model}"
 EXPORT_COMMAND = "python -m training.export --checkpoint gan.pt --out {model}"
 
 
-class NoDiscriminator(RuntimeError):
-    """`reason` is a locale key's last part ("missing", "unreadable"), `values` its placeholders."""
-
-    def __init__(self, reason: str, **values):
-        super().__init__(f"{reason}: {values}")
-        self.reason, self.values = reason, values
-
-
 @dataclass(frozen=True)
 class Critic:
     session: object
@@ -66,11 +58,11 @@ def load(gan_path: str | Path | None = None) -> Critic:
     path = companion_path(model)
     shown = f"exports/{model.name}" if model.parent == shipped("gan").parent else model.name
     if not path.is_file():
-        raise NoDiscriminator("missing", file=path.name, fit=FIT_COMMAND.format(model=shown), export=EXPORT_COMMAND.format(model=shown))
+        raise ModelUnavailable("generate.critic.missing", file=path.name, fit=FIT_COMMAND.format(model=shown), export=EXPORT_COMMAND.format(model=shown))
     try:
         return _describe(session("gan", path))
     except (ModelUnavailable, ValueError, KeyError):
-        raise NoDiscriminator("unreadable", file=path.name, fit=FIT_COMMAND.format(model=shown), export=EXPORT_COMMAND.format(model=shown)) from None
+        raise ModelUnavailable("generate.critic.unreadable", file=path.name, fit=FIT_COMMAND.format(model=shown), export=EXPORT_COMMAND.format(model=shown)) from None
 
 
 @functools.lru_cache(maxsize=16)

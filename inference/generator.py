@@ -68,7 +68,7 @@ def _describe(gan) -> Model:
     """Read once per session (sessions.session makes a new one when the file changes)."""
     shapes = {i.name: i.shape for i in gan.get_inputs()}
     if "z" not in shapes or not isinstance(shapes["z"][1], int) or set(shapes) - {"z", "label"}:
-        raise ModelUnavailable(f"this gan.onnx does not take z [N,Z] (and label [N]). Rebuild it with: {HOW_TO_MAKE['gan']}")
+        raise ModelUnavailable("serving.model.not_a_generator", command=HOW_TO_MAKE["gan"])
     z_dim = shapes["z"][1]
     directions, problem, values = _read_directions(gan.get_modelmeta().custom_metadata_map.get(METADATA_KEY), z_dim)
     return Model(gan, z_dim, directions, problem, "label" in shapes, tuple(values.items()))

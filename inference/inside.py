@@ -24,14 +24,6 @@ POSITIVE, NEGATIVE = np.float32([255, 160, 40]), np.float32([70, 150, 255])  # o
 TILE_GAP, GAP_SHADE = 2, 70
 
 
-class InsideUnavailable(RuntimeError):
-    """No inside view for this model: `reason` is a locale key's last part, `values` its placeholders."""
-
-    def __init__(self, reason: str, **values):
-        super().__init__(f"{reason}: {values}")
-        self.reason, self.values = reason, values
-
-
 @dataclass(frozen=True)
 class Stage:
     name: str  # the companion's output name, e.g. stage03_depthwise
@@ -75,17 +67,17 @@ def companion_path(cnn_path: str | Path | None) -> Path:
 
 def load(cnn_path: str | Path | None = None) -> Layers:
     """The layers companion of the CNN at `cnn_path` (None: the shipped one). Raises
-    InsideUnavailable("missing" / "unreadable" / "no_model") with the file names."""
+    ModelUnavailable ("inside.unavailable.missing" / "unreadable" / "no_model") with the file names."""
     model = Path(cnn_path) if cnn_path else shipped("cnn")
     path = companion_path(model)
     if not path.is_file():
         if not model.is_file():
-            raise InsideUnavailable("no_model", model=model.name)
-        raise InsideUnavailable("missing", file=path.name, model=model.name, command=LAYERS_COMMAND.format(model=_shown(model)))
+            raise ModelUnavailable("inside.unavailable.no_model", model=model.name)
+        raise ModelUnavailable("inside.unavailable.missing", file=path.name, model=model.name, command=LAYERS_COMMAND.format(model=_shown(model)))
     try:
         return _describe(session("cnn", path))
     except (ModelUnavailable, ValueError, KeyError, TypeError):
-        raise InsideUnavailable("unreadable", file=path.name, command=LAYERS_COMMAND.format(model=_shown(model))) from None
+        raise ModelUnavailable("inside.unavailable.unreadable", file=path.name, command=LAYERS_COMMAND.format(model=_shown(model))) from None
 
 
 def _shown(path: Path) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+import locales
 from inference.memory import hold_malloc
 
 hold_malloc()  # before any request thread exists: see inference/memory.py
@@ -22,8 +23,20 @@ HOW_TO_MAKE = {
 }
 
 
+PRIMER_CNN = "seed_cnn"  # exports/seed_cnn.onnx: the primer's CNN, trained with its recipe
+
+
 class ModelUnavailable(RuntimeError):
-    """A model file is missing or unreadable; the message says which and how to make it."""
+    """A model file (or a view's companion file) is missing or unreadable. `key` names the locale
+    string that says which file and how to make it, `values` fill it in; str() is the English
+    sentence, for the log and the API, and say(lang) the visitor's."""
+
+    def __init__(self, key: str, **values):
+        self.key, self.values = key, values
+        super().__init__(self.say(locales.DEFAULT))
+
+    def say(self, lang: str | None) -> str:
+        return locales.text(self.key, lang, **self.values)
 
 
 def shipped(kind: str) -> Path:
@@ -46,6 +59,6 @@ def session(kind: str, path: str | Path | None = None) -> ort.InferenceSession:
     try:
         return _open(str(path), path.stat().st_mtime)
     except FileNotFoundError:
-        raise ModelUnavailable(f"{path.name} is missing. Make it with: {HOW_TO_MAKE[kind]}") from None
+        raise ModelUnavailable("serving.model.missing", file=path.name, command=HOW_TO_MAKE[kind]) from None
     except Exception as error:
-        raise ModelUnavailable(f"{path.name} could not be loaded ({type(error).__name__}). Rebuild it with: {HOW_TO_MAKE[kind]}") from None
+        raise ModelUnavailable("serving.model.unreadable", file=path.name, error=type(error).__name__, command=HOW_TO_MAKE[kind]) from None

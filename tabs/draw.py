@@ -25,7 +25,7 @@ from PIL import Image
 import locales
 from inference.classifier import Reading, read, saliency_on_strokes
 from inference.preprocess import prepare
-from inference.sessions import ModelUnavailable, session, shipped
+from inference.sessions import PRIMER_CNN, ModelUnavailable, session, shipped
 from inference.strokes import prepare_strokes
 from locales import ui
 from tabs import canvas as pad
@@ -39,7 +39,6 @@ MAX_CORRECTIONS = 500  # per session, in memory: enough to fine-tune on, bounded
 # paper, never an empty box (Gradio marks an empty image box with an aria-label its role forbids).
 NOTHING_SEEN = np.zeros((VIEW, VIEW), np.uint8)
 NOTHING_LOOKED = np.full((VIEW, VIEW, 3), 255, np.uint8)
-PRIMER = "seed_cnn"  # exports/seed_cnn.onnx: the primer's CNN, trained with its recipe
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ def _read(steps, model_path, say, saliency: bool):
         reading, heat = read(steps, model_path, saliency=saliency)
     except ModelUnavailable as error:
         log.warning("model unavailable: %s", error)
-        return {}, say("draw.model_missing"), None, None
+        return {}, say("draw.model_missing", detail=say(error.key, **error.values)), None, None
     return reading.label(), verdict_text(reading, say), heat, reading
 
 
@@ -100,7 +99,7 @@ def reply(steps, cnn_path: str | None, lang: str | None, primer: bool = True):
     try:
         label, verdict, heat, reading = _read(steps, cnn_path, say, saliency=not moving)
         if primer:
-            primer_path = shipped(PRIMER)
+            primer_path = shipped(PRIMER_CNN)
             if primer_path.exists():
                 primer_label, primer_verdict, _, _ = _read(steps, str(primer_path), say, saliency=False)
             else:
@@ -155,7 +154,7 @@ def add_correction(digit, seen, corrections, request: gr.Request = None):
 def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     """The tab's components and wiring. Returns `seen`, the state of the 28x28 [0,1] image the CNN
     last read (or None), for the views built from it (tabs/inside.py)."""
-    for path in (None, shipped(PRIMER)):  # open the sessions now, not on a visitor's first stroke
+    for path in (None, shipped(PRIMER_CNN)):  # open the sessions now, not on a visitor's first stroke
         try:
             session("cnn", path)
         except ModelUnavailable:
@@ -194,7 +193,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
                     label=ui("draw.upload.label"),
                     show_label=False,
                     sources=["upload", "clipboard"],
-                    type="filepath",  # serving (H4): the file as uploaded; its header is read before decoding
+                    type="filepath",  # the file as uploaded; its header is read before decoding
                     image_mode=None,  # keep the alpha of a transparent PNG: it says where the ink is
                     height=150,
                     elem_id="draw-upload",

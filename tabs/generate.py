@@ -74,7 +74,7 @@ def slider_specs(gan_path, lang: str = locales.DEFAULT) -> tuple[str, list[tuple
     try:
         model = gen.load(gan_path)
     except ModelUnavailable as error:
-        return say("generate.no_generator", detail=str(error)), [], ""
+        return say("generate.no_generator", detail=error.say(lang)), [], ""
     specs = [(slider_name(d, lang), slider_info(d, lang)) for d in model.directions]
     table = "\n".join(
         [say("generate.figures.header"), "|---|---|---|---|"]
@@ -127,8 +127,8 @@ def critic_words(image, digit, gan_path, lang: str) -> str:
     say = locales.words(lang)
     try:
         found = critic.opinion(image, digit, gan_path)
-    except critic.NoDiscriminator as missing:
-        return say(f"generate.critic.{missing.reason}", **missing.values)
+    except ModelUnavailable as missing:
+        return missing.say(lang)
     verdict = say("generate.critic.real" if found.looks_real else "generate.critic.generated")
     scale = say(f"generate.critic.scale.{found.loss}", threshold=f"{found.threshold:g}")
     typical = say("generate.critic.typical", real=f"{found.real_mean:+.2f}", generated=f"{found.generated_mean:+.2f}") \
@@ -154,7 +154,7 @@ def show(digit, seed, truncation, *rest, request: gr.Request = None):
         found = gen.verdict(image, asked, cnn_path)
         probabilities, sentence = found.probabilities, verdict_words(found, lang)
     except ModelUnavailable as error:
-        probabilities, sentence = None, locales.text("generate.verdict.no_cnn", lang, detail=str(error))
+        probabilities, sentence = None, locales.text("generate.verdict.no_cnn", lang, detail=error.say(lang))
     return gen.upscale(image), probabilities, sentence, critic_words(image, asked, gan_path, lang)
 
 

@@ -16,10 +16,9 @@ import numpy as np
 
 import locales
 from inference import inside
-from inference.sessions import EXPORTS
+from inference.sessions import PRIMER_CNN, ModelUnavailable, shipped
 from locales import ui
 
-PRIMER_CNN = "seed_cnn.onnx"  # H1's export of the primer's CNN, beside the shipped cnn.onnx
 TILE_TARGET_SMALL, TILE_TARGET_LARGE = 48, 26  # CSS pixels a map, for up to 32 maps and for more
 CELL = 16  # CSS pixels a number of a vector
 STYLE = ("<style>#inside-stages figure{margin:0 12px 12px 0;display:inline-block;vertical-align:top;max-width:100%}"
@@ -30,7 +29,7 @@ STYLE = ("<style>#inside-stages figure{margin:0 12px 12px 0;display:inline-block
 
 def model_path(which: str, cnn_path):
     """The CNN the view shows: Digit Lab's (this session's, else the shipped one) or the primer's."""
-    return str(EXPORTS / PRIMER_CNN) if which == "seed" else cnn_path
+    return str(shipped(PRIMER_CNN)) if which == "seed" else cnn_path
 
 
 def _img(rgb: np.ndarray, width: int, alt: str) -> str:
@@ -152,8 +151,8 @@ def filter_view(stage: inside.Stage, values: np.ndarray, channel: int, lang: str
     return chosen, picture, line
 
 
-def _unavailable(error: inside.InsideUnavailable, lang: str) -> str:
-    return f"<p><b>{html.escape(locales.text('inside.unavailable.' + error.reason, lang, **error.values))}</b></p>"
+def _unavailable(error: ModelUnavailable, lang: str) -> str:
+    return f"<p><b>{html.escape(error.say(lang))}</b></p>"
 
 
 def view(image, which, cnn_path, request: gr.Request = None):
@@ -166,7 +165,7 @@ def view(image, which, cnn_path, request: gr.Request = None):
         return (f"<p>{html.escape(say('inside.empty'))}</p>", *empty)
     try:
         layers, values = inside.run(image, model_path(which, cnn_path))
-    except inside.InsideUnavailable as error:
+    except ModelUnavailable as error:
         return (_unavailable(error, lang), *empty)
     choices = stage_choices(layers, say)
     first = layers.stage(choices[0][1])
@@ -184,7 +183,7 @@ def choose(image, which, cnn_path, stage_name, channel, request: gr.Request = No
     try:
         layers, values = inside.run(image, model_path(which, cnn_path))
         stage = layers.stage(stage_name)
-    except (inside.InsideUnavailable, StopIteration):
+    except (ModelUnavailable, StopIteration):
         return None, None, ""
     return filter_view(stage, values[stage.name], int(channel or 0), lang)
 
@@ -196,7 +195,7 @@ def pick_stage(image, which, cnn_path, stage_name, request: gr.Request = None):
     try:
         layers, values = inside.run(image, model_path(which, cnn_path))
         stage = layers.stage(stage_name)
-    except (inside.InsideUnavailable, StopIteration):
+    except (ModelUnavailable, StopIteration):
         return gr.Slider(), None, None, ""
     channel = inside.most_active(values[stage.name], 1)[0]
     return (gr.Slider(maximum=stage.shape[0] - 1, value=channel), *filter_view(stage, values[stage.name], channel, locales.language(request)))

@@ -32,7 +32,7 @@ USED_BY = {"cnn": "app.tab.draw", "gan": "app.tab.generate"}
 CAPS = settings.load()  # read once at start-up, from the environment (see training/settings.py)
 
 
-# -- the knobs (PLAN interface 1: training/knobs.py holds the choices and per-arch defaults) ------
+# -- the knobs (training/knobs.py holds the choices and per-arch defaults) -------------------------
 arch_defaults = jobs.arch_defaults
 
 

@@ -73,7 +73,7 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
         y = min(max(y, y_low), y_high)
         return TOP + (1 - (y - y_low) / (y_high - y_low)) * plot_h
 
-    parts = [f'<g class="axes" stroke="currentColor" stroke-opacity="0.18">']
+    parts = ['<g class="axes" stroke="currentColor" stroke-opacity="0.18">']
     for t in y_ticks:
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}"/>')
     parts.append("</g><g fill=\"currentColor\">")

@@ -13,6 +13,7 @@ from torch import nn
 
 from inference import discriminator as critic
 from inference import generator as gen
+from inference.sessions import ModelUnavailable
 from tabs import generate as tab
 from tests.test_generator import directions_dict
 from training import export_views
@@ -96,9 +97,9 @@ def test_the_shipped_discriminator_scores_held_out_real_digits_above_noise():
 
 
 def test_a_missing_discriminator_is_explained_with_the_commands(tmp_path):
-    with pytest.raises(critic.NoDiscriminator) as caught:
+    with pytest.raises(ModelUnavailable) as caught:
         critic.load(tmp_path / "gan.onnx")
-    assert caught.value.reason == "missing" and "training.export" in caught.value.values["export"]
+    assert caught.value.key == "generate.critic.missing" and "training.export" in caught.value.values["export"]
     words = tab.critic_words(np.zeros((28, 28), np.float32), 3, str(tmp_path / "gan.onnx"), "en")
     assert "gan.discriminator.onnx" in words and "missing" in words
     assert "gan.discriminator.onnx" in tab.critic_words(np.zeros((28, 28), np.float32), 3, str(tmp_path / "gan.onnx"), "zh-CN")

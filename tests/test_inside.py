@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference import classifier, inside
+from inference.sessions import ModelUnavailable
 from tabs import inside as tab
 from training import export_views
 
@@ -141,14 +142,14 @@ def test_depthwise_and_pointwise_filters_come_with_their_kernel_and_mix():
 def test_a_missing_companion_is_explained_with_the_command_that_makes_it(tmp_path):
     model = tmp_path / "cnn.onnx"
     model.write_bytes(b"not read")
-    with pytest.raises(inside.InsideUnavailable) as caught:
+    with pytest.raises(ModelUnavailable) as caught:
         inside.load(model)
-    assert caught.value.reason == "missing" and "export_views layers" in caught.value.values["command"]
+    assert caught.value.key == "inside.unavailable.missing" and "export_views layers" in caught.value.values["command"]
     html, *_ = tab.view(np.zeros((28, 28), np.float32), "lab", str(model))
     assert "cnn.layers.onnx" in html and "python -m training.export_views layers" in html
-    with pytest.raises(inside.InsideUnavailable) as caught:
+    with pytest.raises(ModelUnavailable) as caught:
         inside.load(tmp_path / "nowhere.onnx")
-    assert caught.value.reason == "no_model"
+    assert caught.value.key == "inside.unavailable.no_model"
 
 
 def test_the_view_in_both_languages(digits):

@@ -99,7 +99,7 @@ def test_bad_settings_are_refused_with_a_message(overrides, says):
         request(**overrides)
 
 
-# -- the primer's knobs (PLAN interface 1) --------------------------------------------------------
+# -- the primer's knobs -----------------------------------------------------------------------------
 def test_knobs_that_apply_are_kept_typed_and_the_rest_left_out():
     cnn = request(arch="seed", activation="sigmoid", dropout=0, train_digits=100.0, augment=False, gan_digits=0,
                   loss="bce")  # a loss means nothing to a CNN: left out
@@ -220,7 +220,7 @@ def test_history_is_thinned_and_append_only(caps):
 
 # -- the run manager -----------------------------------------------------------------------------
 def test_gan_events_keep_the_game_and_the_samples_scores(caps):
-    """d_real / d_fake (PLAN interface 2) become plot points like any loss; an epoch's samples come
+    """d_real / d_fake become plot points like any loss; an epoch's samples come
     with the discriminator's score of each."""
     from training.runtime import Progress
 
@@ -317,7 +317,7 @@ def test_real_cnn_run_exports_a_model_and_a_run_card(caps):
     assert card["metrics"]["parity_max_logit_difference"] < 1e-4
     assert any("corrections" in note for note in card["notes"])
     assert card["summary"]["en"].startswith("CNN run (Digit Lab's architecture): 4 of ") and "留出集准确率" in card["summary"]["zh-CN"]
-    assert [Path(f).name for f in jobs.run_files(view.model_path)] == ["cnn.onnx", "cnn.json", "run.json"]
+    assert [Path(f).name for f in jobs.run_files(view.model_path)] == ["cnn.onnx", "cnn.layers.onnx", "cnn.json", "run.json"]
 
     from inference.classifier import probabilities
 

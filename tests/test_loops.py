@@ -1,5 +1,4 @@
 """The two training loops, a few steps each, as the CLI and the Train tab consume them."""
-import numpy as np
 import pytest
 import torch
 

@@ -295,7 +295,6 @@ def test_every_reason_has_words_in_every_language():
     for path in sorted((ROOT / "locales").glob("*.json")):
         strings = json.loads(path.read_text(encoding="utf-8"))
         assert set(REASONS) <= set(strings), f"{path.name} lacks {set(REASONS) - set(strings)}"
-    english = json.loads((ROOT / "locales" / "en.json").read_text(encoding="utf-8"))
 
 
 def test_the_draw_tabs_sketchpad_hands_over_paths_and_blobs_undecoded(tmp_path, huge_png):

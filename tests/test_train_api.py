@@ -19,15 +19,6 @@ from tests.conftest import cnn_steps
 from training import jobs
 from training.settings import TrainSettings
 
-def h1_has(field: str, where: str = "GANConfig") -> bool:
-    """Whether the training code has H1's additions yet (PLAN interfaces 1 and 2): a field of a
-    training config, or of the Progress event."""
-    from training import runtime, train_cnn, train_gan
-
-    owner = {"CNNConfig": train_cnn.CNNConfig, "GANConfig": train_gan.GANConfig, "Progress": runtime.Progress}[where]
-    return field in owner.__dataclass_fields__
-
-
 # -- the plain functions ---------------------------------------------------------------------
 
 
@@ -295,7 +286,6 @@ def test_runs_side_by_side_and_any_one_used_again(train_app, tmp_path):
     assert value(first[OUT["status"]]).startswith("**CNN run finished**")
 
 
-@pytest.mark.skipif(not h1_has("arch", "CNNConfig"), reason="needs the primer's networks and knobs in training/ (H1's branch)")
 def test_a_primer_cnn_run_with_sigmoid_on_100_digits_gets_its_card(train_app):
     url, runs = train_app
     client = new_client(url)
@@ -412,14 +402,12 @@ def test_a_gan_run_shows_the_game_samples_with_scores_and_what_the_cnn_reads(tra
     assert set(re.findall(r"<title>([^<]+)</title></path>", last["loss"])) == {"generator loss", "discriminator loss"}
     assert "label fidelity" in last["score"] and "<circle" in last["score"]  # one point, at the epoch's end
     game = [value(o[OUT["game"]]) for o in outputs if "<svg" in str(value(o[OUT["game"]]) or "")][-1]
-    if h1_has("sample_scores", "Progress"):  # the loop reports D's scores (PLAN interface 2)
-        assert {"D on real digits", "D on generated digits"} <= set(re.findall(r"<title>([^<]+)</title></path>", game))
+    assert {"D on real digits", "D on generated digits"} <= set(re.findall(r"<title>([^<]+)</title></path>", game))
     notes = [value(o[OUT["game_note"]]) for o in outputs if value(o[OUT["game_note"]])]
     assert notes and "raw scores, not probabilities" in notes[0] and "a row per digit asked for" in notes[0]
     images = [o[OUT["samples"]] for o in outputs if isinstance(o[OUT["samples"]], str)]
     assert images and Path(images[-1]).is_file()  # the fixed-latent grid, sent at the epoch's end
-    if h1_has("sample_scores", "Progress"):  # a caption strip under each sample: D's score
-        assert Image.open(images[-1]).size == (10 * 90 - 6, 10 * 106 - 6)
+    assert Image.open(images[-1]).size == (10 * 90 - 6, 10 * 106 - 6)  # a caption strip under each sample: D's score
     bars = [value(o[OUT["histogram"]]) for o in outputs if "<rect" in str(value(o[OUT["histogram"]]) or "")]
     assert bars and bars[-1].count("<rect") == 10
     assert "GAN: yours, run 1 (gan.onnx)" in last["note"]
@@ -432,7 +420,6 @@ def test_a_gan_run_shows_the_game_samples_with_scores_and_what_the_cnn_reads(tra
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not h1_has("arch"), reason="needs the primer's GAN in training/ (H1's branch)")
 def test_a_primer_gan_run_says_its_digits_are_not_asked_for(train_app):
     url, _ = train_app
     outputs = list(new_client(url).submit(kind="gan", epochs=1, batch_size=256, arch="seed", api_name="/train"))

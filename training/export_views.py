@@ -96,7 +96,7 @@ def find_stages(model: onnx.ModelProto) -> list[dict]:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    stages, by_tensor, block, last_kind = [], {}, 0, None
+    stages, by_tensor, block = [], {}, 0
 
     def source(name):
         while name in alias:
@@ -389,13 +389,9 @@ def write_discriminator(discriminator, config: dict, out, real, fake, source: st
 
 
 def build_discriminator(config: dict):
-    """H1's builder where it exists (it knows every arch), else the lab's."""
-    try:
-        from training.train_gan import build_discriminator as build
-    except ImportError:
-        from models import Discriminator
+    """The discriminator of the checkpoint's arch (imported here: the CLI's other commands need no training code)."""
+    from training.train_gan import build_discriminator as build
 
-        return Discriminator(width=config.get("d_width", 32))
     return build(config)
 
 

@@ -36,7 +36,7 @@ MAX_POINTS = 200  # plot points per series: the history is averaged into at most
 # Seconds an export took on two shared CPU cores (the GAN's includes its quality figures); only
 # for telling a second visitor roughly when the server is free.
 EXPORT_SECONDS = {"cnn": 10, "gan": 35}
-# The knobs of PLAN interface 1 (training/knobs.py checks them) that apply to each kind; a knob
+# The knobs (training/knobs.py checks them) that apply to each kind; a knob
 # left at None is not passed, so the architecture's own value applies (as on the command line).
 KNOBS = {"cnn": ("arch", "activation", "dropout", "train_digits", "augment", "gan_digits"),
          "gan": ("arch", "loss", "activation", "augment")}
@@ -263,7 +263,7 @@ class Run:
                 self._epoch_log.append((event.epoch, event.step, float(event.elapsed), dict(self._metrics)))
             if event.samples is not None:
                 self._samples, self._samples_version = np.asarray(event.samples), self._samples_version + 1
-                scores = getattr(event, "sample_scores", None)  # PLAN interface 2
+                scores = getattr(event, "sample_scores", None)  # the discriminator's score of each sample
                 self._sample_scores = None if scores is None else np.asarray(scores, dtype=np.float32)
 
     def set_state(self, state: str) -> None:
@@ -481,7 +481,7 @@ def _card_summary(run: Run, last, figures: dict) -> dict[str, str]:
 
 def run_files(model_path: str | None) -> list[str]:
     """What a visitor may take home from a finished run: its ONNX model, the companions the views
-    read (PLAN interface 4: `<stem>.layers.onnx`, `<stem>.discriminator.onnx`) where the export
+    read (`<stem>.layers.onnx`, `<stem>.discriminator.onnx`) where the export
     wrote them, the export's model card and the run card, in that order."""
     if not model_path:
         return []

@@ -61,11 +61,12 @@ def build_discriminator(config: dict) -> torch.nn.Module:
 
 def generate(generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Images [N,1,28,28] in [-1,1]; an unconditional generator is not told the labels."""
-    return generator(z, labels) if generator.conditional else generator(z)
+    return generator(z, labels) if runtime.unwrap(generator).conditional else generator(z)
 
 
 def discriminate(discriminator: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return discriminator(images, labels) if discriminator.conditional else discriminator(images)
+    return discriminator(images, labels) if runtime.unwrap(discriminator).conditional else discriminator(images)
+
 
 
 def losses(loss: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
