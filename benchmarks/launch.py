@@ -38,7 +38,7 @@ class Server:
         env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
                "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
         ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / f"bench-{Path(script).stem}-{port}.log"
+        self.log_path = ARTIFACTS / f"server-{Path(script).stem}-{port}.log"
         self.url = f"http://127.0.0.1:{port}/"
         self.script = script
         self.started = time.perf_counter()

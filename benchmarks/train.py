@@ -15,7 +15,9 @@ time is taken off the clock.
 
     python -m benchmarks.train              # CNN then GAN (the GAN part takes many minutes on a CPU)
     python -m benchmarks.train --skip-gan   # CNN only
+    python -m benchmarks.train --skip-gan --seeds 0 1 2   # the median of three seeds, with the spread
 """
+import statistics
 import argparse
 import json
 import os
@@ -59,8 +61,10 @@ def meets_bar(quality: dict) -> bool:
     return quality["label_fidelity"] >= SHIPPED_BAR["label_fidelity"] and quality["frechet_ratio"] <= SHIPPED_BAR["frechet_ratio"]
 
 
-def measure(kind: str, epochs: int | None = None, threads: int | None = None, limit: float | None = None) -> dict:
-    """One default run of `kind`, stopped once its targets are met; its timeline and figures."""
+def measure(kind: str, epochs: int | None = None, threads: int | None = None, limit: float | None = None,
+            seed: int | None = None) -> dict:
+    """One default run of `kind` (its default seed unless `seed`), stopped once its targets are met;
+    its timeline and figures."""
     from training import train_cnn, train_gan
 
     defaults = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)()
@@ -71,7 +75,8 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
     with tempfile.TemporaryDirectory() as runs_dir:
         caps = replace(settings.TrainSettings(), runs_dir=runs_dir, max_seconds=limit or LIMIT_SECONDS[kind],
                        max_epochs=10_000, threads=threads or os.cpu_count() or 1)
-        request = jobs.RunRequest(kind, defaults.dataset, epochs or defaults.epochs, defaults.lr, defaults.batch_size, defaults.seed)
+        request = jobs.RunRequest(kind, defaults.dataset, epochs or defaults.epochs, defaults.lr, defaults.batch_size,
+                                  defaults.seed if seed is None else seed)
 
         def recorded(run):
             events = jobs.training_events(run)
@@ -105,7 +110,8 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
         run.done.wait()
         view = run.view()
     figures = {
-        "config": {"epochs": request.epochs, "batch_size": request.batch_size, "lr": request.lr, "dataset": request.dataset},
+        "config": {"epochs": request.epochs, "batch_size": request.batch_size, "lr": request.lr, "dataset": request.dataset,
+                   "seed": request.seed},
         "torch_threads": caps.torch_threads(),
         # on the run's clock, the full judging left out
         "steps_per_second": round(timeline[-1]["step"] / timeline[-1]["seconds"], 2) if timeline else None,
@@ -124,10 +130,28 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
     return figures
 
 
-def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, threads: int | None = None) -> dict:
-    """Figures for the CNN, and for the GAN unless `gan` is False or `quick` is set."""
+def median_of_seeds(runs: list[dict]) -> dict:
+    """The runs' figures, each as the median over the seeds with its range: one machine's seeds
+    spread further than machines of a kind do, so this is the figure another machine should match."""
+    summary = {"seeds": [r["config"]["seed"] for r in runs]}
+    for name in runs[0]:
+        values = [r[name] for r in runs]
+        if name.startswith(("seconds_to_", "best_", "wall_seconds")) and all(isinstance(v, (int, float)) for v in values):
+            summary[name] = {"median": round(statistics.median(values), 4), "min": min(values), "max": max(values), "each": values}
+    return summary
+
+
+def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, threads: int | None = None,
+        seeds: list[int] | None = None) -> dict:
+    """Figures for the CNN (one run, or one per seed and their medians), and for the GAN unless
+    `gan` is False or `quick` is set."""
     figures = {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2)}
-    figures["cnn"] = measure("cnn", cnn_epochs, threads)
+    if seeds:
+        figures["cnn_seeds"] = [measure("cnn", cnn_epochs, threads, seed=seed) for seed in seeds]
+        figures["cnn_median"] = median_of_seeds(figures["cnn_seeds"])
+        figures["cnn"] = figures["cnn_seeds"][0]
+    else:
+        figures["cnn"] = measure("cnn", cnn_epochs, threads)
     if gan and not quick:
         figures["gan"] = measure("gan", None, threads)
     figures["load_average_at_end"] = round(os.getloadavg()[0], 2)
@@ -166,8 +190,12 @@ if __name__ == "__main__":
     parser.add_argument("--skip-gan", action="store_true", help="measure the CNN only (the GAN takes many minutes on a CPU)")
     parser.add_argument("--cnn-epochs", type=int, help="epochs for the CNN run (default: CNNConfig's)")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="one CNN run per seed, and their medians with the spread")
     args = parser.parse_args()
-    figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads)
+    figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads, seeds=args.seeds)
     for row in rows(figures):
         print(" | ".join(row))
+    for name, spread in figures.get("cnn_median", {}).items():
+        if name != "seeds":
+            print(f"CNN, seeds {figures['cnn_median']['seeds']}: {name} median {spread['median']} (range {spread['min']}-{spread['max']})")
     print(json.dumps(figures, indent=1))

@@ -26,17 +26,9 @@ HOW_TO_MAKE = {
 PRIMER_CNN = "seed_cnn"  # exports/seed_cnn.onnx: the primer's CNN, trained with its recipe
 
 
-class ModelUnavailable(RuntimeError):
-    """A model file (or a view's companion file) is missing or unreadable. `key` names the locale
-    string that says which file and how to make it, `values` fill it in; str() is the English
-    sentence, for the log and the API, and say(lang) the visitor's."""
-
-    def __init__(self, key: str, **values):
-        self.key, self.values = key, values
-        super().__init__(self.say(locales.DEFAULT))
-
-    def say(self, lang: str | None) -> str:
-        return locales.text(self.key, lang, **self.values)
+class ModelUnavailable(locales.Explained, RuntimeError):
+    """A model file (or a view's companion file) is missing or unreadable; its words say which
+    file and the command that makes it."""
 
 
 def shipped(kind: str) -> Path:

@@ -57,6 +57,18 @@ def text(key: str, lang: str | None = DEFAULT, **values) -> str:
     return template.format(**values) if values else template
 
 
+class Explained(Exception):
+    """An error worded in these files: `key` names its sentence and `values` fill it in; str() is
+    the English sentence (for the log, the command line and the API), say(lang) the visitor's."""
+
+    def __init__(self, key: str, **values):
+        self.key, self.values = key, values
+        super().__init__(text(key, DEFAULT, **values))
+
+    def say(self, lang: str | None) -> str:
+        return text(self.key, lang, **self.values)
+
+
 def words(lang: str | None = DEFAULT) -> "callable":
     """`text` with the language bound: `say = words(lang); say("draw.blank")`."""
     return lambda key, **values: text(key, lang, **values)

@@ -1,12 +1,8 @@
 """Shared fixtures: the launched app (a real `python app.py` on a free port), a gradio_client
 for it, and a headless Debian Chromium driven by Playwright."""
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -22,36 +18,14 @@ def cnn_steps(epochs: int, batch_size: int) -> int:
     return data.steps_per_epoch(data.load("mnist-5k")[0].plus(fonts.typed_digits()), batch_size) * epochs
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch_app(env_extra: dict | None = None, timeout: float = 120, script: str = "app.py"):
-    """Start `python app.py` on a free port; returns (process, url) once it answers."""
-    import httpx
+    """Start `python app.py` on a free loopback port; returns (process, url) once it answers. Its
+    runs go to a temporary folder unless `env_extra` says where, never into the repository."""
+    from benchmarks.launch import Server
 
-    port = free_port()
-    runs = tempfile.mkdtemp(prefix="digit-lab-runs-")  # test runs never land in the repository
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "DIGIT_LAB_RUNS_DIR": runs, **(env_extra or {})}
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"app-{port}.log", "w")
-    process = subprocess.Popen([sys.executable, script], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{script} exited with {process.returncode}; see {log.name}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    process.kill()
-    raise RuntimeError(f"{script} did not answer within {timeout} s; see {log.name}")
+    runs = tempfile.mkdtemp(prefix="digit-lab-runs-")
+    server = Server(script, {"DIGIT_LAB_RUNS_DIR": runs, **(env_extra or {})}, timeout)
+    return server.process, server.url
 
 
 def stop_app(process) -> None:
@@ -60,6 +34,18 @@ def stop_app(process) -> None:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """For tests of tiny models: on a shared, busy CPU two torch threads spin-wait on each other and
+    run ten times slower than one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,7 @@ from models.gan import Generator
 from training import directions
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: on a shared, busy CPU two torch threads spin-wait on each other and
-    run ten times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def bar(width: int = 2, shear: float = 0.0, height: int = 16, x: int = 14, size: int = 28) -> np.ndarray:

@@ -21,12 +21,7 @@ from training import export_views
 EXPORTS_GAN_CRITIC = critic.companion_path(None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TinyConditionalCritic(nn.Module):

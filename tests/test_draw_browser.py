@@ -10,8 +10,9 @@ the answer to the pen-up request arriving (a fetch spy installed before the page
 label's last change (a MutationObserver). The machine is shared with other work, so the figure is
 a median and the bound asserted is loose; the figure is the report.
 
-The optional comparison (`-m slow`) runs a stroke on bare Gradio apps whose handler does nothing:
-the default Sketchpad and a 280x280 PNG one (tests/draw_baseline_app.py).
+The comparison, run only when asked for (`pytest -s -m measure tests/test_draw_browser.py`), draws
+a 7 on bare Gradio apps whose handler does nothing: the default Sketchpad and a 280x280 PNG one
+(tests/draw_baseline_app.py).
 """
 import json
 import re
@@ -307,7 +308,7 @@ def _save(figures: dict) -> None:
     path.write_text(json.dumps(saved, indent=2))
 
 
-@pytest.mark.slow
+@pytest.mark.measure
 @pytest.mark.parametrize("variant", ["default", "png280"])
 def test_bare_gradio_baseline(browser, variant):
     """The same 7 on a bare app whose Sketchpad handler does nothing, for comparison: seconds

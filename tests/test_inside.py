@@ -16,12 +16,7 @@ from tabs import inside as tab
 from training import export_views
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class PrimerShapedCNN(nn.Module):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import ARTIFACTS, launch_app, stop_app
+from test_browser import wait_for_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,16 +31,6 @@ def capped_app(tmp_path_factory):
                                "DIGIT_LAB_TRAIN_THREADS": "1", "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"})
     yield url, runs
     stop_app(process)
-
-
-def wait_for_text(page, locator, pattern: str, seconds: float) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        shown = locator.inner_text()
-        if re.search(pattern, shown):
-            return shown
-        page.wait_for_timeout(250)
-    raise AssertionError(f"no {pattern!r} within {seconds} s; the tab shows: ...{locator.inner_text()[-700:]}")
 
 
 def finish_a_run(page, panel, words, count: int) -> None:

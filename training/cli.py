@@ -62,7 +62,7 @@ def run(kind: str, config_cls, train: Callable[..., Iterator[Progress]], argv=No
             last = event
             bar.update(event.step - bar.n)
             bar.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items()}, refresh=False)
-            if event.epoch_end and event.metrics:
+            if event.epoch_end and event.metrics and rt_main:  # one line an epoch, not one a process
                 bar.write(f"epoch {event.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()))
         interrupted = False
     except KeyboardInterrupt:

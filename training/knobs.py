@@ -68,12 +68,8 @@ BY_ARCH = {
 }
 
 
-class KnobError(ValueError):
+class KnobError(locales.Explained, ValueError):
     """An impossible setting or combination; nothing was started."""
-
-    def __init__(self, key: str, **values):
-        self.key, self.values = key, values
-        super().__init__(locales.text(key, "en", **values))
 
 
 def defaults(kind: str, arch: str = "lab") -> dict:
