@@ -4,8 +4,13 @@ written by training/export_views.py).
 
 The score's meaning comes from the file's metadata: for a BCE discriminator (the primer's) the
 probability that the image is real, for a hinge one (Digit Lab's) a raw score that training pushed
-above +1 for real digits and below -1 for generated ones. Above the file's `threshold` (0.5 or 0)
-it "looks real". Functions return facts; the tab words them.
+above +1 for real digits and below -1 for generated ones. The file's `threshold` (0.5 or 0) is
+that loss's line between the two; but near the end of the game the discriminator's scores on real
+and generated digits drift together (the primer: at the balance D can no longer tell them apart),
+often both on one side of it. So an image "looks real" when its score is above the midpoint of the
+mean scores the export measured on held-out real digits and on generated ones (the threshold where
+those are unknown), and the tab says when the two means are close. Functions return facts; the tab
+words them.
 """
 import functools
 from dataclasses import dataclass
@@ -15,6 +20,8 @@ import numpy as np
 
 from inference.sessions import ModelUnavailable, session, shipped
 
+# Mean scores on real and generated digits closer than this: the discriminator can hardly tell them apart.
+CLOSE = {"hinge": 0.5, "bce": 0.2}
 FIT_COMMAND = "python -m training.export_views fit-discriminator {model}"
 EXPORT_COMMAND = "python -m training.export --checkpoint gan.pt --out {model}"
 
@@ -39,6 +46,8 @@ class Opinion:
     real_mean: float | None
     generated_mean: float | None
     fitted: bool
+    boundary: float  # above it, "looks real": see the module's docstring
+    close: bool  # the real and generated means are within CLOSE of each other
 
 
 def companion_path(gan_path: str | Path | None) -> Path:
@@ -92,4 +101,8 @@ def opinion(image: np.ndarray, label: int | None = None, gan_path=None) -> Opini
     """What the discriminator thinks of one image [28,28] in [0,1]."""
     critic = load(gan_path)
     score = float(scores(image[None], None if label is None else [label], gan_path)[0])
-    return Opinion(score, score > critic.threshold, critic.loss, critic.threshold, critic.real_mean, critic.generated_mean, critic.fitted)
+    real, generated = critic.real_mean, critic.generated_mean
+    measured = real is not None and generated is not None and real > generated
+    boundary = (real + generated) / 2 if measured else critic.threshold
+    close = measured and real - generated < CLOSE.get(critic.loss, 0.0)
+    return Opinion(score, score > boundary, critic.loss, critic.threshold, real, generated, critic.fitted, boundary, close)

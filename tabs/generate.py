@@ -130,9 +130,14 @@ def critic_words(image, digit, gan_path, lang: str) -> str:
     except ModelUnavailable as missing:
         return missing.say(lang)
     verdict = say("generate.critic.real" if found.looks_real else "generate.critic.generated")
-    scale = say(f"generate.critic.scale.{found.loss}", threshold=f"{found.threshold:g}")
-    typical = say("generate.critic.typical", real=f"{found.real_mean:+.2f}", generated=f"{found.generated_mean:+.2f}") \
-        if found.real_mean is not None and found.generated_mean is not None else ""
+    scale = say(f"generate.critic.scale.{found.loss}")
+    if found.real_mean is not None and found.generated_mean is not None and found.boundary != found.threshold:
+        typical = say("generate.critic.typical", real=f"{found.real_mean:+.2f}", generated=f"{found.generated_mean:+.2f}",
+                      boundary=f"{found.boundary:+.2f}")
+    else:
+        typical = say("generate.critic.threshold", threshold=f"{found.threshold:g}")
+    if found.close:
+        typical += " " + say("generate.critic.close")
     fitted = say("generate.critic.fitted") if found.fitted else ""
     return say("generate.critic", verdict=verdict, score=f"{found.score:+.2f}", scale=scale, typical=typical, fitted=fitted).strip()
 

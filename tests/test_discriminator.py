@@ -82,13 +82,21 @@ def test_a_discriminator_is_exported_with_parity_and_says_what_its_score_means(t
 
 
 @pytest.mark.skipif(not EXPORTS_GAN_CRITIC.is_file(), reason="no discriminator companion beside the shipped gan.onnx")
-def test_the_shipped_discriminator_scores_held_out_real_digits_above_noise():
+def test_the_shipped_discriminator_scores_held_out_real_digits_above_the_generators():
+    """What a discriminator is trained for: real digits against this generator's. (Not against
+    noise: it never saw any, and the shipped one scores uniform noise above real digits; the
+    README gives the figures.) The tab's line between the two lies between their measured means."""
     from training import data
 
     held_out = data.load("mnist-5k")[1]
-    real = critic.scores(held_out.images[:300, 0].numpy(), held_out.labels[:300].numpy())
-    noise = critic.scores(np.random.default_rng(0).random((300, 28, 28)).astype(np.float32), held_out.labels[:300].numpy())
-    assert real.mean() > noise.mean() and np.median(real) > np.percentile(noise, 90)
+    labels = held_out.labels[:500].numpy()
+    real = critic.scores(held_out.images[:500, 0].numpy(), labels)
+    model = gen.load(None)
+    generated = np.stack([gen.sample(int(digit), 10_000 + k) for k, digit in enumerate(labels)])
+    made = critic.scores(generated, labels)
+    assert real.mean() > made.mean()
+    found = critic.opinion(held_out.images[0, 0].numpy(), int(labels[0]))
+    assert model.conditional and made.mean() < found.boundary < real.mean() + 0.1
 
 
 def test_a_missing_discriminator_is_explained_with_the_commands(tmp_path):

@@ -308,6 +308,7 @@ def _save(figures: dict) -> None:
     path.write_text(json.dumps(saved, indent=2))
 
 
+@pytest.mark.slow
 @pytest.mark.measure
 @pytest.mark.parametrize("variant", ["default", "png280"])
 def test_bare_gradio_baseline(browser, variant):
