@@ -131,7 +131,7 @@ def critic_words(image, digit, gan_path, lang: str) -> str:
         return missing.say(lang)
     verdict = say("generate.critic.real" if found.looks_real else "generate.critic.generated")
     scale = say(f"generate.critic.scale.{found.loss}")
-    if found.real_mean is not None and found.generated_mean is not None and found.boundary != found.threshold:
+    if found.boundary != found.threshold:  # the midpoint of the two measured means
         typical = say("generate.critic.typical", real=f"{found.real_mean:+.2f}", generated=f"{found.generated_mean:+.2f}",
                       boundary=f"{found.boundary:+.2f}")
     else:

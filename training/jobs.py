@@ -138,7 +138,7 @@ def _knobs(kind: str, dataset: str, given: dict) -> dict:
     try:
         knobs_module.check(kind, {"dataset": dataset, **kept})
     except knobs_module.KnobError as error:
-        raise InvalidSettings(error.key, str(error), **getattr(error, "values", {})) from None
+        raise InvalidSettings(error.key, str(error), **error.values) from None
     return kept
 
 
@@ -263,7 +263,7 @@ class Run:
                 self._epoch_log.append((event.epoch, event.step, float(event.elapsed), dict(self._metrics)))
             if event.samples is not None:
                 self._samples, self._samples_version = np.asarray(event.samples), self._samples_version + 1
-                scores = getattr(event, "sample_scores", None)  # the discriminator's score of each sample
+                scores = event.sample_scores  # the discriminator's score of each sample (GAN runs)
                 self._sample_scores = None if scores is None else np.asarray(scores, dtype=np.float32)
 
     def set_state(self, state: str) -> None:
