@@ -58,15 +58,26 @@ def text(key: str, lang: str | None = DEFAULT, **values) -> str:
 
 
 class Explained(Exception):
-    """An error worded in these files: `key` names its sentence and `values` fill it in; str() is
-    the English sentence (for the log, the command line and the API), say(lang) the visitor's."""
+    """A sentence worded in these files, raised as an error or handed on as a message (a run's stop
+    reason, Stop's reply): `key` names it and `values` fill it in; str() is the English sentence
+    (for the log, a run card, the command line and the API), say(lang) the visitor's. `english` is
+    said only for a key these files do not have yet. It pickles by key and values, so it can cross
+    a process boundary."""
 
-    def __init__(self, key: str, **values):
-        self.key, self.values = key, values
-        super().__init__(text(key, DEFAULT, **values))
+    def __init__(self, key: str, english: str | None = None, **values):
+        self.key, self.english, self.values = key, english, values
+        known = key in STRINGS[DEFAULT]
+        super().__init__(text(key, DEFAULT, **values) if known or english is None else english)
 
     def say(self, lang: str | None) -> str:
-        return text(self.key, lang, **self.values)
+        return text(self.key, lang, **self.values) if self.key in STRINGS[DEFAULT] else str(self)
+
+    def __reduce__(self):
+        return _explained, (type(self), self.key, self.english, self.values)
+
+
+def _explained(cls, key, english, values):
+    return cls(key, english, **values)
 
 
 def words(lang: str | None = DEFAULT) -> "callable":

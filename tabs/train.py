@@ -101,7 +101,7 @@ def _figures(metrics: dict, lang: str) -> str:
 
 
 def say(message, lang: str) -> str:
-    """A jobs.Message (or an error with .key/.values) in `lang`; plain strings as they are. A key
+    """A locales.Explained (or an error with .key/.values) in `lang`; plain strings as they are. A key
     missing from locales/ (e.g. a knob error before its words were written) falls back to English."""
     key, values = getattr(message, "key", None), dict(getattr(message, "values", {}) or {})
     if key is None or key not in locales.STRINGS[locales.DEFAULT]:
@@ -112,6 +112,15 @@ def say(message, lang: str) -> str:
 
 
 def status_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str = "en", number: int | None = None) -> str:
+    """The run's state in a sentence or two, with where it trains (and why not on the GPU, when
+    ZeroGPU refused it one)."""
+    said = _state_text(view, caps, lang, number)
+    if view.done and view.device and view.step:
+        said += " " + text("train.status.trained_on", lang, device=text(f"train.device.{view.device}", lang))
+    return said + (f"\n\n{say(view.device_note, lang)}" if view.device_note else "")
+
+
+def _state_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str, number: int | None) -> str:
     model = view.kind.upper()
     if view.state == "starting":
         return text("train.status.starting", lang, model=model)
@@ -119,6 +128,7 @@ def status_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str = "e
         left = view.seconds_left(caps)
         return text("train.status.separator", lang).join(filter(None, [
             text("train.status.step", lang, model=model, step=view.step, total=view.total_steps),
+            text(f"train.device.{view.device}", lang) if view.device else "",
             text("train.status.epoch", lang, epoch=view.epoch, epochs=view.epochs),
             text("train.status.rate", lang, rate=f"{view.steps_per_second:.1f}") if view.steps_per_second else "",
             text("train.status.left", lang, time=_duration(left, lang)) if left is not None else "",

@@ -141,9 +141,13 @@ def test_an_impossible_combination_is_refused_by_the_knobs_module():
 
 
 def test_messages_carry_their_locale_key_and_stay_english_strings():
-    message = jobs.Message("train.stop.done", "Stopped at step 3 of 9.", step=3, total=9, seconds="0.1")
-    assert message == "Stopped at step 3 of 9." and message.key == "train.stop.done" and message.values["step"] == 3
-    assert json.loads(json.dumps({"reason": jobs.STOPPED_BY_VISITOR})) == {"reason": "stopped by the visitor"}
+    """Messages and refusals are one worded form, locales.Explained: str() English, key and values kept."""
+    from locales import Explained
+
+    message = Explained("train.stop.done", step=3, total=9, seconds="0.1")
+    assert str(message) == "Stopped at step 3 of 9 (0.1 s after asking); exporting what it learned." and message.key == "train.stop.done" and message.values["step"] == 3
+    assert json.loads(json.dumps({"reason": str(jobs.STOPPED_BY_VISITOR)})) == {"reason": "stopped by the visitor"}
+    assert isinstance(jobs.RunBusy("train.busy.finishing"), Explained) and issubclass(jobs.InvalidSettings, Explained)
 
 
 def test_a_config_without_a_knob_says_which(monkeypatch):
@@ -245,11 +249,11 @@ def test_stop_ends_the_run_between_batches_and_keeps_the_last_step(caps, exporte
         time.sleep(0.01)
     asked = time.monotonic()
     message = jobs.stop("me")
-    assert time.monotonic() - asked < 2 and message.startswith("Stopped at step")
+    assert time.monotonic() - asked < 2 and str(message).startswith("Stopped at step")
     assert closed.is_set()  # the training generator was closed, not left running
     assert run.done.wait(5)
     view = run.view()
-    assert view.state == "finished" and view.model_path and view.stop_reason == "stopped"
+    assert view.state == "finished" and view.model_path and str(view.stop_reason) == "stopped"
     assert exported == [{"step": view.step}]  # what was exported is the last step taken
     assert jobs.current() is None
 
@@ -261,7 +265,7 @@ def test_a_second_run_is_refused_while_one_is_going(caps, exported):
     with pytest.raises(jobs.RunBusy, match=r"A CNN run is going.*step \d+ of 200.*about \d+ s") as refused:
         jobs.start(request("gan"), "someone else", caps=caps, make_events=fake_events())
     assert refused.value.key == "train.busy.step" and refused.value.values["total"] == 200
-    assert "another visitor's" in jobs.stop("someone else")
+    assert "another visitor's" in str(jobs.stop("someone else"))
     assert not run.done.is_set()
     jobs.stop("me")
     assert run.done.wait(5)
@@ -273,7 +277,7 @@ def test_the_time_cap_stops_a_run(caps, exported):
     run = jobs.start(request(), "me", caps=replace(caps, max_seconds=0.3), make_events=fake_events(steps=10_000))
     assert run.done.wait(5)
     view = run.view()
-    assert view.stop_reason == "reached the 0.3 s time cap" and 0 < view.step < 10_000 and view.model_path
+    assert str(view.stop_reason) == "reached the 0.3 s time cap" and 0 < view.step < 10_000 and view.model_path
 
 
 def test_a_crash_is_reported_and_frees_the_server(caps, exported):

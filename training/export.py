@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from training import data, directions, export_views, knobs, metrics, runtime
+from training.onnx_file import to_onnx as _to_onnx
 from training.train_cnn import build_cnn
 from training.train_gan import build_generator
 
@@ -39,16 +40,6 @@ class ServedCNN(nn.Module):
     def forward(self, image):
         features = self.cnn.embed(image)
         return self.cnn.head(features), features
-
-
-def _to_onnx(module: nn.Module, inputs: tuple, input_names: list, output_names: list, path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1, max=100_000)
-    program = torch.onnx.export(
-        module.eval(), inputs, dynamo=True, input_names=input_names, output_names=output_names,
-        dynamic_shapes=tuple({0: batch} for _ in inputs), verbose=False,
-    )
-    program.save(str(path), external_data=False)
-    onnx.checker.check_model(str(path), full_check=True)
 
 
 def _session(path: Path) -> ort.InferenceSession:

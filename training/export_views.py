@@ -341,7 +341,7 @@ def write_discriminator(discriminator, config: dict, out, real, fake, source: st
     return figures for the model card."""
     import torch
 
-    from training.export import _to_onnx
+    from training.onnx_file import to_onnx as _to_onnx
 
     out = Path(out)
     loss = loss_of(config)

@@ -1,0 +1,90 @@
+"""A finished (or stopped) run's export, in the main process: its snapshot through the same export
+as the shipped models (ONNX checker and parity with PyTorch) into `<runs>/<run id>/`, beside a run
+card (`run.json`), and the files a visitor may take home. Torch is imported when an export starts."""
+import json
+import shutil
+import time
+from pathlib import Path
+
+MODEL_FILES = (".onnx", ".layers.onnx", ".discriminator.onnx", ".json")  # the model and what the export writes beside it
+
+
+def export(run, last) -> None:
+    """Export the last event's snapshot to `<run folder>/<kind>.onnx` and write the run card."""
+    from training import export as onnx_export
+    from training import runtime
+
+    kind = run.request.kind
+    checkpoint = last.snapshot()
+    step = checkpoint.get("step", last.step)  # a ZeroGPU worker may take one more step than was shown
+    run.folder.mkdir(parents=True, exist_ok=True)
+    _prune(run.folder.parent, run.caps.keep_runs, keep=run.folder)
+    runtime.save_checkpoint(checkpoint, run.folder / f"{kind}.pt")  # so the CLI can resume or re-export it
+    model_card = onnx_export.export(checkpoint, run.folder / f"{kind}.onnx")  # raises ExportError: nothing swapped
+    stopped_early = step < last.total_steps
+    reason = str(run.stop_reason) if stopped_early and run.stop_reason else None
+    view = run.view()
+    card = {
+        "run": run.id, "kind": kind, "config": checkpoint["config"],
+        "command": onnx_export.training_command(kind, checkpoint["config"]),
+        "export_command": f"python -m training.export --checkpoint {run.folder / (kind + '.pt')} --out {kind}.onnx",
+        "steps": step, "total_steps": last.total_steps, "epochs_started": last.epoch,
+        "training_seconds": round(last.elapsed, 1), "wall_seconds": round(time.monotonic() - run.started, 1),
+        "stopped_early": stopped_early, "stop_reason": reason,
+        "device": view.device, "device_note": str(view.device_note) if view.device_note else None,
+        "corrections": len(run.corrections),
+        "metrics": model_card["metrics"], "last_epoch_metrics": checkpoint.get("metrics", {}),
+        "torch_threads": run.caps.torch_threads(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "notes": _card_notes(run, step, last.total_steps, reason),
+        "summary": _card_summary(run, step, last, model_card["metrics"]),
+    }
+    card_path = run.folder / "run.json"
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    run.card, run.card_path, run.model_path = card, str(card_path), str(run.folder / f"{kind}.onnx")
+
+
+def _card_summary(run, step: int, last, figures: dict) -> dict[str, str]:
+    """The card's one human-readable line, in every language the app speaks (its keys stay English)."""
+    import locales
+
+    summary = {}
+    for lang in locales.LANGUAGES:
+        said = [locales.text(f"train.figure.{key}", lang, value=f"{figures[key]:{style}}")
+                for key, style in (("held_out_accuracy", ".1%"), ("label_fidelity", ".1%"), ("confident_share", ".1%"),
+                                   ("frechet_ratio", ".2f")) if figures.get(key) is not None]
+        summary[lang] = locales.text("train.card.summary", lang, model=run.request.kind.upper(),
+                                     arch=locales.text(f"train.arch.{run.request.arch}", lang), step=step,
+                                     total=last.total_steps, seconds=f"{last.elapsed:.0f}",
+                                     figures=locales.text("train.list_separator", lang).join(said) or "-")
+    return summary
+
+
+def _card_notes(run, step: int, total: int, reason: str | None) -> list[str]:
+    notes = []
+    if step < total:
+        notes.append(f"Stopped at step {step} of {total} ({reason}); the command runs "
+                     "all the steps, so to reproduce this model interrupt it (Ctrl-C) at that step.")
+    if run.corrections:
+        notes.append(f"Trained with {len(run.corrections)} corrections from the Draw tab, which the command "
+                     "line cannot replay.")
+    return notes
+
+
+def run_files(model_path: str | None) -> list[str]:
+    """What a visitor may take home from a finished run: its ONNX model, the companions the views
+    read (`<stem>.layers.onnx`, `<stem>.discriminator.onnx`) where the export
+    wrote them, the export's model card and the run card, in that order."""
+    if not model_path:
+        return []
+    model = Path(model_path)
+    wanted = [model.with_suffix(suffix) for suffix in MODEL_FILES] + [model.parent / "run.json"]
+    return [str(p) for p in wanted if p.is_file()]
+
+
+def _prune(runs_dir: Path, keep_runs: int, keep: Path) -> None:
+    """Delete the oldest run folders beyond `keep_runs` (run ids start with their date and time)."""
+    if not keep_runs:
+        return
+    folders = sorted(p for p in runs_dir.iterdir() if p.is_dir() and p != keep)
+    for old in folders[: max(0, len(folders) - (keep_runs - 1))]:
+        shutil.rmtree(old, ignore_errors=True)

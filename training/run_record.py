@@ -1,0 +1,154 @@
+"""What the app knows of a training run while it goes: the Run (written by the run's thread in the
+main process, read by the tab) and RunView, the copy the tab shows at one moment. Torch-free.
+
+A Run holds locks and events, so it never leaves the main process: a ZeroGPU worker gets plain
+settings and sends back plain events (training/executor.py), which the run's thread records here."""
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import locales
+from training.run_settings import RunRequest
+from training.settings import TrainSettings
+
+MAX_POINTS = 200  # plot points per series: the history is averaged into at most this many steps
+# Seconds an export took on two shared CPU cores (the GAN's includes its quality figures); only
+# for telling a second visitor roughly when the server is free.
+EXPORT_SECONDS = {"cnn": 10, "gan": 35}
+
+
+class RunBusy(locales.Explained, RuntimeError):
+    """Another run holds the server; the message says whose kind of run and roughly when it ends."""
+
+
+@dataclass
+class RunView:
+    """What the tab shows of a run at one moment (a copy: the run goes on changing)."""
+
+    id: str
+    kind: str
+    state: str  # starting, training, stopping, exporting, finished, failed
+    step: int
+    total_steps: int
+    epoch: int
+    epochs: int
+    elapsed: float
+    points: list[tuple[int, str, float]]  # (step, event key, value), append-only
+    steps_per_second: float  # measured since the first step (start-up and data loading excluded)
+    metrics: dict[str, float]
+    samples: np.ndarray | None
+    samples_version: int  # bumps when new samples arrive
+    stop_reason: "str | locales.Explained | None"
+    model_path: str | None
+    card_path: str | None
+    error: str | None
+    exported_metrics: dict = field(default_factory=dict)  # the export's figures for the model as swapped in
+    sample_scores: np.ndarray | None = None  # the discriminator's score for each sample (GAN)
+    epoch_log: list = field(default_factory=list)  # (epoch, step, seconds, metrics) at each epoch's end
+    request: RunRequest | None = None
+    device: str | None = None  # "cuda" or "cpu", once the run's first step says where it trains
+    device_note: locales.Explained | None = None  # why it is not on the GPU it asked for (ZeroGPU refused)
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("finished", "failed")
+
+    def seconds_left(self, caps: TrainSettings) -> float | None:
+        """Training time left: the steps to go at the rate so far, but never past the time cap."""
+        if self.done or self.state == "exporting":
+            return 0.0
+        by_cap = max(0.0, caps.max_seconds - self.elapsed)
+        rate = self.steps_per_second
+        return min(by_cap, (self.total_steps - self.step) / rate) if rate else by_cap
+
+
+class Run:
+    def __init__(self, request: RunRequest, owner: str, caps: TrainSettings, corrections: list):
+        self.request, self.owner, self.caps = request, owner, caps
+        self.corrections = corrections
+        self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{request.kind}-{secrets.token_hex(3)}"
+        self.folder = Path(caps.runs_dir) / self.id
+        self.started = time.monotonic()
+        self.stop_requested = threading.Event()
+        self.training_ended = threading.Event()  # no more optimiser steps will be taken
+        self.done = threading.Event()  # exported (or failed) and the server is free again
+        self.stop_reason: "str | locales.Explained | None" = None
+        self._lock = threading.Lock()
+        self._state = "starting"
+        self._step = self._total = self._epoch = 0
+        self._elapsed = 0.0
+        self._first: tuple[int, float] | None = None  # (step, elapsed) of the first event: the rate's origin
+        self._points: list[tuple[int, str, float]] = []
+        self._metrics: dict[str, float] = {}
+        self._samples, self._samples_version, self._sample_scores = None, 0, None
+        self._epoch_log: list[tuple[int, int, float, dict]] = []
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        self._device: str | None = None
+        self._device_note: locales.Explained | None = None
+        self.model_path = self.card_path = self.error = None
+        self.card: dict | None = None
+
+    # -- written by the run's thread ------------------------------------------------------------
+    def record(self, event) -> None:
+        """Take in one event (training.runtime.Progress, or the executor's plain twin): losses
+        are averaged over the steps between plot points, so a long run still draws at most
+        MAX_POINTS points per series."""
+        every = max(1, -(-event.total_steps // MAX_POINTS))
+        with self._lock:
+            self._state = "training" if not self.stop_requested.is_set() else "stopping"
+            self._step, self._total, self._epoch, self._elapsed = event.step, event.total_steps, event.epoch, event.elapsed
+            self._first = self._first or (event.step, event.elapsed)
+            for key, value in event.losses.items():
+                self._sums[key] = self._sums.get(key, 0.0) + float(value)
+            self._count += 1
+            if self._count >= every or event.epoch_end or event.step == event.total_steps:
+                self._points += [(event.step, k, s / self._count) for k, s in self._sums.items()]
+                self._sums, self._count = {}, 0
+            if event.epoch_end and event.metrics:
+                self._metrics = dict(event.metrics)
+                self._points += [(event.step, k, float(v)) for k, v in event.metrics.items()]
+                self._epoch_log.append((event.epoch, event.step, float(event.elapsed), dict(self._metrics)))
+            if event.samples is not None:
+                self._samples, self._samples_version = np.asarray(event.samples), self._samples_version + 1
+                scores = getattr(event, "sample_scores", None)  # the discriminator's score of each sample (GAN runs)
+                self._sample_scores = None if scores is None else np.asarray(scores, dtype=np.float32)
+
+    def set_state(self, state: str) -> None:
+        with self._lock:
+            self._state = state
+
+    def set_device(self, device: str | None = None, note: locales.Explained | None = None) -> None:
+        """Where the run trains (from its first event), and why not on the GPU when ZeroGPU refused."""
+        with self._lock:
+            self._device = device or self._device
+            self._device_note = note or self._device_note
+
+    # -- read by anyone ------------------------------------------------------------------------
+    def view(self) -> RunView:
+        with self._lock:
+            elapsed = time.monotonic() - self.started
+            if self._state in ("exporting", "finished", "failed") and self._step:
+                elapsed = self._elapsed  # training time, not counting the export
+            rate = 0.0
+            if self._first and self._elapsed > self._first[1]:
+                rate = (self._step - self._first[0]) / (self._elapsed - self._first[1])
+            return RunView(
+                self.id, self.request.kind, self._state, self._step, self._total, self._epoch,
+                self.request.epochs, elapsed, list(self._points), rate, dict(self._metrics), self._samples,
+                self._samples_version, self.stop_reason, self.model_path, self.card_path, self.error,
+                dict(self.card["metrics"]) if self.card else {}, self._sample_scores, list(self._epoch_log),
+                self.request, self._device, self._device_note,
+            )
+
+    def busy(self) -> RunBusy:
+        """The refusal a second visitor gets: which kind of run, how far, and roughly when it ends."""
+        view = self.view()
+        left = (view.seconds_left(self.caps) or 0) + (EXPORT_SECONDS[view.kind] if view.state != "exporting" else EXPORT_SECONDS[view.kind] / 2)
+        where = "exporting" if view.state == "exporting" else "step" if view.step else "starting"
+        return RunBusy(f"train.busy.{where}", kind=view.kind.upper(), step=view.step, total=view.total_steps,
+                       seconds=max(1, round(left)))
