@@ -29,17 +29,26 @@ def random_affine(images: torch.Tensor, rotate_deg=0.0, scale=(1.0, 1.0), shear_
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def _window3(images: torch.Tensor, reduce, fill: float) -> torch.Tensor:
+    """The max (reduce=torch.maximum) or min of each pixel's 3x3 neighbourhood, the frame ignored:
+    four elementwise ops on shifted views, where max_pool2d on one-channel images is ten times slower."""
+    padded = F.pad(images, (1, 1, 1, 1), value=fill)
+    rows = reduce(reduce(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
+    return reduce(reduce(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+
 def random_pen(images: torch.Tensor) -> torch.Tensor:
     """Redraw each digit with a thinner or thicker pen: erode or dilate at twice the resolution, so
-    strokes change by half a pixel at a time, from hairline to marker."""
+    strokes change by half a pixel at a time, from hairline to marker (a 5x5 window is two 3x3s)."""
     big = F.interpolate(images, scale_factor=2, mode="bilinear", align_corners=False)
+    thin, thick = _window3(big, torch.minimum, math.inf), _window3(big, torch.maximum, -math.inf)
     candidates = torch.stack(
         [
-            -F.max_pool2d(-big, 5, 1, 2),  # hairline
-            -F.max_pool2d(-big, 3, 1, 1),  # thin
+            _window3(thin, torch.minimum, math.inf),  # hairline
+            thin,
             big,
-            F.max_pool2d(big, 3, 1, 1),  # thick
-            F.max_pool2d(big, 5, 1, 2),  # marker
+            thick,
+            _window3(thick, torch.maximum, -math.inf),  # marker
         ]
     )  # [5,N,1,56,56]
     choice = torch.randint(0, len(candidates), (images.shape[0],), device=images.device)
@@ -50,12 +59,15 @@ def random_pen(images: torch.Tensor) -> torch.Tensor:
 def canvas_like(images: torch.Tensor, share: float = 1.0) -> torch.Tensor:
     """How people draw on a canvas, after the app has cropped and centred it: any pen, a little
     rotation, slant, size and position change. Each image is redrawn with probability `share`; the
-    rest stay as they were written."""
-    drawn = random_affine(random_pen(images), rotate_deg=15, scale=(0.8, 1.15), shear_deg=20, shift=0.08)
+    rest stay as they were written. The whole batch's redrawn images go through in one call each."""
+
+    def redrawn(chosen: torch.Tensor) -> torch.Tensor:
+        return random_affine(random_pen(chosen), rotate_deg=15, scale=(0.8, 1.15), shear_deg=20, shift=0.08)
+
     if share >= 1:
-        return drawn
-    redraw = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < share
-    return torch.where(redraw, drawn, images)
+        return redrawn(images)
+    picked = (torch.rand(images.shape[0], device=images.device) < share).nonzero().squeeze(1)
+    return images.index_copy(0, picked, redrawn(images[picked])) if len(picked) else images
 
 
 def translate(images: torch.Tensor, shift: float = 0.1) -> torch.Tensor:
