@@ -1,8 +1,10 @@
 """What both training loops share: the device, DistributedDataParallel under torchrun, seeding,
 the progress event they yield, and checkpoints written aside then moved into place."""
+import contextlib
 import os
 import random
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +31,46 @@ class Progress:
     samples: np.ndarray | None = None  # GAN only: the fixed-latent grid [100,28,28] in [0,1]
     # GAN only, with samples: D's output on each grid sample [100] (bce: a probability; hinge: the raw score)
     sample_scores: np.ndarray | None = None
+
+
+class Phases:
+    """Seconds spent in each named part of the training steps, for benchmarks/train_profile.py.
+    A loop given none times nothing (`untimed`); on a GPU each phase waits for its kernels, so
+    the time lands where the work was queued."""
+
+    def __init__(self, device: torch.device | None = None):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.sync = device is not None and device.type == "cuda"
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        if self.sync:
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.sync:
+                torch.cuda.synchronize()
+            self.seconds[name] += time.perf_counter() - started
+
+
+_NOTHING = contextlib.nullcontext()
+
+
+def untimed(name: str):
+    return _NOTHING
+
+
+def timed(items, phase, name: str):
+    """`items`, with the time each takes to come counted under `name`."""
+    iterator, end = iter(items), object()
+    while True:
+        with phase(name):
+            item = next(iterator, end)
+        if item is end:
+            return
+        yield item
 
 
 @dataclass
@@ -136,13 +178,23 @@ def finish() -> None:
         dist.destroy_process_group()
 
 
-def ema_update(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor, decay: float) -> torch.Tensor:
-    """Exponential moving average whose decay warms up, (1+n)/(10+n), so short runs are not
-    dominated by the random first weights."""
-    warm = min(decay, (1 + updates.item()) / (10 + updates.item()))
-    return warm * average + (1 - warm) * current
+def warmed_decay(decay: float, updates: int) -> float:
+    """The EMA's decay warms up, (1+n)/(10+n), so short runs are not dominated by the random first weights."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+@torch.no_grad()
+def ema_update_all(averages: list[torch.Tensor], currents: list[torch.Tensor], updates: torch.Tensor, decay: float) -> None:
+    """Move a group of averaged tensors (one device and dtype) towards the model's: one lerp
+    kernel for all the floating ones, not a few small ops and a read of the step count each."""
+    warm = warmed_decay(decay, updates.item())
+    if averages[0].is_floating_point():
+        torch._foreach_lerp_(averages, currents, 1 - warm)
+    else:  # integer buffers (batch norm's count), rounded down as copy_ does
+        for average, current in zip(averages, currents):
+            average.copy_(warm * average + (1 - warm) * current)
 
 
 def moving_average(model: torch.nn.Module, decay: float) -> AveragedModel:
     """A copy of `model` that follows its weights (and batch-norm statistics) as an EMA."""
-    return AveragedModel(model, avg_fn=partial(ema_update, decay=decay), use_buffers=True)
+    return AveragedModel(model, multi_avg_fn=partial(ema_update_all, decay=decay), use_buffers=True)

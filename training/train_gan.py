@@ -117,7 +117,10 @@ def _default_judge():
         return None
 
 
-def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterator[Progress]:
+def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=None) -> Iterator[Progress]:
+    """Train, yielding a Progress per step; `judge` reads the sample grid at epoch ends (None: no
+    figures); `phases` (a runtime.Phases) times the parts of each step."""
+    phase = phases or runtime.untimed
     rt = runtime.start(cfg.device, cfg.seed)
     train_set = data.load(cfg.dataset)[0].to(rt.device)
     judge = _default_judge() if judge == "default" else judge
@@ -167,43 +170,62 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default") -> Iterat
 
     for epoch in range(step // per_epoch, cfg.epochs):
         done_this_epoch = step - epoch * per_epoch
-        for index, (real, labels) in enumerate(data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)):
+        batches = data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)
+        for index, (real, labels) in enumerate(runtime.timed(batches, phase, "data")):
             if index < done_this_epoch:
                 continue
-            real = real * 2 - 1  # the real batch: digits [N,1,28,28] in [-1,1], as tanh makes (FIX 7 in models/primer.py)
-            z = torch.randn(len(labels), cfg.z_dim, device=rt.device)
-            with rt.autocast:
+            with phase("data"):
+                real = real * 2 - 1  # the real batch: digits [N,1,28,28] in [-1,1], as tanh makes (FIX 7 in models/primer.py)
+                z = torch.randn(len(labels), cfg.z_dim, device=rt.device)
+            with phase("forward"), rt.autocast:
                 fake = generate(g_net, z, labels)
-                scores = discriminate(d_net, maybe_augment(torch.cat([real, fake.detach()])), torch.cat([labels, labels]))
-                d_real, d_fake = scores.float().chunk(2)
+            with phase("augment"), rt.autocast:
+                seen = maybe_augment(torch.cat([real, fake.detach()]))
+            with phase("forward"), rt.autocast:
+                d_real, d_fake = discriminate(d_net, seen, torch.cat([labels, labels])).float().chunk(2)
                 d_loss = losses(cfg.loss, d_real, d_fake)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            with rt.autocast:
-                g_loss = generator_loss(cfg.loss, discriminate(d_net, maybe_augment(fake), labels).float())
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+            with phase("backward"):
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+            with phase("optimiser"):
+                opt_d.step()
+            with phase("augment"), rt.autocast:
+                seen = maybe_augment(fake)
+            # The generator's step needs D's gradient for the images only: D's own weights would get
+            # gradients the next step throws away, so they are frozen, and D is called unwrapped
+            # (under torchrun there is nothing of D's to all-reduce).
+            discriminator.requires_grad_(False)
+            with phase("forward"), rt.autocast:
+                g_loss = generator_loss(cfg.loss, discriminate(discriminator, seen, labels).float())
+            with phase("backward"):
+                opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+            discriminator.requires_grad_(True)
+            with phase("optimiser"):
+                opt_g.step()
             if ema:
-                ema.update_parameters(generator)
+                with phase("ema"):
+                    ema.update_parameters(generator)
             step += 1
 
             last = step == total
             epoch_end = last or index == per_epoch - 1
             samples = sample_scores = None
             if epoch_end:
-                samples, sample_scores, metrics = judge_grid()
+                with phase("eval"):
+                    samples, sample_scores, metrics = judge_grid()
                 history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
-            step_losses = {
-                "d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                "d_real": score_units(cfg.loss, d_real.detach()).mean().item(),
-                "d_fake": score_units(cfg.loss, d_fake.detach()).mean().item(),
-            }
-            yield Progress(
-                step, total, epoch + 1, step_losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
-                epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples, sample_scores=sample_scores,
-            )
+            with phase("events"):
+                step_losses = {
+                    "d_loss": d_loss.item(), "g_loss": g_loss.item(),
+                    "d_real": score_units(cfg.loss, d_real.detach()).mean().item(),
+                    "d_fake": score_units(cfg.loss, d_fake.detach()).mean().item(),
+                }
+                event = Progress(
+                    step, total, epoch + 1, step_losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
+                    epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples, sample_scores=sample_scores,
+                )
+            yield event
             if last:
                 return
 

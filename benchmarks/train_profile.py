@@ -1,0 +1,119 @@
+"""Where a training step's time goes: one epoch of each loop (CNN and GAN, ours and the primer's),
+run through the real `train()` generators with a runtime.Phases timer, split into data, augment,
+forward, backward, optimiser, EMA, eval (the epoch-end figures, spread over the epoch's steps) and
+events (the per-step losses and the Progress event), with the set-up (data, models) apart.
+
+Beside it, the share of the machine's FLOP limit each loop reaches: the arithmetic of one step as
+torch.utils.flop_counter counts it (convolutions and matrix products, forward and backward; the
+elementwise rest is left out, so the share is a floor), times the steps a second, over the best
+rate of a float32 2048x2048 matmul on the same threads.
+
+    python -m benchmarks.train_profile                       # all four, every core
+    python -m benchmarks.train_profile --only cnn:lab --threads 1
+    python -m benchmarks.train_profile --json profile.json
+"""
+import argparse
+import json
+import os
+import time
+
+PHASES = ("data", "augment", "forward", "backward", "optimiser", "ema", "eval", "events")
+RUNS = ("cnn:lab", "cnn:seed", "gan:lab", "gan:seed")
+
+
+def matmul_limit(threads: int, device: str = "cpu", size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of the best of `repeats` float32 size x size matmuls on `threads` threads (or the GPU)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    wait = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    a @ b  # the first call pays for the library's set-up
+    wait()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        wait()
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def _loop(kind: str, arch: str, device: str, max_steps: int, phases=None):
+    from training import train_cnn, train_gan
+
+    if kind == "cnn":
+        return train_cnn.train(train_cnn.CNNConfig(arch=arch, device=device, max_steps=max_steps), phases=phases)
+    return train_gan.train(train_gan.GANConfig(arch=arch, device=device, max_steps=max_steps), phases=phases)
+
+
+def step_flops(kind: str, arch: str, device: str) -> float:
+    """FLOPs of the loop's second step (the first also sets the run up)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    events = _loop(kind, arch, device, max_steps=2)
+    next(events)
+    with FlopCounterMode(display=False) as counter:
+        next(events)
+    events.close()
+    return float(counter.get_total_flops())
+
+
+def profile(kind: str, arch: str, device: str = "cpu") -> dict:
+    """One epoch of the loop, timed by phase; the per-step figures are over the epoch's steps."""
+    from training import data, runtime
+
+    per_epoch = data.steps_per_epoch(data.load("mnist-5k")[0], 64)  # the first epoch's end, near enough
+    phases = runtime.Phases(runtime.pick_device(device))
+    started = time.perf_counter()
+    events = _loop(kind, arch, device, max_steps=per_epoch, phases=phases)
+    first = next(events)
+    setup = time.perf_counter() - started - sum(phases.seconds.values())
+    steps = first.step
+    for event in events:
+        steps = event.step
+    stepping = time.perf_counter() - started - setup
+    per_step = {name: 1000 * phases.seconds.get(name, 0.0) / steps for name in PHASES}
+    per_step["other"] = 1000 * stepping / steps - sum(per_step.values())
+    return {"steps": steps, "setup_seconds": round(setup, 2), "steps_per_second": round(steps / stepping, 2),
+            "ms_per_step": {k: round(v, 2) for k, v in per_step.items()}}
+
+
+def main(only=RUNS, threads: int | None = None, device: str = "cpu") -> dict:
+    import torch
+
+    threads = threads or os.cpu_count() or 1
+    limit = matmul_limit(threads, device)
+    figures = {"torch": torch.__version__, "threads": threads, "interop_threads": torch.get_num_interop_threads(),
+               "device": device, "matmul_gflops": round(limit, 1), "runs": {}}
+    for name in only:
+        kind, arch = name.split(":")
+        torch.set_num_threads(threads)
+        run = profile(kind, arch, device)
+        run["gflop_per_step"] = round(step_flops(kind, arch, device) / 1e9, 3)
+        run["gflops"] = round(run["gflop_per_step"] * run["steps_per_second"], 2)
+        run["share_of_limit"] = round(run["gflops"] / limit, 4)
+        figures["runs"][name] = run
+        print(_line(name, run), flush=True)
+    return figures
+
+
+def _line(name: str, run: dict) -> str:
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in run["ms_per_step"].items() if v >= 0.05)
+    share = f", {100 * run['share_of_limit']:.1f}% of the matmul limit"
+    return (f"{name}: {run['steps_per_second']} steps/s over {run['steps']} steps (set-up {run['setup_seconds']} s); "
+            f"ms a step: {parts}; {run['gflop_per_step']} GFLOP a step, {run['gflops']} GFLOP/s{share}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    figures = main(args.only, args.threads, args.device)
+    print(f"limit: float32 2048x2048 matmul, best of 5, {figures['threads']} thread(s): {figures['matmul_gflops']} GFLOP/s")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=1)
