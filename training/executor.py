@@ -19,7 +19,8 @@ duration_factor, 1.5 on its largest GPUs: spaces zero/configs.json, client.py ge
 and refuses with a gr.Error titled "ZeroGPU ..." (quota, illegal duration, no GPU within 60 s:
 client.py schedule). A run asks for its own estimate, never more than DIGIT_LAB_ZEROGPU_SECONDS
 (default 80: 80 x 1.5 = 120 s, an anonymous visitor's whole daily quota), trains until that budget
-ends, and when refused trains on the CPU instead, saying why.
+ends, and when refused trains on the CPU instead, saying why (in a process of its own:
+training/worker_process.py).
 """
 import itertools
 import math
@@ -233,4 +234,6 @@ def _start(spec: Spec, told) -> tuple[Iterator[dict], list]:
             raise
         said = str(getattr(error, "message", "") or error)
         told(note=locales.Explained("train.device.refused", platform=said))
-        return worker(replace(spec, device="cpu", seconds=None)), []
+        from training import worker_process  # this process's torch is spaces' CUDA pose: train in a plain one
+
+        return worker_process.events(replace(spec, device="cpu", seconds=None)), []
