@@ -23,8 +23,20 @@ with gr.Blocks(title="Digit Lab") as demo:
     with gr.Tab(ui("app.tab.train"), id="train"):
         train.build(cnn_path, gan_path, corrections)
 
+# Gradio keeps every visitor's session (a copy of each component's config, ~190 KiB here) until
+# 10,000 have come; the 200 most recently active are plenty for a Space and keep memory flat
+# (benchmarks/soak.py). Uploads past 20 MB are refused by Gradio before we see them.
+LAUNCH_SETTINGS = dict(i18n=browser_i18n(), theme=digit_lab_theme(), state_session_capacity=200, max_file_size="20mb")
+
+
+def _launch(*args, **kwargs):
+    """demo.launch() with Digit Lab's settings, whoever calls it: `python app.py` below, or a host
+    (as Spaces may) that imports this file and launches `demo` itself. Gradio's own launch is looked
+    up at call time, so a wrapper spaces puts on it (its ZeroGPU start-up report) still runs."""
+    return gr.Blocks.launch(demo, *args, **{**LAUNCH_SETTINGS, **kwargs})
+
+
+demo.launch = _launch
+
 if __name__ == "__main__":
-    # Gradio keeps every visitor's session (a copy of each component's config, ~190 KiB here) until
-    # 10,000 have come; the 200 most recently active are plenty for a Space and keep memory flat
-    # (benchmarks/soak.py). Uploads past 20 MB are refused by Gradio before we see them.
-    demo.launch(i18n=browser_i18n(), theme=digit_lab_theme(), state_session_capacity=200, max_file_size="20mb")
+    demo.launch()

@@ -28,8 +28,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# What a Hugging Face Space sets when it starts a Gradio app: SSR on (a Node proxy on the public
+# port in front of Python on the next free one), and the Space's identity.
+SPACE_ENV = {"GRADIO_SSR_MODE": "true", "SYSTEM": "spaces", "SPACE_ID": "digit-lab/digit-lab"}
+SSR_LINE = "with SSR ⚡ (Node proxy -> Python"  # what Gradio prints once Node fronts it
+
+
 class Server:
-    """`python <script>` on a free loopback port, timed from the moment it is started."""
+    """`python <script>` on a free loopback port, timed from the moment it is started. With
+    GRADIO_SSR_MODE=true in `env_extra` (SPACE_ENV) it waits until Gradio says Node fronts it, and
+    fails rather than test a Python-only page that Gradio fell back to."""
 
     def __init__(self, script: str = "app.py", env_extra: dict | None = None, timeout: float = 120):
         import httpx
@@ -49,7 +57,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{script} exited with {self.process.returncode}; see {self.log_path}")
             try:
-                if httpx.get(self.url, timeout=2).status_code == 200:
+                if httpx.get(self.url, timeout=2).status_code == 200 and self._fronted(env, deadline):
                     self.page_s = time.perf_counter() - self.started
                     return
             except httpx.HTTPError:
@@ -57,6 +65,17 @@ class Server:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{script} did not answer within {timeout} s; see {self.log_path}")
+
+    def _fronted(self, env: dict, deadline: float) -> bool:
+        """Off SSR, always; on SSR, once the log has Gradio's line for the Node proxy."""
+        if env.get("GRADIO_SSR_MODE", "").lower() != "true":
+            return True
+        while time.perf_counter() < deadline:
+            if SSR_LINE in self.log_path.read_text(errors="replace"):
+                return True
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.script} did not start with SSR (no Node proxy); see {self.log_path}")
 
     def rss_mib(self) -> float:
         """Resident memory of the server and any processes it started."""
