@@ -129,8 +129,8 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
     discriminator = build_discriminator(asdict(cfg)).to(rt.device)
     ema = runtime.moving_average(generator, cfg.ema) if cfg.ema else None
     served = ema.module if ema else generator  # the generator that is sampled and exported
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
+    opt_g = runtime.adam(generator, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_d = runtime.adam(discriminator, lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
     per_epoch = data.steps_per_epoch(train_set, cfg.batch_size, rt.world)
     total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
     step, metrics, history = 0, {}, []  # history: the held-out figures at each epoch's end, with the time
