@@ -74,7 +74,7 @@ def step_flops(kind: str, arch: str, device: str) -> float:
 
 def profile(kind: str, arch: str, device: str = "cpu") -> dict:
     """One epoch of the loop, timed by phase; the per-step figures are over the epoch's steps."""
-    from training import data, runtime
+    from training import data, runtime, train_cnn, train_gan  # noqa: F401 (imported before the clock starts)
 
     per_epoch = data.steps_per_epoch(data.load("mnist-5k")[0], 64)  # the first epoch's end, near enough
     phases = runtime.Phases(runtime.pick_device(device))

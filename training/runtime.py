@@ -1,6 +1,8 @@
 """What both training loops share: the device, DistributedDataParallel under torchrun, seeding,
 the progress event they yield, and checkpoints written aside then moved into place."""
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import random
 import time
@@ -139,6 +141,41 @@ def place(module: torch.nn.Module, device: torch.device, channels_last: bool = F
     through the first convolution)."""
     module = module.to(device)
     return module.to(memory_format=torch.channels_last) if channels_last else module
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt options
+TRAINING_MMAP_THRESHOLD = 32 * 2**20  # glibc's largest: a step's activations (0.1-6 MiB each) stay in the heap
+SERVING_MMAP_THRESHOLD, SERVING_TRIM_THRESHOLD = 128 * 1024, 4 * 2**20  # inference/memory.py's (the first is glibc's own start)
+
+
+def _mallopt():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return None
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt
+
+
+@contextlib.contextmanager
+def reused_buffers(device: torch.device):
+    """While a CPU run trains, the buffers of one step are reused by the next. PyTorch's CPU
+    allocator is malloc, and glibc maps every block above its threshold (128 KiB; the serving
+    process fixes it there, inference/memory.py) afresh and hands it back when freed, so each
+    step faulted in its activations' pages anew: 2,400 page faults and a quarter of a step's time
+    for our CNN. Afterwards the serving thresholds come back."""
+    mallopt = _mallopt() if device.type == "cpu" else None
+    if mallopt is None:
+        yield
+        return
+    mallopt(M_MMAP_THRESHOLD, TRAINING_MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, 4 * TRAINING_MMAP_THRESHOLD)
+    try:
+        yield
+    finally:
+        mallopt(M_MMAP_THRESHOLD, SERVING_MMAP_THRESHOLD)
+        mallopt(M_TRIM_THRESHOLD, SERVING_TRIM_THRESHOLD)
 
 
 def adam(module: torch.nn.Module, decoupled: bool = False, **options) -> torch.optim.Optimizer:

@@ -168,66 +168,67 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
             figures["confident_share"] = judge.confident_share(samples[:, None])
         return samples, scores.cpu().numpy(), figures
 
-    for epoch in range(step // per_epoch, cfg.epochs):
-        done_this_epoch = step - epoch * per_epoch
-        batches = data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)
-        for index, (real, labels) in enumerate(runtime.timed(batches, phase, "data")):
-            if index < done_this_epoch:
-                continue
-            with phase("data"):
-                real = real * 2 - 1  # the real batch: digits [N,1,28,28] in [-1,1], as tanh makes (FIX 7 in models/primer.py)
-                z = torch.randn(len(labels), cfg.z_dim, device=rt.device)
-            with phase("forward"), rt.autocast:
-                fake = generate(g_net, z, labels)
-            with phase("augment"), rt.autocast:
-                seen = maybe_augment(torch.cat([real, fake.detach()]))
-            with phase("forward"), rt.autocast:
-                d_real, d_fake = discriminate(d_net, seen, torch.cat([labels, labels])).float().chunk(2)
-                d_loss = losses(cfg.loss, d_real, d_fake)
-            with phase("backward"):
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-            with phase("optimiser"):
-                opt_d.step()
-            with phase("augment"), rt.autocast:
-                seen = maybe_augment(fake)
-            # The generator's step needs D's gradient for the images only: D's own weights would get
-            # gradients the next step throws away, so they are frozen, and D is called unwrapped
-            # (under torchrun there is nothing of D's to all-reduce).
-            discriminator.requires_grad_(False)
-            with phase("forward"), rt.autocast:
-                g_loss = generator_loss(cfg.loss, discriminate(discriminator, seen, labels).float())
-            with phase("backward"):
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-            discriminator.requires_grad_(True)
-            with phase("optimiser"):
-                opt_g.step()
-            if ema:
-                with phase("ema"):
-                    ema.update_parameters(generator)
-            step += 1
+    with runtime.reused_buffers(rt.device):
+        for epoch in range(step // per_epoch, cfg.epochs):
+            done_this_epoch = step - epoch * per_epoch
+            batches = data.batches(train_set, cfg.batch_size, cfg.seed, epoch, rt.rank, rt.world)
+            for index, (real, labels) in enumerate(runtime.timed(batches, phase, "data")):
+                if index < done_this_epoch:
+                    continue
+                with phase("data"):
+                    real = real * 2 - 1  # the real batch: digits [N,1,28,28] in [-1,1], as tanh makes (FIX 7 in models/primer.py)
+                    z = torch.randn(len(labels), cfg.z_dim, device=rt.device)
+                with phase("forward"), rt.autocast:
+                    fake = generate(g_net, z, labels)
+                with phase("augment"), rt.autocast:
+                    seen = maybe_augment(torch.cat([real, fake.detach()]))
+                with phase("forward"), rt.autocast:
+                    d_real, d_fake = discriminate(d_net, seen, torch.cat([labels, labels])).float().chunk(2)
+                    d_loss = losses(cfg.loss, d_real, d_fake)
+                with phase("backward"):
+                    opt_d.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                with phase("optimiser"):
+                    opt_d.step()
+                with phase("augment"), rt.autocast:
+                    seen = maybe_augment(fake)
+                # The generator's step needs D's gradient for the images only: D's own weights would get
+                # gradients the next step throws away, so they are frozen, and D is called unwrapped
+                # (under torchrun there is nothing of D's to all-reduce).
+                discriminator.requires_grad_(False)
+                with phase("forward"), rt.autocast:
+                    g_loss = generator_loss(cfg.loss, discriminate(discriminator, seen, labels).float())
+                with phase("backward"):
+                    opt_g.zero_grad(set_to_none=True)
+                    g_loss.backward()
+                discriminator.requires_grad_(True)
+                with phase("optimiser"):
+                    opt_g.step()
+                if ema:
+                    with phase("ema"):
+                        ema.update_parameters(generator)
+                step += 1
 
-            last = step == total
-            epoch_end = last or index == per_epoch - 1
-            samples = sample_scores = None
-            if epoch_end:
-                with phase("eval"):
-                    samples, sample_scores, metrics = judge_grid()
-                history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
-            with phase("events"):
-                step_losses = {
-                    "d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                    "d_real": score_units(cfg.loss, d_real.detach()).mean().item(),
-                    "d_fake": score_units(cfg.loss, d_fake.detach()).mean().item(),
-                }
-                event = Progress(
-                    step, total, epoch + 1, step_losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
-                    epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples, sample_scores=sample_scores,
-                )
-            yield event
-            if last:
-                return
+                last = step == total
+                epoch_end = last or index == per_epoch - 1
+                samples = sample_scores = None
+                if epoch_end:
+                    with phase("eval"):
+                        samples, sample_scores, metrics = judge_grid()
+                    history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
+                with phase("events"):
+                    step_losses = {
+                        "d_loss": d_loss.item(), "g_loss": g_loss.item(),
+                        "d_real": score_units(cfg.loss, d_real.detach()).mean().item(),
+                        "d_fake": score_units(cfg.loss, d_fake.detach()).mean().item(),
+                    }
+                    event = Progress(
+                        step, total, epoch + 1, step_losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
+                        epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples, sample_scores=sample_scores,
+                    )
+                yield event
+                if last:
+                    return
 
 
 if __name__ == "__main__":
