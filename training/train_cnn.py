@@ -15,8 +15,8 @@ from training.runtime import Progress
 
 TRAIN_ACCURACY_DIGITS = 1000  # train accuracy is measured on at most this many of the training digits
 # Both CNNs train channels-last: on the CPU, oneDNN's convolutions then need no reordering of every
-# activation, a step 1.5x (the primer's) to 2.7x (ours: depthwise) faster (benchmarks/train_profile.py);
-# on a GPU it is the layout bf16 convolutions prefer.
+# activation; a step was faster in every comparison made (best of repeats at one thread on the shared
+# machine: ours, depthwise, 2.7x; the primer's 1.5x). On a GPU it is the layout bf16 convolutions prefer.
 
 
 @dataclass
