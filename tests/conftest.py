@@ -50,7 +50,15 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def app_url():
-    process, url = launch_app()
+    """One launched app for every test that needs no settings of its own, with a patient start: on
+    a busy 2-core machine app.py has taken over two minutes to answer. DIGIT_LAB_URL reuses one
+    already running."""
+    import os
+
+    if os.environ.get("DIGIT_LAB_URL"):
+        yield os.environ["DIGIT_LAB_URL"]
+        return
+    process, url = launch_app(timeout=600)
     yield url
     stop_app(process)
 

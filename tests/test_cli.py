@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts python and torch in a subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

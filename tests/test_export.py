@@ -9,6 +9,8 @@ import pytest
 
 from training import export, train_cnn, train_gan
 
+pytestmark = pytest.mark.slow  # each test trains a few steps and exports with parity checks
+
 
 def last(events):
     *_, event = events

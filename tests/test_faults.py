@@ -227,14 +227,6 @@ def test_a_visitor_leaving_mid_run_frees_the_server(training_app):
 # plain HTTP calls on files uploaded once, so the measuring client's CPU does not blur it.
 
 @pytest.fixture(scope="module")
-def app_url():
-    """The app for these tests, given longer to start than conftest's (a loaded, shared machine)."""
-    process, url = launch_app(timeout=600)
-    yield url
-    stop_app(process)
-
-
-@pytest.fixture(scope="module")
 def huge_png(tmp_path_factory) -> Path:
     """12,000 x 12,000 transparent pixels in about 548 KiB: decoding it took 16 s of server time."""
     from hostile_pictures import transparent_png

@@ -21,11 +21,14 @@ ALLOWED = {
 }
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-# The page's visible text, less commands and file names shown as code (they are not words to
-# translate) and Gradio's own footer (its links, and a "Runs" counter Gradio leaves untranslated).
+# The page's visible text, less what is not words to translate: commands and file names shown as
+# code, the list of a finished run's downloads (file names and their sizes in Gradio's own units:
+# whether it is on the page when the test reads depends only on how fast the run was), and Gradio's
+# own footer (its links, and a "Runs" counter Gradio leaves untranslated).
 VISIBLE_TEXT = """() => {
   let text = document.querySelector('.gradio-container').innerText;
-  for (const code of document.querySelectorAll('.gradio-container code, .gradio-container pre, footer')) {
+  const apart = '.gradio-container code, .gradio-container pre, .gradio-container .file-preview, footer';
+  for (const code of document.querySelectorAll(apart)) {
     const shown = code.innerText.trim();
     if (shown) text = text.split(shown).join(' ');
   }
@@ -83,8 +86,8 @@ def check(text: str, locale: str, where: str) -> None:
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_every_tab_speaks_the_visitors_language(browser, app_url, locale):
+    """Each tab as it opens, on a desktop and a phone."""
     context, page, errors = new_page(browser, app_url, locale)
-    other = None
     try:
         for width, height in ((1280, 900), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
@@ -92,8 +95,18 @@ def test_every_tab_speaks_the_visitors_language(browser, app_url, locale):
                 open_tab(page, index)
                 check(page.evaluate(VISIBLE_TEXT), locale, f"{name} tab")
                 page.screenshot(path=str(ARTIFACTS / f"i18n-{name}-{locale}-{width}px.png"), full_page=True)
-        page.set_viewport_size({"width": 1280, "height": 900})
+    finally:
+        context.close()
+    assert not errors, f"page errors: {errors}"
 
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_each_tab_keeps_the_visitors_language_once_used(browser, app_url, locale):
+    """Each tab after it is used: a digit read and a not-sure one, a slider moved, a run started,
+    refused to a second visitor, and stopped."""
+    context, page, errors = new_page(browser, app_url, locale)
+    other = None
+    try:
         panel = open_tab(page, 0)  # Draw: a clear digit, then noise (not sure)
         upload(page, panel, "seven.png", digit_png())
         wait_for(page, lambda: panel.locator("#draw-label").inner_text(), lambda text: "7" in text, 20)
@@ -125,7 +138,8 @@ def test_every_tab_speaks_the_visitors_language(browser, app_url, locale):
         check(" ".join(toast.split("\n", 1)[-1] for toast in refusal), locale, "train tab, the refusal")
         panel.locator("button.stop").first.click()
         wait_for(page, lambda: panel.locator("button.primary").first.is_enabled(), bool, 10)
-        page.wait_for_timeout(12_000)  # the export after a stop
+        # the export after a stop: done when the run's downloads are listed
+        wait_for(page, lambda: panel.locator(".file-preview").count(), bool, 120)
         page.screenshot(path=str(ARTIFACTS / f"i18n-train-stopped-{locale}.png"), full_page=True)
         check(page.evaluate(VISIBLE_TEXT), locale, "train tab, stopped")
     finally:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ARTIFACTS, launch_app, stop_app
+from tests.conftest import ARTIFACTS
+from tests.test_browser import wait_for
 from tests.draw_digits import drawn_digit
 
 pytestmark = pytest.mark.browser
@@ -18,20 +19,6 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 OPEN = {"en-US": "Inside the CNN", "zh-CN": "CNN 内部"}
 GENERATE = {"en-US": "Generate", "zh-CN": "生成"}
 CRITIC = {"en-US": re.compile(r"Looks (real|generated)"), "zh-CN": re.compile(r"像(真的|生成的)")}
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    """This file's own app, with a patient start: on the shared 2-core machine app.py has taken
-    over two minutes to answer. DIGIT_LAB_URL reuses one already running."""
-    import os
-
-    if os.environ.get("DIGIT_LAB_URL"):
-        yield os.environ["DIGIT_LAB_URL"]
-        return
-    process, url = launch_app(timeout=600)
-    yield url
-    stop_app(process)
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +86,8 @@ def test_generate_tab_shows_the_discriminators_verdict_and_names_its_strips(brow
     try:
         page.get_by_role("tab", name=GENERATE[locale]).click()
         critic = page.locator("#generate-critic")
-        page.wait_for_function("() => (document.querySelector('#generate-critic')?.innerText || '').trim().length > 10", timeout=30_000)
-        text = critic.inner_text()
+        # the verdict, not Gradio's "processing" line that stands in its place while it is computed
+        text = wait_for(page, critic.inner_text, lambda t: CRITIC[locale].search(t) or "gan.discriminator.onnx" in t, 30)
         import os
         from pathlib import Path
 

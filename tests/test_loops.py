@@ -5,6 +5,8 @@ import torch
 from training import data, train_cnn, train_gan
 from training.runtime import Progress
 
+pytestmark = pytest.mark.slow  # each test trains for real, a few steps
+
 
 def run(events):
     return list(events)

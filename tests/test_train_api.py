@@ -216,6 +216,7 @@ def classify(client, tmp_path, value) -> dict:
     return {c["label"]: c["confidence"] for c in label["confidences"]}
 
 
+@pytest.mark.slow
 def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path):
     from tests.draw_digits import drawn_digit
 
@@ -258,6 +259,7 @@ def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path)
     assert classify(client, tmp_path, sketch) == pytest.approx(shipped, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_runs_side_by_side_and_any_one_used_again(train_app, tmp_path):
     """Two short runs in one session: both in the table and overlaid (a dot each: one epoch), the
     choice lists both, and /use_run swaps the first one back into this session's Draw tab."""
@@ -286,6 +288,7 @@ def test_runs_side_by_side_and_any_one_used_again(train_app, tmp_path):
     assert value(first[OUT["status"]]).startswith("**CNN run finished**")
 
 
+@pytest.mark.slow
 def test_a_primer_cnn_run_with_sigmoid_on_100_digits_gets_its_card(train_app):
     url, runs = train_app
     client = new_client(url)
@@ -299,6 +302,7 @@ def test_a_primer_cnn_run_with_sigmoid_on_100_digits_gets_its_card(train_app):
     assert "the primer's · Sigmoid · 100 digits" in html.unescape(value(outputs[OUT["table"]]))
 
 
+@pytest.mark.slow
 def test_an_impossible_combination_is_refused_in_the_visitors_language(train_app):
     from gradio_client.exceptions import AppError
 
@@ -311,6 +315,7 @@ def test_an_impossible_combination_is_refused_in_the_visitors_language(train_app
     assert time.monotonic() - started < 20  # refused at once, not after a run
 
 
+@pytest.mark.slow
 def test_stop_ends_the_run_within_two_seconds_and_keeps_it(train_app):
     url, _ = train_app
     client = new_client(url)
@@ -327,6 +332,7 @@ def test_stop_ends_the_run_within_two_seconds_and_keeps_it(train_app):
     assert "uses this model" in status  # what it learned was exported and swapped in
 
 
+@pytest.mark.slow
 def test_a_second_run_is_refused_while_one_is_going(train_app):
     from gradio_client.exceptions import AppError
 
@@ -351,6 +357,7 @@ def test_a_second_run_is_refused_while_one_is_going(train_app):
     ({"epochs": 1, "dataset": "cifar10"}, "cifar10"),
     ({"epochs": 1, "kind": "rnn"}, "rnn"),
 ])
+@pytest.mark.slow
 def test_bad_settings_are_refused_before_anything_starts(train_app, settings, says):
     from gradio_client.exceptions import AppError
 
@@ -361,6 +368,7 @@ def test_bad_settings_are_refused_before_anything_starts(train_app, settings, sa
     assert time.monotonic() - started < 10  # refused at once, not after a run
 
 
+@pytest.mark.slow
 def test_a_closed_connection_stops_the_run(train_app):
     """What a closed browser tab does: the event stream drops. Gradio then closes the /train
     generator, which stops the run; it is still exported, and its card says why it stopped."""

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test forks the real spaces wrapper's worker
+
 ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("spaces", reason="spaces==0.51.3 (requirements.txt) is not installed")
 
