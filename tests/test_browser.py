@@ -140,8 +140,14 @@ def line_lengths(panel) -> int:
                                  .reduce((n, p) => n + (p.getAttribute('d') || '').length, 0)""")
 
 
+# The run's own plots (the overlay of past runs, #train-compare-plot, gains a line when a run ends).
+RUN_PLOTS = "#train-loss-plot, #train-score-plot, #train-game-plot"
+
+
 def line_colours(panel) -> list:
-    return panel.evaluate("panel => [...panel.querySelectorAll('svg .mark-line path')].map(p => p.getAttribute('stroke'))")
+    return panel.evaluate(f"""panel => [...panel.querySelectorAll('{RUN_PLOTS}')]
+                                 .flatMap(plot => [...plot.querySelectorAll('svg .mark-line path')])
+                                 .map(p => p.getAttribute('stroke'))""")
 
 
 def all_coloured(colours: list) -> bool:

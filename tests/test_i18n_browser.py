@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ALLOWED = {
     "cnn", "gan", "onnx", "pca", "relu", "sigmoid", "tanh", "mnist", "digit", "lab", "gradio", "api",
     "adam", "bce", "max", "exp", "log", "fashion", "ms", "px", "sd", "kib", "mib", "pytorch",
+    "cpu", "gpu", "zerogpu",
 }
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
