@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import ARTIFACTS, launch_app, stop_app
-from test_browser import wait_for
+from test_browser import RUN_STEP, wait_for, wait_for_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -99,7 +99,7 @@ def use_generate(page, panel) -> None:
 def use_train(page, panel) -> None:
     panel.locator("button.primary").first.click()
     try:
-        wait_for(page, lambda: panel.inner_text(), lambda text: re.search(r"\d+ / \d+|\d+ of \d+|第", text), 120)
+        wait_for_text(page, panel, RUN_STEP, 120)
     finally:
         panel.locator("button.stop").first.click()
     wait_for(page, lambda: panel.locator("button.stop").first.is_visible(), bool, 5)

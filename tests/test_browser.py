@@ -164,6 +164,10 @@ def wait_for(page, read, ok, seconds: float):
     return value
 
 
+# A run's progress line in either language ("step 3 of 100", "第 3 步，共 100 步").
+RUN_STEP = r"step \d+ of \d+|第 \d+ 步，共 \d+ 步"
+
+
 def wait_for_text(page, panel, pattern: str, seconds: float) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ARTIFACTS
 from test_accessibility import digit_png
-from test_browser import wait_for
+from test_browser import RUN_STEP, wait_for, wait_for_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -126,7 +126,7 @@ def test_each_tab_keeps_the_visitors_language_once_used(browser, app_url, locale
 
         panel = open_tab(page, 2)  # Train: start; a second visitor is refused; stop
         panel.locator("button.primary").first.click()
-        wait_for(page, lambda: panel.inner_text(), lambda text: re.search(r"\d+\s*/\s*\d+|\d+ of \d+", text), 120)
+        wait_for_text(page, panel, RUN_STEP, 120)
         check(page.evaluate(VISIBLE_TEXT), locale, "train tab, running")
         other, other_page, _ = new_page(browser, app_url, locale)
         other_panel = open_tab(other_page, 2)
