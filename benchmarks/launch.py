@@ -5,6 +5,7 @@ bare Gradio app too), and `hammer`, many such visitors at once, bounded in time.
 import concurrent.futures
 import itertools
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -40,42 +41,44 @@ class Server:
     fails rather than test a Python-only page that Gradio fell back to."""
 
     def __init__(self, script: str = "app.py", env_extra: dict | None = None, timeout: float = 120):
+        self.script = script
+        self.started = time.perf_counter()
+        deadline = self.started + timeout
+        while not self._start(env_extra or {}, deadline):
+            pass  # the free port was taken before the app bound it (another test process): again
+
+    def _start(self, env_extra: dict, deadline: float) -> bool:
+        """Start on a free port and wait until this process serves it: True; False if the port was
+        taken in the meantime. Any other end is an error that says where the log is."""
         import httpx
 
         port = free_port()
         env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-               "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
+               "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **env_extra}
         ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / f"server-{Path(script).stem}-{port}.log"
+        self.log_path = ARTIFACTS / f"server-{Path(self.script).stem}-{port}.log"
         self.url = f"http://127.0.0.1:{port}/"
-        self.script = script
-        self.started = time.perf_counter()
+        # Gradio's line once it listens; with SSR it names the Node proxy in front of Python.
+        listening = re.compile(rf"Running on local URL:\s+http://127\.0\.0\.1:{port}\b.*"
+                               + (re.escape(SSR_LINE) if env.get("GRADIO_SSR_MODE", "").lower() == "true" else ""))
         with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen([sys.executable, script], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = self.started + timeout
+            self.process = subprocess.Popen([sys.executable, self.script], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         while time.perf_counter() < deadline:
+            log = self.log_path.read_text(errors="replace")
             if self.process.poll() is not None:
-                raise RuntimeError(f"{script} exited with {self.process.returncode}; see {self.log_path}")
+                if "Cannot find empty port" in log:
+                    return False
+                raise RuntimeError(f"{self.script} exited with {self.process.returncode}; see {self.log_path}")
             try:
-                if httpx.get(self.url, timeout=2).status_code == 200 and self._fronted(env, deadline):
+                # The page answering is not enough: another process may hold the port we were given.
+                if listening.search(log) and httpx.get(self.url, timeout=2).status_code == 200:
                     self.page_s = time.perf_counter() - self.started
-                    return
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"{script} did not answer within {timeout} s; see {self.log_path}")
-
-    def _fronted(self, env: dict, deadline: float) -> bool:
-        """Off SSR, always; on SSR, once the log has Gradio's line for the Node proxy."""
-        if env.get("GRADIO_SSR_MODE", "").lower() != "true":
-            return True
-        while time.perf_counter() < deadline:
-            if SSR_LINE in self.log_path.read_text(errors="replace"):
-                return True
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.script} did not start with SSR (no Node proxy); see {self.log_path}")
+        raise RuntimeError(f"{self.script} did not answer (with SSR where asked) within {deadline - self.started:.0f} s; see {self.log_path}")
 
     def rss_mib(self) -> float:
         """Resident memory of the server and any processes it started."""
