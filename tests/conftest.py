@@ -11,6 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"  # screenshots and logs that CI keeps
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """pytest.ini runs the suite in two processes (-n 2). `-s` asks to see what tests print (the
+    measurements' figures), which xdist's workers would keep to themselves: one process then."""
+    if config.option.capture == "no":
+        config.option.numprocesses = 0
+
+
 def cnn_steps(epochs: int, batch_size: int) -> int:
     """Steps in a default CNN run on mnist-5k: its 4,500 training digits and the typed ones."""
     from training import data, fonts
