@@ -165,18 +165,24 @@ def test_ten_mouse_drawn_digits_are_read_right_and_settle_fast(desk):
 
 
 def test_the_reading_follows_the_pen_while_it_moves(desk):
+    """Readings come while the pen is still down. How many come in a lap depends on how busy the
+    machine is (the canvas sends the next only when the last is answered), so the pen goes round
+    the ring again, up to 12 laps, until three have come: what is checked is that they come."""
     page = desk
     box = canvas_box(page)
     page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.2 * box["height"])
     page.mouse.down()
-    for k in range(1, 41):  # a slow loop, about 1.6 s of drawing
-        angle = 2 * np.pi * k / 40 - np.pi / 2
-        page.mouse.move(box["x"] + (0.5 + 0.22 * np.cos(angle)) * box["width"], box["y"] + (0.5 + 0.3 * np.sin(angle)) * box["height"])
-        page.wait_for_timeout(40)
-    record = page.evaluate("window.__draw")
+    while_moving, laps = [], 0
+    while len(while_moving) < 3 and laps < 12:
+        for k in range(1, 41):  # a slow lap, about 1.6 s of drawing
+            angle = 2 * np.pi * k / 40 - np.pi / 2
+            page.mouse.move(box["x"] + (0.5 + 0.22 * np.cos(angle)) * box["width"], box["y"] + (0.5 + 0.3 * np.sin(angle)) * box["height"])
+            page.wait_for_timeout(40)
+        laps += 1
+        record = page.evaluate("window.__draw")
+        while_moving = [t for t, kind, _ in record["answers"] if kind == "move"]
     page.mouse.up()
-    while_moving = [t for t, kind, _ in record["answers"] if kind == "move"]
-    print(f"\nreadings that arrived while the pen was still down: {len(while_moving)}")
+    print(f"\nreadings that arrived while the pen was still down: {len(while_moving)} in {laps} lap(s)")
     assert len(while_moving) >= 3, record["answers"]
     assert settle(page) is not None
     assert top(page) == "0"
