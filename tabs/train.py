@@ -1,7 +1,7 @@
 """The Train tab: start a short CNN or GAN run with the primer's knobs, watch it learn, stop it,
 compare it with this visitor's other runs, use any of them, take its model home.
 
-The run itself lives in training.jobs (a background thread, one run on the server at a time); this
+The run itself lives in training.jobs (a background thread, the runs taking turns in a queue); this
 tab validates the settings, starts it, and streams what it shows about once a second: the charts
 are drawn here as SVG (tabs/train_plots.py), in the visitor's language. When the run ends, its export
 is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train_runs.py).
@@ -122,6 +122,12 @@ def status_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str = "e
 
 def _state_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str, number: int | None) -> str:
     model = view.kind.upper()
+    if view.state == "queued":
+        key = "train.status.queued" if view.starts_in_measured else "train.status.queued_bound"
+        return text(key, lang, model=model, place=view.place, waiting=view.queue_length,
+                    time=_duration(view.starts_in or 0, lang))
+    if view.state == "left":
+        return text("train.status.left_queue", lang, model=model, reason=say(view.stop_reason, lang))
     if view.state == "starting":
         return text("train.status.starting", lang, model=model)
     if view.state in ("training", "stopping"):
@@ -153,7 +159,8 @@ def _state_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str, num
 
 def caps_text(lang: str) -> str:
     steps = text("train.caps.steps", lang, steps=CAPS.max_steps) if CAPS.max_steps else ""
-    return text("train.caps", lang, time=_duration(CAPS.max_seconds, lang), steps=steps, epochs=CAPS.max_epochs,
+    return text("train.caps", lang, places=jobs.places(CAPS), queue=CAPS.queue, time=_duration(CAPS.max_seconds, lang),
+                steps=steps, epochs=CAPS.max_epochs,
                 batch_min=CAPS.batch_min, batch_max=CAPS.batch_max, lr_min=f"{CAPS.lr_min:g}", lr_max=f"{CAPS.lr_max:g}")
 
 
@@ -218,8 +225,8 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
     try:
         first = True
         while True:
-            ended = run.done.is_set()  # set once the server is free again, after the export
-            view = run.view()
+            ended = run.done.is_set()  # set once the run has ended and been exported (or left the queue)
+            view = jobs.view(run)
             if ended:
                 break
             # The note, the model paths and the runs are left alone until the end (gr.skip), so a
@@ -370,7 +377,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
         [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
          compare_plot, runs_table, run_choice, run_files],
         api_name="train", show_progress="hidden",
-        concurrency_limit=None,  # a second Start must reach train_run to be refused, not wait in the queue
+        concurrency_limit=None,  # every Start reaches train_run at once: the runs' own queue (training/jobs.py) orders them
     )
     stop.click(stop_run, None, status, api_name="stop_training", show_progress="hidden")
     restore.click(restore_shipped, runs, [cnn_path, gan_path, note], api_name="restore_shipped_models")

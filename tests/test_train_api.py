@@ -95,8 +95,8 @@ def test_status_says_steps_rate_and_time_left_and_never_a_server_path():
 
 
 def test_refusals_and_messages_are_said_in_the_visitors_language():
-    busy = jobs.RunBusy("train.busy.step", "A CNN run is going...", kind="CNN", step=3, total=70, seconds=40)
-    assert tab.say(busy, "zh-CN").startswith("本服务器上正在进行一个 CNN 训练（第 3 步，共 70 步）")
+    full = jobs.RunBusy("train.busy.full", "The queue is full", waiting=10, seconds=40)
+    assert tab.say(full, "zh-CN") == "训练队列已满（10 个在等待）。大约 40 秒后会空出一个位置，请到时再试。"
     with pytest.raises(jobs.InvalidSettings) as caught:
         jobs.validate("cnn", "mnist-5k", 99, 0, 64, 0, TrainSettings(max_epochs=5))
     assert tab.say(caught.value, "zh-CN") == "本服务器上训练轮数必须在 1 到 5 之间，而不是 99"
@@ -150,7 +150,7 @@ def train_app(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     process, url = launch_app({
         "DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5", "DIGIT_LAB_TRAIN_THREADS": "1",
-        "DIGIT_LAB_TRAIN_MAX_SECONDS": "120", "DIGIT_LAB_TRAIN_MAX_EPOCHS": "5",
+        "DIGIT_LAB_TRAIN_MAX_SECONDS": "120", "DIGIT_LAB_TRAIN_MAX_EPOCHS": "5", "DIGIT_LAB_TRAIN_QUEUE": "2",
     })
     yield url, runs
     stop_app(process)
@@ -332,20 +332,50 @@ def test_stop_ends_the_run_within_two_seconds_and_keeps_it(train_app):
     assert "uses this model" in status  # what it learned was exported and swapped in
 
 
+def wait_for_text(job, pattern: str, timeout: float = 60) -> str:
+    """The first streamed status matching `pattern`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        said = [output[0] for output in job.outputs() if re.search(pattern, output[0])]
+        if said:
+            return said[0]
+        assert not job.done(), f"ended before saying {pattern!r}: {job.outputs()[-1][0] if job.outputs() else job.exception()}"
+        time.sleep(0.1)
+    raise AssertionError(f"no {pattern!r} within {timeout} s")
+
+
 @pytest.mark.slow
-def test_a_second_run_is_refused_while_one_is_going(train_app):
+def test_runs_queue_take_their_turn_and_a_place_can_be_left(train_app):
+    """A classroom in miniature: while one visitor trains, two more join the queue (the server
+    allows two waiting) and see their places; a fourth is told the queue is full; one in the queue
+    leaves it; a visitor cannot queue a second run of their own; when the first run is stopped, the
+    next starts by itself and streams its steps."""
     from gradio_client.exceptions import AppError
 
     url, _ = train_app
-    first, second = new_client(url), new_client(url)
-    job = first.submit(kind="cnn", epochs=3, api_name="/train")
-    wait_for_step(job, 1)
-    with pytest.raises(AppError, match=r"A CNN run is going on this server .*about \d+ s"):
+    first, second, third, fourth = (new_client(url) for _ in range(4))
+    going = first.submit(kind="cnn", epochs=3, api_name="/train")
+    wait_for_step(going, 1)
+    next_up = second.submit(kind="cnn", epochs=1, batch_size=256, api_name="/train")
+    said = wait_for_text(next_up, "waiting its turn")
+    assert re.search(r"number 1 of 1 in the queue\. It should start (in about|within) \d+", said), said
+    last = third.submit(kind="gan", epochs=1, api_name="/train")
+    assert "number 2 of 2" in wait_for_text(last, "waiting its turn")
+    with pytest.raises(AppError, match=r"The queue of runs is full \(2 waiting\)"):
+        fourth.predict(kind="cnn", epochs=1, api_name="/train")
+    with pytest.raises(AppError, match="already in the queue"):
         second.predict(kind="gan", epochs=1, api_name="/train")
-    assert "another visitor's" in second.predict(api_name="/stop_training")
-    assert step_of(job.outputs()[-1][0]) > 0 and not job.done()
+    with pytest.raises(AppError, match="Your run is still going"):
+        first.predict(kind="cnn", epochs=1, api_name="/train")
+    assert third.predict(api_name="/stop_training") == "Left the queue: your run was not started."
+    assert "run not started**: it left the queue (stopped by the visitor)" in last.result()[0]
+    assert "another visitor's" in fourth.predict(api_name="/stop_training")
+    assert step_of(going.outputs()[-1][0]) > 0 and not next_up.done()
     first.predict(api_name="/stop_training")
-    assert "stopped" in job.result()[0]
+    assert "stopped" in going.result()[0]
+    wait_for_step(next_up, 1)  # its turn came: it started by itself, and streams
+    assert second.predict(api_name="/stop_training").startswith("Stopped at step")
+    assert "uses this model" in next_up.result()[0]
 
 
 @pytest.mark.parametrize("settings, says", [

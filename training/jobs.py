@@ -1,4 +1,11 @@
-"""Training runs for the app: one at a time on the whole server, each pulled by its own thread.
+"""Training runs for the app: a fair queue of them, taking turns on the server, each pulled by its
+own thread once its turn has come.
+
+A visitor's Start joins the queue (one run a visitor, going or waiting; at most `caps.queue`
+waiting) and starts by itself when a place is free: one place on the CPU, where runs share the
+cores, and three on ZeroGPU, where each has its own lent GPU (`caps.at_once` sets it). While it
+waits, its view says its place and when it should start (training/run_queue.py measures that);
+Stop, or closing the page, takes it out of the queue.
 
 A run consumes the same events as the command line's loop (training/executor.py decides where it
 executes: in-process here and on CPU basic, a spaces.GPU worker on ZeroGPU). Stopping is the
@@ -17,10 +24,11 @@ import contextvars
 import threading
 import time
 import traceback
+from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
 from locales import Explained
-from training import executor
+from training import executor, run_queue
 from training import settings as settings_module
 from training.executor import _config  # noqa: F401 (tests call it here)
 from training.run_export import export as _export
@@ -34,49 +42,104 @@ STOPPED = Explained("train.reason.stopped")
 STOPPED_BY_VISITOR = Explained("train.reason.visitor")
 PAGE_CLOSED = Explained("train.reason.closed")
 
-_server_lock = threading.Lock()  # held from a run's start until it has exported: one run at a time
-_current: Run | None = None
+_lock = threading.Lock()  # guards the two lists below
+_going: list[Run] = []  # training or exporting, in the order they started
+_waiting: list[tuple[Run, Callable | None, contextvars.Context]] = []  # first come, first served
+timings = run_queue.Timings()  # what this server has measured of its runs, for the queue's estimates
+
+
+def places(caps: TrainSettings) -> int:
+    """How many runs train at once."""
+    return caps.at_once or (3 if executor.on_zerogpu() else 1)
 
 
 def current() -> Run | None:
-    return _current
+    """The first run going, if any."""
+    with _lock:
+        return _going[0] if _going else None
+
+
+def runs() -> list[Run]:
+    """The runs going, then those waiting, in their order."""
+    with _lock:
+        return _going + [entry[0] for entry in _waiting]
+
+
+def _of(owner: str) -> Run | None:
+    """`owner`'s run, going or waiting (call with _lock held)."""
+    return next((run for run in _going + [entry[0] for entry in _waiting] if run.owner == owner), None)
 
 
 def start(request: RunRequest, owner: str, corrections: Sequence = (), caps: TrainSettings | None = None,
           make_events: Callable | None = None) -> Run:
-    """Start a run in the background and return it at once; raises RunBusy while another run holds
-    the server. `make_events(run)` replaces where the run executes (for tests and benchmarks)."""
-    global _current
+    """Queue a run and return it at once; it starts now if a place is free. Raises RunBusy when
+    `owner` already has a run going or waiting, or the queue is full. `make_events(run)` replaces
+    where the run executes (for tests and benchmarks)."""
     caps = caps or settings_module.load()
-    if not _server_lock.acquire(blocking=False):
-        holder = _current
-        raise holder.busy() if holder else RunBusy("train.busy.finishing")
-    try:
-        kept = usable_corrections(corrections) if request.kind == "cnn" else []
+    kept = usable_corrections(corrections) if request.kind == "cnn" else []
+    with _lock:
+        mine = _of(owner)
+        if mine is not None:
+            raise RunBusy("train.busy.yours_waiting" if mine.view().state == "queued" else "train.busy.yours")
+        if len(_going) >= places(caps) and len(_waiting) >= caps.queue:
+            first_free = min(timings.left(run.view(), caps).seconds for run in _going)
+            raise RunBusy("train.busy.full", waiting=len(_waiting), seconds=max(1, round(first_free)))
         run = Run(request, owner, caps, kept)
-        _current = run
-        context = contextvars.copy_context()  # the handler's: the visitor's request, for ZeroGPU's quota
+        # The handler's context: the visitor's request, for ZeroGPU's quota, whenever the run starts.
+        _waiting.append((run, make_events, contextvars.copy_context()))
+        _start_next(caps)
+    return run
+
+
+def _start_next(caps: TrainSettings) -> None:
+    """Start queued runs while there are places (call with _lock held)."""
+    while _waiting and len(_going) < places(caps):
+        run, make_events, context = _waiting.pop(0)
+        run.started = time.monotonic()
+        run.set_state("starting")
+        _going.append(run)
         threading.Thread(target=context.run, args=(_execute, run, make_events), name=f"train-{run.id}", daemon=True).start()
-        return run
-    except BaseException:
-        _current = None
-        _server_lock.release()
-        raise
+
+
+def view(run: Run) -> RunView:
+    """The run as the tab shows it; while it waits, with its place and when it should start."""
+    seen = run.view()
+    with _lock:
+        queue = [entry[0] for entry in _waiting]
+        going = [other.view() for other in _going]
+    if run not in queue:
+        return seen
+    for other in going:
+        timings.observe(other, run.caps)
+    place = queue.index(run)
+    starts = run_queue.wait([timings.left(other, run.caps) for other in going],
+                            [timings.duration(ahead.request, run.caps) for ahead in queue[:place]], places(run.caps))
+    return replace(seen, place=place + 1, queue_length=len(queue), starts_in=starts.seconds,
+                   starts_in_measured=starts.measured)
 
 
 def stop(owner: str, reason: Explained | str = STOPPED, wait: float = 5.0) -> Explained:
-    """Ask `owner`'s run to stop between two batches; waits up to `wait` s for training to halt
-    (export follows). Returns a message for the tab."""
-    run = _current
-    if run is None or run.done.is_set():
-        return Explained("train.stop.none")
-    if run.owner != owner:
-        return Explained("train.stop.not_yours")
+    """Ask `owner`'s run to stop between two batches (or take it out of the queue); waits up to
+    `wait` s for training to halt (export follows). Returns a message for the tab."""
+    with _lock:
+        run, anyone = _of(owner), bool(_going or _waiting)
+    if run is None:
+        return Explained("train.stop.not_yours" if anyone else "train.stop.none")
     return request_stop(run, reason, wait)
 
 
 def request_stop(run: Run, reason: Explained | str = STOPPED, wait: float = 5.0) -> Explained:
     """`reason` is kept in the card; an Explained one (e.g. STOPPED_BY_VISITOR) can also be said in words."""
+    with _lock:
+        waiting = next((entry for entry in _waiting if entry[0] is run), None)
+        if waiting is not None:
+            _waiting.remove(waiting)
+    if waiting is not None:
+        run.stop_reason = reason
+        run.set_state("left")
+        run.training_ended.set()
+        run.done.set()
+        return Explained("train.stop.left_queue")
     if run.training_ended.is_set():
         return Explained("train.stop.exporting")
     if not run.stop_requested.is_set():
@@ -106,8 +169,8 @@ def executed_events(run: Run) -> Iterator:
 
 
 def _execute(run: Run, make_events: Callable | None) -> None:
-    """The run's thread: train, stop when asked or at a cap, export, write the card, free the server."""
-    global _current
+    """The run's thread: train, stop when asked or at a cap, export, write the card, then free its
+    place for the next in the queue."""
     try:
         events = (make_events or executed_events)(run)
         last = None
@@ -125,8 +188,11 @@ def _execute(run: Run, make_events: Callable | None) -> None:
             run.training_ended.set()
         if last is None:
             raise RuntimeError("the run ended before its first step")
+        timings.observe(run.view(), run.caps)
         run.set_state("exporting")
+        exporting = time.monotonic()
         _export(run, last)
+        timings.exported(run.request.kind, time.monotonic() - exporting)
         run.set_state("finished")
     except Exception as error:
         traceback.print_exc()
@@ -134,6 +200,7 @@ def _execute(run: Run, make_events: Callable | None) -> None:
         run.set_state("failed")
     finally:
         run.training_ended.set()
-        _current = None
-        _server_lock.release()
+        with _lock:
+            _going.remove(run)
+            _start_next(run.caps)
         run.done.set()

@@ -16,13 +16,13 @@ from training.run_settings import RunRequest
 from training.settings import TrainSettings
 
 MAX_POINTS = 200  # plot points per series: the history is averaged into at most this many steps
-# Seconds an export took on two shared CPU cores (the GAN's includes its quality figures); only
-# for telling a second visitor roughly when the server is free.
+# Seconds an export took on two shared CPU cores (the GAN's includes its quality figures): a queued
+# run's wait counts these until this server has timed an export of its own (training/run_queue.py).
 EXPORT_SECONDS = {"cnn": 10, "gan": 35}
 
 
 class RunBusy(locales.Explained, RuntimeError):
-    """Another run holds the server; the message says whose kind of run and roughly when it ends."""
+    """A Start that cannot join the queue: the visitor has a run going or waiting, or the queue is full."""
 
 
 @dataclass
@@ -31,7 +31,7 @@ class RunView:
 
     id: str
     kind: str
-    state: str  # starting, training, stopping, exporting, finished, failed
+    state: str  # queued, starting, training, stopping, exporting, finished, failed, left (the queue)
     step: int
     total_steps: int
     epoch: int
@@ -52,10 +52,15 @@ class RunView:
     request: RunRequest | None = None
     device: str | None = None  # "cuda" or "cpu", once the run's first step says where it trains
     device_note: locales.Explained | None = None  # why it is not on the GPU it asked for (ZeroGPU refused)
+    startup: float | None = None  # seconds from its start to its first step
+    place: int = 0  # while queued: its place (1 = next), of queue_length waiting, starting in about starts_in s
+    queue_length: int = 0
+    starts_in: float | None = None
+    starts_in_measured: bool = True  # False: starts_in is the caps' upper bound (nothing like the runs ahead timed yet)
 
     @property
     def done(self) -> bool:
-        return self.state in ("finished", "failed")
+        return self.state in ("finished", "failed", "left")
 
     def seconds_left(self, caps: TrainSettings) -> float | None:
         """Training time left: the steps to go at the rate so far, but never past the time cap."""
@@ -72,13 +77,14 @@ class Run:
         self.corrections = corrections
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{request.kind}-{secrets.token_hex(3)}"
         self.folder = Path(caps.runs_dir) / self.id
-        self.started = time.monotonic()
+        self.started = time.monotonic()  # set again when a queued run starts
         self.stop_requested = threading.Event()
         self.training_ended = threading.Event()  # no more optimiser steps will be taken
         self.done = threading.Event()  # exported (or failed) and the server is free again
         self.stop_reason: "str | locales.Explained | None" = None
         self._lock = threading.Lock()
-        self._state = "starting"
+        self._state = "queued"
+        self._startup: float | None = None
         self._step = self._total = self._epoch = 0
         self._elapsed = 0.0
         self._first: tuple[int, float] | None = None  # (step, elapsed) of the first event: the rate's origin
@@ -102,7 +108,8 @@ class Run:
         with self._lock:
             self._state = "training" if not self.stop_requested.is_set() else "stopping"
             self._step, self._total, self._epoch, self._elapsed = event.step, event.total_steps, event.epoch, event.elapsed
-            self._first = self._first or (event.step, event.elapsed)
+            if self._first is None:
+                self._first, self._startup = (event.step, event.elapsed), time.monotonic() - self.started
             for key, value in event.losses.items():
                 self._sums[key] = self._sums.get(key, 0.0) + float(value)
             self._count += 1
@@ -142,13 +149,5 @@ class Run:
                 self.request.epochs, elapsed, list(self._points), rate, dict(self._metrics), self._samples,
                 self._samples_version, self.stop_reason, self.model_path, self.card_path, self.error,
                 dict(self.card["metrics"]) if self.card else {}, self._sample_scores, list(self._epoch_log),
-                self.request, self._device, self._device_note,
+                self.request, self._device, self._device_note, self._startup,
             )
-
-    def busy(self) -> RunBusy:
-        """The refusal a second visitor gets: which kind of run, how far, and roughly when it ends."""
-        view = self.view()
-        left = (view.seconds_left(self.caps) or 0) + (EXPORT_SECONDS[view.kind] if view.state != "exporting" else EXPORT_SECONDS[view.kind] / 2)
-        where = "exporting" if view.state == "exporting" else "step" if view.step else "starting"
-        return RunBusy(f"train.busy.{where}", kind=view.kind.upper(), step=view.step, total=view.total_steps,
-                       seconds=max(1, round(left)))

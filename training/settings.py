@@ -11,6 +11,9 @@ laptop and the tests can each set their own without touching code.
     DIGIT_LAB_TRAIN_THREADS      (default 0)     torch CPU threads for a run; 0: all cores but one,
                                                  so the Draw and Generate tabs keep a core to answer
     DIGIT_LAB_TRAIN_UPDATE_SECONDS (default 1.0) how often the tab sends progress to the browser
+    DIGIT_LAB_TRAIN_QUEUE        (default 10)    runs that may wait for their turn; a Start beyond is refused
+    DIGIT_LAB_TRAIN_AT_ONCE      (default 0)     runs that train at the same time; 0: one on the CPU,
+                                                 three on ZeroGPU (each has its own lent GPU)
     DIGIT_LAB_RUNS_DIR           (default runs/ in the repository) where each run's files go
     DIGIT_LAB_KEEP_RUNS          (default 100)   older run folders beyond this many are deleted; 0: keep all
 
@@ -57,6 +60,8 @@ class TrainSettings:
     update_seconds: float = 1.0
     runs_dir: Path = ROOT / "runs"
     keep_runs: int = 100
+    queue: int = 10
+    at_once: int = 0
 
     def __post_init__(self):
         if self.max_epochs < 1 or self.max_seconds <= 0 or self.max_steps < 0 or self.keep_runs < 0:
@@ -65,6 +70,8 @@ class TrainSettings:
             raise SettingError("need 1 <= batch min <= batch max and 0 < lr min <= lr max <= 1")
         if self.threads < 0 or not 0.1 <= self.update_seconds <= 2:
             raise SettingError("threads must be at least 0 and update seconds in [0.1, 2]")
+        if self.queue < 0 or self.at_once < 0:
+            raise SettingError("the queue and runs at once must be at least 0")
 
     def torch_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) - 1)
@@ -85,4 +92,6 @@ def load() -> TrainSettings:
         update_seconds=_read("DIGIT_LAB_TRAIN_UPDATE_SECONDS", d.update_seconds),
         runs_dir=Path(os.environ.get("DIGIT_LAB_RUNS_DIR") or d.runs_dir),
         keep_runs=_read("DIGIT_LAB_KEEP_RUNS", d.keep_runs, int),
+        queue=_read("DIGIT_LAB_TRAIN_QUEUE", d.queue, int),
+        at_once=_read("DIGIT_LAB_TRAIN_AT_ONCE", d.at_once, int),
     )

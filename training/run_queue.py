@@ -1,0 +1,88 @@
+"""How long a queued run waits: what this server has measured of its runs, and the turns ahead.
+Torch-free; training/jobs.py keeps the queue itself and asks here for the figures.
+
+A run's expected duration comes from the runs this server has timed (their start-up, training and
+export seconds): one with the same settings, or the same model and data at another number of
+epochs (training time scales with them); a run going now counts from its own rate. With nothing
+like it timed yet, only the time cap bounds it, and the estimate says "at most".
+"""
+import heapq
+import threading
+from dataclasses import dataclass
+
+from training.run_record import EXPORT_SECONDS, RunView
+from training.run_settings import RunRequest
+from training.settings import TrainSettings
+
+STARTUP_SECONDS = 5.0  # importing torch and loading the data, before the first step (until timed here)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    measured: bool  # False: nothing like it timed yet, so the seconds are the caps' upper bound
+
+    def __add__(self, other: "Estimate") -> "Estimate":
+        return Estimate(self.seconds + other.seconds, self.measured and other.measured)
+
+
+def _model(request: RunRequest) -> tuple:
+    """What sets the time an epoch takes: the model, its knobs, the data and the batch."""
+    return request.kind, request.dataset, request.batch_size, tuple(sorted(request.knobs.items()))
+
+
+class Timings:
+    """Per model: seconds to the first step and training seconds per epoch; per kind: an export."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._model: dict[tuple, tuple[float, float]] = {}  # _model(request) -> (start-up s, training s per epoch)
+        self._export: dict[str, float] = {}
+
+    def observe(self, view: RunView, caps: TrainSettings) -> None:
+        """Learn from a run going or ended: its start-up as measured, its training as its steps at
+        its rate (so a stopped run still says how long the whole would have taken), within the cap."""
+        if view.request is None or view.startup is None or not view.steps_per_second or not view.total_steps:
+            return
+        training = min(caps.max_seconds, view.total_steps / view.steps_per_second)
+        with self._lock:
+            self._model[_model(view.request)] = (view.startup, training / view.request.epochs)
+
+    def exported(self, kind: str, seconds: float) -> None:
+        with self._lock:
+            self._export[kind] = seconds
+
+    def export_seconds(self, kind: str) -> float:
+        return self._export.get(kind, EXPORT_SECONDS[kind])
+
+    def duration(self, request: RunRequest, caps: TrainSettings) -> Estimate:
+        """A run's whole time on the server, from its start to its model exported."""
+        export = self.export_seconds(request.kind)
+        seen = self._model.get(_model(request))
+        if seen is None:
+            return Estimate(STARTUP_SECONDS + caps.max_seconds + export, False)
+        startup, per_epoch = seen
+        return Estimate(startup + min(caps.max_seconds, per_epoch * request.epochs) + export, True)
+
+    def left(self, view: RunView, caps: TrainSettings) -> Estimate:
+        """The time a going run still holds its place."""
+        export = self.export_seconds(view.kind)
+        if view.state == "exporting":
+            return Estimate(export / 2, True)
+        if view.state in ("training", "stopping") and view.steps_per_second:
+            return Estimate(view.seconds_left(caps) + export, True)
+        whole = self.duration(view.request, caps)
+        return Estimate(max(export, whole.seconds - view.elapsed), whole.measured)
+
+
+def wait(going: list[Estimate], ahead: list[Estimate], places: int) -> Estimate:
+    """When a queued run starts: `places` runs train at once; each of the `going` frees its place
+    after its time left, and each run `ahead` in the queue then takes the first place free."""
+    free = sorted([(e.seconds, e.measured) for e in going] + [(0.0, True)] * max(0, places - len(going)))[:places]
+    free = free or [(0.0, True)]
+    heapq.heapify(free)
+    for run in ahead:
+        at, measured = heapq.heappop(free)
+        heapq.heappush(free, (at + run.seconds, measured and run.measured))
+    at, measured = free[0]
+    return Estimate(at, measured)
