@@ -21,6 +21,7 @@ Torch and the training code are imported only when a run starts: the app imports
 start-up and must stay light.
 """
 import contextvars
+import sys
 import threading
 import time
 import traceback
@@ -95,7 +96,7 @@ def _start_next(caps: TrainSettings) -> None:
     """Start queued runs while there are places (call with _lock held)."""
     while _waiting and len(_going) < places(caps):
         run, make_events, context = _waiting.pop(0)
-        run.started = time.monotonic()
+        run.started, run.cold = time.monotonic(), "torch" not in sys.modules
         run.set_state("starting")
         _going.append(run)
         threading.Thread(target=context.run, args=(_execute, run, make_events), name=f"train-{run.id}", daemon=True).start()
@@ -106,13 +107,13 @@ def view(run: Run) -> RunView:
     seen = run.view()
     with _lock:
         queue = [entry[0] for entry in _waiting]
-        going = [other.view() for other in _going]
+        going = list(_going)
     if run not in queue:
         return seen
     for other in going:
-        timings.observe(other, run.caps)
+        timings.observe(other.view(), run.caps, other.cold)
     place = queue.index(run)
-    starts = run_queue.wait([timings.left(other, run.caps) for other in going],
+    starts = run_queue.wait([timings.left(other.view(), run.caps) for other in going],
                             [timings.duration(ahead.request, run.caps) for ahead in queue[:place]], places(run.caps))
     return replace(seen, place=place + 1, queue_length=len(queue), starts_in=starts.seconds,
                    starts_in_measured=starts.measured)
@@ -188,11 +189,12 @@ def _execute(run: Run, make_events: Callable | None) -> None:
             run.training_ended.set()
         if last is None:
             raise RuntimeError("the run ended before its first step")
-        timings.observe(run.view(), run.caps)
+        timings.observe(run.view(), run.caps, run.cold)
         run.set_state("exporting")
         exporting = time.monotonic()
         _export(run, last)
-        timings.exported(run.request.kind, time.monotonic() - exporting)
+        if not run.cold:  # the first export in a process also imports onnx and onnxruntime's checks
+            timings.exported(run.request.kind, time.monotonic() - exporting)
         run.set_state("finished")
     except Exception as error:
         traceback.print_exc()

@@ -2,9 +2,10 @@
 Torch-free; training/jobs.py keeps the queue itself and asks here for the figures.
 
 A run's expected duration comes from the runs this server has timed (their start-up, training and
-export seconds): one with the same settings, or the same model and data at another number of
-epochs (training time scales with them); a run going now counts from its own rate. With nothing
-like it timed yet, only the time cap bounds it, and the estimate says "at most".
+export seconds): the same model and data at the same batch size, its training time scaled by the
+epochs asked for; a run going now counts from its own rate. The first run in a process also
+imports torch, so its start-up is not the next ones'. With nothing like it timed yet, only the
+time cap bounds a run, and the estimate says so ("within").
 """
 import heapq
 import threading
@@ -14,7 +15,8 @@ from training.run_record import EXPORT_SECONDS, RunView
 from training.run_settings import RunRequest
 from training.settings import TrainSettings
 
-STARTUP_SECONDS = 5.0  # importing torch and loading the data, before the first step (until timed here)
+STARTUP_SECONDS = 2.0  # loading the data and building the model, before the first step (until timed here)
+SETTLED_STEPS = 10  # a run's rate is trusted from this step on: its first steps are slower, and too few
 
 
 @dataclass(frozen=True)
@@ -39,14 +41,17 @@ class Timings:
         self._model: dict[tuple, tuple[float, float]] = {}  # _model(request) -> (start-up s, training s per epoch)
         self._export: dict[str, float] = {}
 
-    def observe(self, view: RunView, caps: TrainSettings) -> None:
-        """Learn from a run going or ended: its start-up as measured, its training as its steps at
-        its rate (so a stopped run still says how long the whole would have taken), within the cap."""
-        if view.request is None or view.startup is None or not view.steps_per_second or not view.total_steps:
+    def observe(self, view: RunView, caps: TrainSettings, cold: bool = False) -> None:
+        """Learn from a run going or ended: its start-up as measured (unless `cold`: it imported
+        torch, which the runs after it will not), its training as its steps at its rate (so a
+        stopped run still says how long the whole would have taken), within the cap."""
+        if view.request is None or view.startup is None or not view.steps_per_second or view.step < SETTLED_STEPS:
             return
         training = min(caps.max_seconds, view.total_steps / view.steps_per_second)
         with self._lock:
-            self._model[_model(view.request)] = (view.startup, training / view.request.epochs)
+            known = self._model.get(_model(view.request))
+            startup = (known[0] if known else STARTUP_SECONDS) if cold else view.startup
+            self._model[_model(view.request)] = (startup, training / view.request.epochs)
 
     def exported(self, kind: str, seconds: float) -> None:
         with self._lock:
@@ -69,7 +74,7 @@ class Timings:
         export = self.export_seconds(view.kind)
         if view.state == "exporting":
             return Estimate(export / 2, True)
-        if view.state in ("training", "stopping") and view.steps_per_second:
+        if view.state in ("training", "stopping") and view.steps_per_second and view.step >= SETTLED_STEPS:
             return Estimate(view.seconds_left(caps) + export, True)
         whole = self.duration(view.request, caps)
         return Estimate(max(export, whole.seconds - view.elapsed), whole.measured)

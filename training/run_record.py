@@ -78,6 +78,7 @@ class Run:
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{request.kind}-{secrets.token_hex(3)}"
         self.folder = Path(caps.runs_dir) / self.id
         self.started = time.monotonic()  # set again when a queued run starts
+        self.cold = False  # set when it starts: True if torch was not yet imported in this process
         self.stop_requested = threading.Event()
         self.training_ended = threading.Event()  # no more optimiser steps will be taken
         self.done = threading.Event()  # exported (or failed) and the server is free again
