@@ -100,17 +100,19 @@ def _config(cls, config: dict):
 
 # -- the worker: in-process, or in ZeroGPU's forked process ---------------------------------------
 def worker(spec: Spec) -> Iterator[dict]:
-    """Train, yielding each step as plain data; stop at the lent GPU's budget; always leave the
-    last step's snapshot (on the CPU) at spec.checkpoint."""
+    """Train, yielding each step as plain data; stop at the lent GPU's training budget; always
+    leave the last step's snapshot (on the CPU) at spec.checkpoint."""
     from training import runtime
 
-    started = time.monotonic()
     device = runtime.pick_device(spec.device).type
     loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device)
-    last = None
+    last = started = None
     try:
         for event in loop:
             last = event
+            # The budget is training time, counted from the first step: the start-up before it (the
+            # data set, the model) has its own margin in the duration asked (WORKER_START_SECONDS).
+            started = started or time.monotonic()
             yield plain(event, device)
             if spec.seconds is not None and time.monotonic() - started >= spec.seconds:
                 yield {"type": "stopped", "reason": "gpu_time", "seconds": round(spec.seconds)}
