@@ -230,9 +230,13 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
             if ended:
                 break
             # The note, the model paths and the runs are left alone until the end (gr.skip), so a
-            # restore or a choice made meanwhile is not undone by a stale value.
-            yield *_show(view, first, shown_samples, lang), *keep
-            first, shown_samples = False, view.samples_version
+            # restore or a choice made meanwhile is not undone by a stale value. While the run
+            # waits in the queue only its status is sent, so waiting pages cost the training little.
+            if view.state == "queued" and not first:
+                yield status_text(view, CAPS, lang), *[gr.skip()] * 6, *keep
+            else:
+                yield *_show(view, first, shown_samples, lang), *keep
+                first, shown_samples = False, view.samples_version
             run.done.wait(CAPS.update_seconds)
         if not view.model_path:  # failed: the visitor's models stay as they are
             yield *_show(view, first, shown_samples, lang), *keep
