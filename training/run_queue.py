@@ -24,9 +24,6 @@ class Estimate:
     seconds: float
     measured: bool  # False: nothing like it timed yet, so the seconds are the caps' upper bound
 
-    def __add__(self, other: "Estimate") -> "Estimate":
-        return Estimate(self.seconds + other.seconds, self.measured and other.measured)
-
 
 def _model(request: RunRequest) -> tuple:
     """What sets the time an epoch takes: the model, its knobs, the data and the batch."""
