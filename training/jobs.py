@@ -60,15 +60,20 @@ def current() -> Run | None:
         return _going[0] if _going else None
 
 
+def _queued() -> list[Run]:
+    """The runs waiting, first come first (call with _lock held)."""
+    return [entry[0] for entry in _waiting]
+
+
 def runs() -> list[Run]:
     """The runs going, then those waiting, in their order."""
     with _lock:
-        return _going + [entry[0] for entry in _waiting]
+        return _going + _queued()
 
 
 def _of(owner: str) -> Run | None:
     """`owner`'s run, going or waiting (call with _lock held)."""
-    return next((run for run in _going + [entry[0] for entry in _waiting] if run.owner == owner), None)
+    return next((run for run in _going + _queued() if run.owner == owner), None)
 
 
 def start(request: RunRequest, owner: str, corrections: Sequence = (), caps: TrainSettings | None = None,
@@ -106,8 +111,7 @@ def view(run: Run) -> RunView:
     """The run as the tab shows it; while it waits, with its place and when it should start."""
     seen = run.view()
     with _lock:
-        queue = [entry[0] for entry in _waiting]
-        going = list(_going)
+        queue, going = _queued(), list(_going)
     if run not in queue:
         return seen
     for other in going:

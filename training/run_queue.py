@@ -80,9 +80,8 @@ class Timings:
 def wait(going: list[Estimate], ahead: list[Estimate], places: int) -> Estimate:
     """When a queued run starts: `places` runs train at once; each of the `going` frees its place
     after its time left, and each run `ahead` in the queue then takes the first place free."""
+    # the places' free times, soonest first (a sorted list is already a heap)
     free = sorted([(e.seconds, e.measured) for e in going] + [(0.0, True)] * max(0, places - len(going)))[:places]
-    free = free or [(0.0, True)]
-    heapq.heapify(free)
     for run in ahead:
         at, measured = heapq.heappop(free)
         heapq.heappush(free, (at + run.seconds, measured and run.measured))
