@@ -7,6 +7,8 @@ are drawn here as SVG (tabs/train_plots.py), in the visitor's language. When the
 is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train_runs.py).
 Torch is imported by the run, not by this file. Every word comes from locales/ (keys `train.*`).
 """
+import json
+
 import numpy as np
 
 import gradio as gr
@@ -370,8 +372,17 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                 use = gr.Button(ui("train.runs.use"), scale=1)
             run_files = gr.File(label=ui("train.runs.files"), file_count="multiple", interactive=False, visible=False)
 
-    gr.on(None, knob_view, [kind, arch], [epochs, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits],
-          api_name="train_defaults", api_visibility="private", queue=False)
+    knob_outputs = [epochs, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits]
+    # Only on a change of model or architecture: a page-load call would come back after a visitor
+    # on a slow connection had typed their epochs, and set them back to the default.
+    gr.on([kind.change, arch.change], knob_view, [kind, arch], knob_outputs, api_name="train_defaults",
+          api_visibility="private", queue=False)
+    # The first view's unset knobs show the default architecture's own values, set in the page as
+    # it opens (no round trip); left unset in the components, so an API call that leaves them out
+    # gets the architecture it asks for its own.
+    first = knob_view("cnn", "lab")
+    gr.on(None, None, None, [activation, augment], js=f"() => {json.dumps([first[2]['value'], first[6]['value']])}",
+          api_visibility="private", queue=False)
     gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note],
           api_name="train_words", api_visibility="private", queue=False)
     start.click(

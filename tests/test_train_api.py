@@ -16,6 +16,7 @@ import pytest
 
 from tabs import train as tab
 from tests.conftest import cnn_steps
+from tests import test_browser
 from training import jobs
 from training.settings import TrainSettings
 
@@ -483,7 +484,9 @@ def test_closing_the_browser_page_stops_the_run(browser, train_app):
     page.get_by_label("Epochs").fill("5")
     page.get_by_role("button", name="Start").click()
     total = cnn_steps(5, 64)
-    page.get_by_text(re.compile(rf"step [3-9]\d* of {total}")).wait_for(timeout=120_000)
+    status = page.locator("#train-status")
+    shown = test_browser.wait_for_text(page, status, r"step ([3-9]|\d\d+) of \d+", 120)
+    assert f" of {total}" in shown, f"the run is not the five epochs typed in: {shown}"
     context.close()
     wait_until_free(url)
     new = [p for p in runs.iterdir() if p not in before]
