@@ -3,6 +3,8 @@
 The Blocks and their wiring only: what each tab shows comes from plain functions in inference/
 (serving, numpy and onnxruntime) and training/ (torch, imported when a run starts). Every word on
 the page comes from locales/ (English and Chinese), translated in the browser by gr.I18n."""
+import os
+
 import gradio as gr
 
 from locales import browser_i18n, ui
@@ -25,8 +27,12 @@ with gr.Blocks(title="Digit Lab") as demo:
 
 # Gradio keeps every visitor's session (a copy of each component's config, ~190 KiB here) until
 # 10,000 have come; the 200 most recently active are plenty for a Space and keep memory flat
-# (benchmarks/soak.py). Uploads past 20 MB are refused by Gradio before we see them.
-LAUNCH_SETTINGS = dict(i18n=browser_i18n(), theme=digit_lab_theme(), state_session_capacity=200, max_file_size="20mb")
+# (benchmarks/soak.py). Uploads past 20 MB are refused by Gradio before we see them. Gradio's run
+# history is off unless GRADIO_RUN_HISTORY=True: it would keep every reading of the canvas (several
+# a second while the pen moves) in the visitor's localStorage, re-serialising up to 100 of them each
+# time, half the page's work while drawing (benchmarks/pen_input.py), and keep their drawings there.
+LAUNCH_SETTINGS = dict(i18n=browser_i18n(), theme=digit_lab_theme(), state_session_capacity=200, max_file_size="20mb",
+                       run_history=os.environ.get("GRADIO_RUN_HISTORY", "False").lower() == "true")
 
 
 def _launch(*args, **kwargs):

@@ -1,5 +1,5 @@
 """Does the app start as a Space starts it? Spaces may run `python app.py` or import app.py and call
-`demo.launch()` itself: Digit Lab's launch settings (i18n, theme, session cap, upload limit) hold
+`demo.launch()` itself: Digit Lab's launch settings (i18n, theme, session cap, upload limit, no run history) hold
 either way. (The page through SSR's Node proxy: tests/test_ssr_browser.py.)"""
 import runpy
 import sys
@@ -26,6 +26,7 @@ def expected_settings(kwargs: dict) -> None:
 
     assert kwargs["i18n"] is browser_i18n() and kwargs["theme"] is not None
     assert kwargs["state_session_capacity"] == 200 and kwargs["max_file_size"] == "20mb"
+    assert kwargs["run_history"] is False  # Gradio's own default is on (GRADIO_RUN_HISTORY turns it on)
 
 
 def test_a_host_that_imports_app_and_launches_demo_gets_the_settings(launches):
