@@ -28,6 +28,7 @@ from inference.preprocess import prepare
 from inference.sessions import PRIMER_CNN, ModelUnavailable, session, shipped
 from inference.strokes import prepare_strokes
 from locales import ui
+from tabs import backprop
 from tabs import canvas as pad
 from tabs import inside
 from tabs import raw_pictures  # pictures reach classify undecoded, so a huge one is refused from its header
@@ -200,6 +201,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
                 )
             news = gr.HTML("", html_template=NEWS, css_template=HIDDEN_CSS, js_on_load=None, elem_id="draw-news")
     inside.build(seen, cnn_path)  # "Inside the CNN": every stage of the model for the digit it just read
+    backprop.build(canvas, seen, cnn_path)  # "Backprop on your digit", and /backprop_step
     # /classify for API users: the Sketchpad value, as before. Not on the page (the canvas above
     # is faster); the full ten-digit Label is its first output.
     sketchpad = raw_pictures.Sketchpad(visible=False, layers=False, transforms=(), format="png", elem_id="draw-sketchpad")
