@@ -9,7 +9,8 @@ Two ways in, both measured:
   width in proportion to the digit, so the pen the visitor picked does not change it; each of the
   page's pens is measured all the same (`--pens`);
 - images (/classify's Sketchpad value, uploads): held-out MNIST, drawn-stroke images of any pen,
-  typed digits, and the junk as pictures.
+  typed digits, the page's digits at each height drawn with its default pen as pictures, and the
+  junk as pictures.
 
     python -m tests.draw_calibrate            # the figures quoted in inference/classifier.py
     python -m tests.draw_calibrate --sweep    # each feature's rates over a range of thresholds
@@ -22,7 +23,8 @@ import numpy as np
 from inference.classifier import THRESHOLDS, judge, probabilities
 from inference.preprocess import Steps, prepare
 from inference.strokes import prepare_strokes
-from tests.draw_digits import JUNK_KINDS, PAGE_PENS, drawn_set, junk_set, page_digit, page_junk, typed_set
+from tests.draw_digits import (JUNK_KINDS, PAGE_CANVAS, PAGE_PENS, _render_strokes, digit_strokes, drawn_set, junk_set,
+                               page_digit, page_junk, sketchpad_value, typed_set)
 
 PAGE_HEIGHTS = (0.3, 0.45, 0.6, 0.75, 0.9)
 BOXES = {"desktop": 340, "phone": 300}  # the canvas's side on screen, CSS pixels (tabs/canvas.py)
@@ -40,6 +42,20 @@ def page_groups(per_digit: int, per_junk: int, seed: int, pens=(PAGE_PENS[1],)) 
                 groups[name] = [(page_digit(d, rng, height, pen, box), d) for d in range(10) for _ in range(max(1, per_digit // 10))]
     for kind in JUNK_KINDS:
         groups[f"page {kind}"] = [(page_junk(kind, rng, box=BOXES["phone"] if k % 2 else None), None) for k in range(per_junk)]
+    return groups
+
+
+def picture_groups(per_digit: int, seed: int) -> dict[str, list]:
+    """The page's digits at each of its heights drawn with its default pen as a picture (the
+    Sketchpad value /classify takes, black on white): unlike the strokes, a picture's strokes keep
+    the pen's width, so a small digit is bolder for its size."""
+    rng = np.random.default_rng(seed)
+    groups = {}
+    for height in PAGE_HEIGHTS:
+        groups[f"picture {height:.0%}"] = [
+            (sketchpad_value(_render_strokes(digit_strokes(d, rng, PAGE_CANVAS, heights=(height, height))[0], PAGE_CANVAS,
+                                             PAGE_PENS[1], (0, 0, 0))), d)
+            for d in range(10) for _ in range(max(1, per_digit // 10))]
     return groups
 
 
@@ -75,6 +91,7 @@ def cases(per_digit: int = 100, per_junk: int = 100, seed: int = 7, model_path: 
     for value, kind in junk_set(per_junk, seed=seed):
         groups.setdefault(kind, []).append((value, None))
     groups.update(page_groups(per_digit, per_junk, seed, pens))
+    groups.update(picture_groups(per_digit, seed))
     out = []
     for group, items in groups.items():
         read_in = prepare_strokes if group.startswith("page ") else prepare
