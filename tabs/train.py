@@ -14,7 +14,8 @@ import numpy as np
 import gradio as gr
 import locales
 from locales import text, ui
-from tabs import train_plots, train_runs
+from tabs import loss_shapes, train_plots, train_runs
+from tabs.loss_radio import LossRadio
 from training import jobs, knobs, settings
 
 # Which event keys each chart draws, in legend order, and their colours: training figures in blue,
@@ -38,8 +39,9 @@ CAPS = settings.load()  # read once at start-up, from the environment (see train
 arch_defaults = jobs.arch_defaults
 
 
-def gan_loss(request: jobs.RunRequest) -> str:
-    return request.knobs.get("loss") or arch_defaults("gan", request.arch).get("loss", "hinge")
+def run_loss(request: jobs.RunRequest) -> str:
+    """The run's loss function: as set, else its architecture's own."""
+    return request.knobs.get("loss") or arch_defaults(request.kind, request.arch)["loss"]
 
 
 def conditional(request: jobs.RunRequest) -> bool:
@@ -58,11 +60,27 @@ def chart_series(points: list, chart: str, lang: str) -> list[dict]:
 
 def chart(points: list, which: str, lang: str, kind: str = "cnn", request: jobs.RunRequest | None = None) -> str:
     """One of the live charts (loss, score or game) as SVG, in `lang`."""
-    y_lim = (0, 1) if which == "score" or (which == "game" and request and gan_loss(request) == "bce") else None
+    y_lim = (0, 1) if which == "score" or (which == "game" and request and run_loss(request) == "bce") else None
     title = f"train.plot.{which}.{kind}" if which == "score" else f"train.plot.{which}"
+    if which == "loss" and kind == "cnn" and request and run_loss(request) == "mse":
+        title = "train.plot.loss.mse"  # trained on MSE, held out on cross-entropy: the title says which is which
     return train_plots.line_chart(chart_series(points, which, lang), text(title, lang), text("train.plot.step", lang),
                                   text(f"train.plot.{which}.y", lang), text("train.plot.empty", lang), y_lim=y_lim,
                                   chart_id=f"train-{which}")
+
+
+def gradient_chart(layers: list, gradients: list, lang: str) -> str:
+    """The gradient per layer: a line for each layer with weights (input side first, coloured from
+    blue to orange), its gradient norm at each step read, on a log scale, so a gradient that fades
+    towards the input (the primer's CNN with Sigmoid) shows."""
+    colours = train_plots.ramp(len(layers))
+    series = [{"name": text("train.gradients.layer", lang, number=i + 1, layer=text(f"inside.stage.{layer['kind']}", lang),
+                            shape="x".join(map(str, layer["shape"]))),
+               "colour": colours[i], "points": [(step, norms[i]) for step, norms in gradients if i < len(norms)]}
+              for i, layer in enumerate(layers)]
+    return train_plots.line_chart(series, text("train.plot.gradients", lang), text("train.plot.step", lang),
+                                  text("train.plot.gradients.y", lang), text("train.plot.empty", lang),
+                                  chart_id="train-gradients", log_y=True, nested_dots=False)
 
 
 def class_counts(samples: np.ndarray, model_path: str | None = None) -> np.ndarray:
@@ -83,7 +101,7 @@ def histogram(counts: np.ndarray, lang: str, is_conditional: bool = True) -> str
 
 def samples_image(view: jobs.RunView) -> np.ndarray:
     """The fixed-latent grid, each sample with D's score under it where the run gives them."""
-    bce = view.request is not None and gan_loss(view.request) == "bce"
+    bce = view.request is not None and run_loss(view.request) == "bce"
     return train_plots.sample_grid(view.samples, view.sample_scores, score_format="{:.2f}" if bce else "{:+.1f}")
 
 
@@ -178,7 +196,7 @@ def _show(view: jobs.RunView, first: bool, shown_samples: int, lang: str):
     is_gan = view.kind == "gan"
     request = view.request
     points = view.points
-    loss, score = chart(points, "loss", lang, view.kind), chart(points, "score", lang, view.kind)
+    loss, score = chart(points, "loss", lang, view.kind, request), chart(points, "score", lang, view.kind)
     game = chart(points, "game", lang, view.kind, request) if is_gan else gr.skip()
     samples = counts = gr.skip()
     if view.samples is not None and view.samples_version != shown_samples:
@@ -197,9 +215,18 @@ def _show(view: jobs.RunView, first: bool, shown_samples: int, lang: str):
     return status_text(view, CAPS, lang), loss, score, game, game_note, samples, counts
 
 
+def _show_gradients(view: jobs.RunView, first: bool, lang: str):
+    """The gradient per layer, a CNN run's only: shown with its first update, hidden for a GAN."""
+    is_cnn = view.kind == "cnn"
+    drawn = gradient_chart(view.gradient_layers, view.gradients, lang) if is_cnn else ""
+    if first:
+        return gr.HTML(value=drawn, visible=is_cnn)
+    return drawn if is_cnn else gr.skip()
+
+
 def game_words(request: jobs.RunRequest, lang: str) -> str:
     """What D's scores mean for this run's loss, and for the primer's GAN what its grid shows."""
-    lines = [text(f"train.game.{gan_loss(request)}", lang)]
+    lines = [text(f"train.game.{run_loss(request)}", lang)]
     lines.append(text("train.grid.conditional" if conditional(request) else "train.grid.unconditional", lang))
     return "\n\n".join(lines)
 
@@ -235,13 +262,13 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
             # restore or a choice made meanwhile is not undone by a stale value. While the run
             # waits in the queue only its status is sent, so waiting pages cost the training little.
             if view.state == "queued" and not first:
-                yield status_text(view, CAPS, lang), *[gr.skip()] * 6, *keep
+                yield status_text(view, CAPS, lang), *[gr.skip()] * 6, *keep, gr.skip()
             else:
-                yield *_show(view, first, shown_samples, lang), *keep
+                yield *_show(view, first, shown_samples, lang), *keep, _show_gradients(view, first, lang)
                 first, shown_samples = False, view.samples_version
             run.done.wait(CAPS.update_seconds)
         if not view.model_path:  # failed: the visitor's models stay as they are
-            yield *_show(view, first, shown_samples, lang), *keep
+            yield *_show(view, first, shown_samples, lang), *keep, _show_gradients(view, first, lang)
             return
         runs = train_runs.remember(runs, view)
         latest = runs[-1]
@@ -252,7 +279,7 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
         yield (status_text(view, CAPS, lang, latest["number"]), *shown, train_runs.note(runs, *paths, lang), *swapped,
                runs, train_runs.compare_chart(runs, view.kind, lang), train_runs.table(runs, lang),
                gr.Dropdown(choices=train_runs.choices(runs, lang), value=latest["id"]),
-               gr.File(value=train_runs.downloads(latest), visible=True))
+               gr.File(value=train_runs.downloads(latest), visible=True), _show_gradients(view, first, lang))
     finally:
         # Gradio closes this generator when the visitor's page goes away (or /cancel is called):
         # the run stops between two batches, and is still exported and carded.
@@ -290,18 +317,26 @@ def use_run(run_id, runs, cnn_path, gan_path, request: gr.Request):
     return cnn_path, gan_path, train_runs.note(runs, cnn_path, gan_path, lang), said
 
 
-def knob_view(kind, arch):
+def loss_choices(kind: str, lang: str | None = None) -> list[tuple]:
+    """The kind's loss functions as the radio offers them: page text (translated in the browser)
+    when built, the visitor's language when a change of model sends them."""
+    say = ui if lang is None else (lambda key: text(key, lang))
+    return [(say(f"train.loss.{name}"), name) for name in knobs.LOSSES[kind]]
+
+
+def knob_view(kind, arch, request: gr.Request = None):
     """Show the knobs that apply to the model and architecture, set to the architecture's own
-    values (and the kind's default epochs)."""
+    values (and the kind's default epochs); the loss offers the model's own loss functions."""
     kind = kind if kind in settings.KINDS else "cnn"
     arch = arch if arch in knobs.ARCHS else "lab"
     own = arch_defaults(kind, arch)
     is_cnn = kind == "cnn"
+    lang = locales.language(request)
     return (
         gr.update(value=settings.DEFAULT_EPOCHS[kind]),
         gr.update(visible=is_cnn),  # corrections: the CNN's
         gr.update(value=own.get("activation", "relu")),
-        gr.update(visible=not is_cnn, value=own.get("loss", "hinge") if not is_cnn else None),
+        gr.update(choices=loss_choices(kind, lang), value=own["loss"], info=text(f"train.loss.info.{kind}", lang)),
         gr.update(visible=is_cnn, value=own.get("dropout", -1) if is_cnn else -1),
         gr.update(visible=is_cnn),  # training digits
         gr.update(value="on" if own.get("augment", True) else "off"),
@@ -310,11 +345,13 @@ def knob_view(kind, arch):
 
 
 def page_words(request: gr.Request):
-    """At page load: what depends on this server's caps, and the empty charts, in the visitor's language."""
+    """At page load: what depends on this server's caps, the empty charts, and why the loss
+    function matters (tabs/loss_shapes.py), in the visitor's language."""
     lang = locales.language(request)
     empty = [chart([], which, lang) for which in ("loss", "score")]
     return (caps_text(lang), text("train.status.idle", lang), *empty, train_runs.table([], lang),
-            train_runs.compare_chart([], "cnn", lang), train_runs.note([], None, None, lang))
+            train_runs.compare_chart([], "cnn", lang), train_runs.note([], None, None, lang), gradient_chart([], [], lang),
+            *loss_shapes.charts(lang))
 
 
 def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
@@ -327,8 +364,9 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                             label=ui("train.arch"), info=ui("train.arch.info"))
             activation = gr.Radio([(ui(f"train.activation.{a}"), a) for a in knobs.ACTIVATIONS], value=None,
                                   label=ui("train.activation"), info=ui("train.activation.info"))
-            loss = gr.Radio([(ui(f"train.loss.{name}"), name) for name in ("bce", "hinge")], value=None,
-                            label=ui("train.loss"), info=ui("train.loss.info"), visible=False)
+            # Left unset (None), as activation and augmentation: an API call that leaves it out gets the
+            # architecture's own; the page shows the first view's own (set at load, below).
+            loss = LossRadio(loss_choices("cnn"), value=None, label=ui("train.loss"), info=ui("train.loss.info.cnn"))
             dropout = gr.Number(-1, label=ui("train.dropout"), info=ui("train.dropout.info"), minimum=-1, maximum=0.95,
                                 step=0.05)
             train_digits = gr.Radio([(ui("train.digits.all"), 0), ("500", 500), ("100", 100)], value=0,
@@ -357,8 +395,12 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
             status = gr.Markdown(ui("train.status.idle"), elem_id="train-status")
             loss_plot = gr.HTML("", elem_id="train-loss-plot")
             score_plot = gr.HTML("", elem_id="train-score-plot")
+            gradient_plot = gr.HTML("", elem_id="train-gradient-plot")
             game_plot = gr.HTML("", visible=False, elem_id="train-game-plot")
             game_note = gr.Markdown("", visible=False)
+            with gr.Accordion(ui("train.shapes.heading"), open=False):
+                cnn_shapes = gr.HTML("", elem_id="train-shapes-cnn-plot")
+                gan_shapes = gr.HTML("", elem_id="train-shapes-gan-plot")
             with gr.Row():
                 samples = gr.Image(label=ui("train.grid.label"), type="numpy", image_mode="L", format="png",
                                    visible=False, interactive=False, buttons=["download", "fullscreen"])
@@ -381,16 +423,17 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
     # it opens (no round trip); left unset in the components, so an API call that leaves them out
     # gets the architecture it asks for its own.
     first = knob_view("cnn", "lab")
-    gr.on(None, None, None, [activation, augment], js=f"() => {json.dumps([first[2]['value'], first[6]['value']])}",
-          api_visibility="private", queue=False)
-    gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note],
+    shown = [first[2]["value"], first[3]["value"], first[6]["value"]]
+    gr.on(None, None, None, [activation, loss, augment], js=f"() => {json.dumps(shown)}", api_visibility="private", queue=False)
+    gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note, gradient_plot,
+                                   cnn_shapes, gan_shapes],
           api_name="train_words", api_visibility="private", queue=False)
     start.click(
         train_run,
         [kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
          arch, activation, loss, dropout, train_digits, augment, gan_digits],
         [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
-         compare_plot, runs_table, run_choice, run_files],
+         compare_plot, runs_table, run_choice, run_files, gradient_plot],
         api_name="train", show_progress="hidden",
         concurrency_limit=None,  # every Start reaches train_run at once: the runs' own queue (training/jobs.py) orders them
     )

@@ -22,6 +22,13 @@ MARKED_UP_TO = 40  # a series with at most this many points also shows each poin
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
+def ramp(count: int, start: str = "#1f4e9c", end: str = "#f28e2b") -> list[str]:
+    """`count` colours from `start` to `end`, evenly: lines in an order (input side to output side)."""
+    a, b = (np.array([int(c[i : i + 2], 16) for i in (1, 3, 5)], float) for c in (start, end))
+    steps = [a + (b - a) * (i / max(1, count - 1)) for i in range(count)]
+    return ["#" + "".join(f"{round(v):02x}" for v in colour) for colour in steps]
+
+
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high]."""
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
@@ -41,10 +48,23 @@ def _label(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e5 else f"{value:.0e}"
 
 
+def _decades(low: float, high: float) -> list[float]:
+    """Whole powers of ten (as exponents) covering [low, high], at most six of them."""
+    first, last = math.floor(low), max(math.ceil(high), math.floor(low) + 1)
+    step = -(-(last - first) // 5)
+    return [float(e) for e in range(first, last + step, step)]
+
+
 def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty: str,
-               y_lim: tuple[float, float] | None = None, chart_id: str = "chart") -> str:
+               y_lim: tuple[float, float] | None = None, chart_id: str = "chart", log_y: bool = False,
+               nested_dots: bool = True) -> str:
     """An SVG line chart in a <figure>. `series`: dicts with `name`, `colour`, `points` [(x, y)],
-    optional `dashed`. The legend is HTML, so it wraps on a phone."""
+    optional `dashed`. The legend is HTML, so it wraps on a phone. `log_y`: a logarithmic y axis
+    (values spanning decades, as gradient norms do; values <= 0 are left out). `nested_dots`: earlier
+    series' dots drawn larger, for a few series that may share points (not for many lines apart)."""
+    if log_y:
+        series = [{**s, "points": [(x, math.log10(y)) for x, y in s["points"] if math.isfinite(y) and y > 0]} for s in series]
+    unlog = (lambda y: 10 ** y) if log_y else (lambda y: y)  # a value as it was, for the labels and the summary
     drawn = [s for s in series if s["points"]]
     xs = [x for s in drawn for x, _ in s["points"]]
     ys = [y for s in drawn for _, y in s["points"] if math.isfinite(y)]
@@ -60,9 +80,9 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
         pad = (y_high - y_low) * 0.05 or 0.5
         y_low, y_high = y_low - pad, y_high + pad
     else:
-        y_low, y_high = 0, 1
+        y_low, y_high = (-3, 0) if log_y else (0, 1)  # log: 0.001 to 1
     x_ticks = [t for t in nice_ticks(x_low, x_high, 6) if x_low <= t <= x_high] or [x_low]
-    y_ticks = nice_ticks(y_low, y_high, 4)
+    y_ticks = _decades(y_low, y_high) if log_y else nice_ticks(y_low, y_high, 4)
     y_low, y_high = min(y_low, y_ticks[0]), max(y_high, y_ticks[-1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -78,7 +98,7 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}"/>')
     parts.append("</g><g fill=\"currentColor\">")
     for t in y_ticks:
-        parts.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t)}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(unlog(t))}</text>')
     for t in x_ticks:
         parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - BOTTOM + 24}" text-anchor="middle">{_label(t)}</text>')
     parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{html.escape(x_title)}</text>')
@@ -92,13 +112,13 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
                      f'<title>{html.escape(s["name"])}</title></path></g>')
         if len(points) <= MARKED_UP_TO:
             # Earlier series' dots a little larger, so two runs at the same point both show.
-            r = 3.5 + 1.5 * (len(drawn) - 1 - index)
+            r = 3.5 + 1.5 * (len(drawn) - 1 - index) if nested_dots else 3
             parts.append(f'<g class="mark-point" fill="{s["colour"]}">'
                          + "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:g}"/>' for x, y in points) + "</g>")
     if not drawn:
         parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
                      f'fill="currentColor" font-size="13">{html.escape(empty)}</text>')
-    summary = "; ".join(f"{s['name']}: {_label(round(s['points'][-1][1], 3))}" for s in drawn) or empty
+    summary = "; ".join(f"{s['name']}: {_last(unlog(s['points'][-1][1]))}" for s in drawn) or empty
     dashes = ' stroke-dasharray="4 3"'
     legend = "".join(
         f'<li style="display:inline-flex;align-items:center;gap:4px;margin-right:12px">'
@@ -112,6 +132,11 @@ def line_chart(series: list[dict], title: str, x_title: str, y_title: str, empty
             f'style="max-width:{WIDTH}px;height:auto;display:block">'
             f'<title>{html.escape(title)}: {html.escape(summary)}</title>{STYLE}{"".join(parts)}</svg>'
             f'<ul style="list-style:none;padding:0;margin:4px 0 0;font-size:0.9em">{legend}</ul></figure>')
+
+
+def _last(value: float) -> str:
+    """A series' last value for the text alternative: three decimals, or three figures when smaller."""
+    return _label(round(value, 3)) if abs(value) >= 0.01 or value == 0 else f"{value:.3g}"
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, x_title: str, y_title: str,

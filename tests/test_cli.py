@@ -1,4 +1,5 @@
 """The command lines as a user runs them: smoke runs with --max-steps, and one-line errors."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,18 @@ def test_the_primers_networks_from_the_command_line(tmp_path, kind):
     assert config["arch"] == "seed" and config["lr"] == (1e-3 if kind == "cnn" else 3e-4)
 
 
+@pytest.mark.slow
+def test_the_cnn_trains_on_mean_squared_error_and_its_card_says_so(tmp_path):
+    done = cli("training.train_cnn", "--arch", "seed", "--loss", "mse", "--max-steps", "20", "--batch-size", "32",
+               "--device", "cpu", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    exported = cli("training.export", "--checkpoint", str(tmp_path / "cnn.pt"), "--out", str(tmp_path / "cnn.onnx"))
+    assert exported.returncode == 0, exported.stderr
+    card = json.loads((tmp_path / "cnn.json").read_text())
+    assert card["knobs"]["loss"] == card["config"]["loss"] == "mse" and "--loss mse" in card["training_command"]
+    assert 0 <= card["metrics"]["held_out_accuracy"] <= 1 and card["steps"] == 20
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -53,7 +66,7 @@ def test_the_primers_networks_from_the_command_line(tmp_path, kind):
         (("training.train_gan", "--dataset", "imagenet"), "mnist-5k"),
         (("training.train_cnn", "--device", "tpu", "--max-steps", "1"), "unknown device"),
         (("training.train_cnn", "--resume", "missing.pt"), "no checkpoint"),
-        (("training.train_cnn", "--loss", "bce"), "unrecognized arguments"),
+        (("training.train_cnn", "--loss", "bce"), "bce is a GAN's loss function"),
         (("training.train_cnn", "--gan-digits", "100", "--dataset", "fashion-mnist"), "handwritten digits"),
         (("training.train_cnn", "--train-digits", "5"), "Training digits"),
         (("training.train_gan", "--arch", "primer"), "Unknown architecture"),

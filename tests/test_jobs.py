@@ -103,8 +103,8 @@ def test_bad_settings_are_refused_with_a_message(overrides, says):
 # -- the primer's knobs -----------------------------------------------------------------------------
 def test_knobs_that_apply_are_kept_typed_and_the_rest_left_out():
     cnn = request(arch="seed", activation="sigmoid", dropout=0, train_digits=100.0, augment=False, gan_digits=0,
-                  loss="bce")  # a loss means nothing to a CNN: left out
-    assert cnn.knobs == {"arch": "seed", "activation": "sigmoid", "dropout": 0.0, "train_digits": 100,
+                  loss="mse")
+    assert cnn.knobs == {"arch": "seed", "loss": "mse", "activation": "sigmoid", "dropout": 0.0, "train_digits": 100,
                          "augment": False, "gan_digits": 0}
     assert cnn.config(CAPS)["activation"] == "sigmoid" and cnn.config(CAPS)["train_digits"] == 100
     gan = request("gan", arch="seed", loss="bce", train_digits=100, dropout=0.3)
@@ -139,6 +139,15 @@ def test_an_impossible_combination_is_refused_by_the_knobs_module():
     assert caught.value.key.startswith("knobs.error.")
     with pytest.raises(knobs.KnobError):  # the same refusal, from the module itself
         knobs.check("cnn", {"arch": "lab", "dataset": "fashion-mnist", "gan_digits": 500})
+
+
+
+@pytest.mark.parametrize("kind, loss, key", [("cnn", "bce", "knobs.error.loss_for_cnn"), ("gan", "mse", "knobs.error.loss_for_gan")])
+def test_another_kinds_loss_is_refused_by_name_in_both_languages(kind, loss, key):
+    with pytest.raises(jobs.InvalidSettings) as caught:
+        request(kind, loss=loss)
+    assert caught.value.key == key and str(caught.value).startswith(f"{loss} is a {'GAN' if kind == 'cnn' else 'CNN'}'s loss")
+    assert caught.value.say("zh-CN").startswith(f"{loss} 是 {'GAN' if kind == 'cnn' else 'CNN'} 的损失函数")
 
 
 def test_messages_carry_their_locale_key_and_stay_english_strings():

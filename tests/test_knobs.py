@@ -48,6 +48,8 @@ def test_a_checkpoint_config_from_before_the_knobs_is_labs():
     "kind, settings, key",
     [
         ("cnn", {"loss": "bce"}, "knobs.error.loss_for_cnn"),
+        ("gan", {"loss": "mse"}, "knobs.error.loss_for_gan"),
+        ("cnn", {"loss": "l1"}, "knobs.error.loss"),
         ("gan", {"gan_digits": 100}, "knobs.error.gan_digits_for_gan"),
         ("gan", {"train_digits": 100}, "knobs.error.not_for_kind"),
         ("cnn", {"gan_digits": 100, "dataset": "fashion-mnist"}, "knobs.error.gan_digits_need_digits"),
@@ -81,10 +83,25 @@ def test_possible_settings_pass_and_unset_means_the_archs_own():
     assert knobs.check("cnn", {"train_digits": 4500}) is None
 
 
+def test_each_kind_offers_its_own_losses_and_refuses_the_others_by_name():
+    assert knobs.LOSSES == {"cnn": ("ce", "mse"), "gan": ("hinge", "bce")}
+    assert train_cnn.CNNConfig().loss == train_cnn.CNNConfig(arch="seed").loss == "ce"  # both CNNs' own
+    assert train_cnn.CNNConfig(arch="seed", loss="mse").loss == "mse"
+    for kind, losses in knobs.LOSSES.items():
+        for loss in losses:
+            knobs.check(kind, {"loss": loss})
+    with pytest.raises(knobs.KnobError) as refused:
+        knobs.check("cnn", {"loss": "hinge"})
+    assert refused.value.values == {"value": "hinge", "choices": "ce, mse"}
+    assert "GAN's loss function" in str(refused.value) and "mean squared error" in str(refused.value)
+    with pytest.raises(knobs.KnobError, match="CNN's loss function"):
+        knobs.check("gan", {"arch": "seed", "loss": "ce"})
+
+
 def test_every_error_key_is_in_every_language_with_the_same_placeholders():
     source = (ROOT / "training" / "knobs.py").read_text()
     for lang in ("en", "zh-CN"):
         strings = json.loads((ROOT / "locales" / f"{lang}.json").read_text(encoding="utf-8"))
         for key in [k for k in strings if k.startswith("knobs.error.")]:
             assert key.removeprefix("knobs.error.") in source or key in source
-        assert all(f"knobs.error.{name}" in strings for name in ("loss_for_cnn", "gan_digits_need_digits", "train_digits"))
+        assert all(f"knobs.error.{name}" in strings for name in ("loss_for_cnn", "loss_for_gan", "gan_digits_need_digits", "train_digits"))

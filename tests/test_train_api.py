@@ -166,7 +166,8 @@ def new_client(url, language: str | None = None):
 
 # /train's outputs as gradio_client returns them (the session states are not among them)
 OUT = {name: i for i, name in enumerate(
-    ("status", "loss", "score", "game", "game_note", "samples", "histogram", "note", "compare", "table", "choice", "files"))}
+    ("status", "loss", "score", "game", "game_note", "samples", "histogram", "note", "compare", "table", "choice", "files",
+     "gradients"))}
 
 
 def value(output):
@@ -299,8 +300,24 @@ def test_a_primer_cnn_run_with_sigmoid_on_100_digits_gets_its_card(train_app):
     files = {Path(f).name: Path(f) for f in value(outputs[OUT["files"]])}
     card = json.loads(files["run.json"].read_text())
     assert (card["config"]["arch"], card["config"]["activation"], card["config"]["train_digits"]) == ("seed", "sigmoid", 100)
+    assert card["config"]["loss"] == "ce"  # the loss left out: the architecture's own
     assert "--arch seed" in card["command"] and "--activation sigmoid" in card["command"]
     assert "the primer's · Sigmoid · 100 digits" in html.unescape(value(outputs[OUT["table"]]))
+
+
+@pytest.mark.slow
+def test_a_cnn_run_on_mean_squared_error_says_so_and_draws_each_layers_gradient(train_app):
+    url, _ = train_app
+    outputs = new_client(url).predict(kind="cnn", epochs=1, loss="mse", train_digits=100, api_name="/train")
+    status = value(outputs[OUT["status"]])
+    assert "CNN run finished" in status, status
+    files = {Path(f).name: Path(f) for f in value(outputs[OUT["files"]])}
+    card, model_card = (json.loads(files[name].read_text()) for name in ("run.json", "cnn.json"))
+    assert card["config"]["loss"] == model_card["knobs"]["loss"] == "mse" and "--loss mse" in card["command"]
+    assert "Digit Lab's · MSE · 100 digits" in html.unescape(value(outputs[OUT["table"]]))
+    assert "trains on mean squared error" in html.unescape(value(outputs[OUT["loss"]]))
+    gradients = html.unescape(value(outputs[OUT["gradients"]]))
+    assert "Gradient per layer" in gradients and gradients.count('class="mark-line"') == 12  # Digit Lab's 12 layers with weights
 
 
 @pytest.mark.slow
@@ -311,6 +328,12 @@ def test_an_impossible_combination_is_refused_in_the_visitors_language(train_app
     started = time.monotonic()
     with pytest.raises(AppError, match="Not started"):  # GAN-made digits are digits: not with Fashion-MNIST
         new_client(url).predict(kind="cnn", epochs=1, dataset="fashion-mnist", gan_digits=500, api_name="/train")
+    with pytest.raises(AppError, match="hinge is a GAN's loss function; a CNN's loss function is cross-entropy"):
+        new_client(url).predict(kind="cnn", epochs=1, loss="hinge", api_name="/train")
+    with pytest.raises(AppError, match="mse is a CNN's loss function"):  # the radio passes either kind's loss on
+        new_client(url).predict(kind="gan", epochs=1, loss="mse", api_name="/train")
+    with pytest.raises(AppError, match="epochs must be from 1 to 5"):  # a GAN's own loss gets as far as the caps
+        new_client(url).predict(kind="gan", epochs=9, loss="bce", api_name="/train")
     with pytest.raises(AppError, match="未开始训练：本服务器上训练轮数必须在 1 到 5 之间"):
         new_client(url, "zh-CN,zh;q=0.9").predict(kind="cnn", epochs=9, api_name="/train")
     assert time.monotonic() - started < 20  # refused at once, not after a run

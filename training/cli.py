@@ -28,10 +28,10 @@ def build_parser(kind: str, config_cls) -> argparse.ArgumentParser:
     lab, seed = knobs.defaults(kind, "lab"), knobs.defaults(kind, "seed")
     for field in dataclasses.fields(config_cls):
         own = field.default is None or (field.name == "dropout" and field.default < 0) or (field.name == "loss" and not field.default)
+        default = f"default: the arch's own (lab {lab[field.name]}, seed {seed[field.name]})" if own else f"default {field.default}"
         parser.add_argument(
             "--" + field.name.replace("_", "-"), type=_flag_type(lab[field.name] if field.default is None else field.default),
-            metavar=field.name.upper(),
-            help=f"default: the arch's own (lab {lab[field.name]}, seed {seed[field.name]})" if own else f"default {field.default}",
+            metavar=field.name.upper(), help="; ".join(filter(None, [field.metadata.get("help"), default])),
         )
     parser.add_argument("--out", type=Path, help="folder for the checkpoint (default checkpoints)")
     parser.add_argument("--resume", type=Path, help="continue from this checkpoint, with its settings")

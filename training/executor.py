@@ -129,7 +129,16 @@ def plain(event, device: str) -> dict:
             "epoch": int(event.epoch), "elapsed": float(event.elapsed), "epoch_end": bool(event.epoch_end),
             "losses": {k: float(v) for k, v in event.losses.items()},
             "metrics": {k: (None if v is None else float(v)) for k, v in (event.metrics or {}).items()},
-            "samples": _array(event.samples), "sample_scores": _array(getattr(event, "sample_scores", None))}
+            "samples": _array(event.samples), "sample_scores": _array(getattr(event, "sample_scores", None)),
+            "gradients": _layers(getattr(event, "gradients", None))}
+
+
+def _layers(gradients) -> list[dict] | None:
+    """A CNN event's layer gradients as built-in strings and numbers."""
+    if gradients is None:
+        return None
+    return [{"name": str(g["name"]), "kind": str(g["kind"]), "shape": [int(n) for n in g["shape"]],
+             "gradient_norm": float(g["gradient_norm"])} for g in gradients]
 
 
 def _array(value) -> np.ndarray | None:
@@ -198,6 +207,7 @@ class Event:
     samples: np.ndarray | None
     sample_scores: np.ndarray | None
     checkpoint: str
+    gradients: list | None = None  # a CNN's layer gradients, every few steps
 
     def snapshot(self) -> dict:
         from training import runtime
@@ -216,7 +226,8 @@ def events(spec: Spec, told: Callable[..., None]) -> Iterator[Event]:
                 continue
             told(device=item["device"])
             yield Event(item["step"], item["total_steps"], item["epoch"], item["losses"], item["elapsed"],
-                        item["epoch_end"], item["metrics"], item["samples"], item["sample_scores"], spec.checkpoint)
+                        item["epoch_end"], item["metrics"], item["samples"], item["sample_scores"], spec.checkpoint,
+                        item.get("gradients"))
     finally:
         stream.close()
 

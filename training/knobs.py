@@ -3,8 +3,10 @@ both training scripts (and the Train tab) run before anything starts.
 
 `arch` picks a recipe: "lab" is Digit Lab's own, "seed" the primer's (its section 4 listings:
 Adam at 1e-3, cross-entropy, 10 epochs, batch 64 for the CNN; Adam at 3e-4 for both sides and BCE
-for the GAN). A setting left unset (None, or "" for the loss, a negative dropout) takes the arch's
-own value; a setting given explicitly overrides it.
+for the GAN). Each kind has its own losses: the CNN's cross-entropy ("ce", both archs' own) or
+the primer's mean squared error on the softmax ("mse"); the GAN's hinge or the primer's BCE.
+A setting left unset (None, or "" for the loss, a negative dropout) takes the arch's own value; a
+setting given explicitly overrides it.
 
 `check()` raises KnobError: `.key` is a locale key (locales/*.json, "knobs.error.*"), `.values` its
 placeholders, and str() the English sentence for the command line.
@@ -19,17 +21,17 @@ SERVED_GAN = ROOT / "exports" / "gan.onnx"  # the conditional GAN that draws `ga
 KINDS = ("cnn", "gan")
 ARCHS = ("lab", "seed")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")  # models.activations.ACTIVATIONS (a test checks)
-LOSSES = ("hinge", "bce")
+LOSSES = {"cnn": ("ce", "mse"), "gan": ("hinge", "bce")}  # each kind's loss functions
 SCHEDULES = ("one-cycle", "constant")
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")  # training.data.DATASETS (a test checks)
 DIGIT_DATASETS = ("mnist-5k", "mnist")  # handwritten digits, which GAN-made digits can join
 TRAIN_SIZES = {"mnist-5k": 4500, "mnist": 60000, "fashion-mnist": 60000}  # each training split
 MIN_TRAIN_DIGITS = 10  # one a class
 MAX_GAN_DIGITS = 20000
-CHOICES = {"arch": ARCHS, "activation": ACTIVATIONS, "loss": LOSSES, "schedule": SCHEDULES, "dataset": DATASETS}
+CHOICES = {"arch": ARCHS, "activation": ACTIVATIONS, "schedule": SCHEDULES, "dataset": DATASETS}  # the loss: LOSSES
 # The knobs a visitor sets in the Train tab, per kind (the rest are the scripts' flags).
 VISITOR_KNOBS = {
-    "cnn": ("arch", "activation", "dropout", "train_digits", "augment", "gan_digits"),
+    "cnn": ("arch", "loss", "activation", "dropout", "train_digits", "augment", "gan_digits"),
     "gan": ("arch", "loss", "activation", "augment"),
 }
 
@@ -48,11 +50,11 @@ BY_ARCH = {
     "cnn": {
         "lab": {
             "epochs": 12, "lr": 1e-2, "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True,
-            "typed_digits": True, "ema": 0.99, "dropout": 0.2, "schedule": "one-cycle",
+            "typed_digits": True, "ema": 0.99, "dropout": 0.2, "schedule": "one-cycle", "loss": "ce",
         },
         "seed": {
             "epochs": 10, "lr": 1e-3, "weight_decay": 0.0, "label_smoothing": 0.0, "augment": False,
-            "typed_digits": False, "ema": 0.0, "dropout": 0.5, "schedule": "constant",
+            "typed_digits": False, "ema": 0.0, "dropout": 0.5, "schedule": "constant", "loss": "ce",
         },
     },
     "gan": {
@@ -106,15 +108,14 @@ def check(kind: str, settings: dict) -> None:
     for name, value in settings.items():
         if name in known or name == "kind" or not _foreign_is_set(name, value):
             continue
-        if kind == "cnn" and name == "loss":
-            raise KnobError("knobs.error.loss_for_cnn")
         if kind == "gan" and name == "gan_digits":
             raise KnobError("knobs.error.gan_digits_for_gan")
         raise KnobError("knobs.error.not_for_kind", knob=name, kind=kind.upper())
-    for name in ("arch", "activation", "dataset") + (("loss",) if kind == "gan" else ("schedule",)):
+    for name in ("arch", "activation", "dataset") + (() if kind == "gan" else ("schedule",)):
         if s[name] not in CHOICES[name]:
             key = f"knobs.error.{name}" if name != "schedule" else "knobs.error.choice"
             raise KnobError(key, knob=name, value=s[name], choices=", ".join(CHOICES[name]))
+    _loss(kind, s["loss"])
     for name, least in (("epochs", 1), ("batch_size", 1), ("max_steps", 0), ("seed", 0)):
         _at_least(name, s[name], least)
     _rate("lr", s["lr"])
@@ -123,6 +124,16 @@ def check(kind: str, settings: dict) -> None:
         _check_cnn(s)
     else:
         _check_gan(s)
+
+
+def _loss(kind: str, loss) -> None:
+    """A loss of this kind; another kind's loss (a GAN's for a CNN, or the reverse) is named as such."""
+    if loss in LOSSES[kind]:
+        return
+    choices = ", ".join(LOSSES[kind])
+    if any(loss in LOSSES[other] for other in KINDS if other != kind):
+        raise KnobError("knobs.error.loss_for_cnn" if kind == "cnn" else "knobs.error.loss_for_gan", value=loss, choices=choices)
+    raise KnobError("knobs.error.loss", value=loss, kind=kind.upper(), choices=choices)
 
 
 def _at_least(name: str, value, least: int) -> None:

@@ -57,6 +57,10 @@ class RunView:
     queue_length: int = 0
     starts_in: float | None = None
     starts_in_measured: bool = True  # False: starts_in is the caps' upper bound (nothing like the runs ahead timed yet)
+    # A CNN run's layers with weights, input side first ({"name", "kind", "shape"}), and at each step
+    # read, each one's gradient norm: (step, [norm a layer]), append-only
+    gradient_layers: list = field(default_factory=list)
+    gradients: list = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -93,6 +97,8 @@ class Run:
         self._metrics: dict[str, float] = {}
         self._samples, self._samples_version, self._sample_scores = None, 0, None
         self._epoch_log: list[tuple[int, int, float, dict]] = []
+        self._gradient_layers: list[dict] = []
+        self._gradients: list[tuple[int, list[float]]] = []
         self._sums: dict[str, float] = {}
         self._count = 0
         self._device: str | None = None
@@ -121,6 +127,10 @@ class Run:
                 self._metrics = dict(event.metrics)
                 self._points += [(event.step, k, float(v)) for k, v in event.metrics.items()]
                 self._epoch_log.append((event.epoch, event.step, float(event.elapsed), dict(self._metrics)))
+            gradients = getattr(event, "gradients", None)  # a CNN run's, every few steps
+            if gradients:
+                self._gradient_layers = [{k: g[k] for k in ("name", "kind", "shape")} for g in gradients]
+                self._gradients.append((event.step, [float(g["gradient_norm"]) for g in gradients]))
             if event.samples is not None:
                 self._samples, self._samples_version = np.asarray(event.samples), self._samples_version + 1
                 scores = getattr(event, "sample_scores", None)  # the discriminator's score of each sample (GAN runs)
@@ -151,4 +161,5 @@ class Run:
                 self._samples_version, self.stop_reason, self.model_path, self.card_path, self.error,
                 dict(self.card["metrics"]) if self.card else {}, self._sample_scores, list(self._epoch_log),
                 self.request, self._device, self._device_note, self._startup,
+                gradient_layers=list(self._gradient_layers), gradients=list(self._gradients),
             )

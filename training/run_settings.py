@@ -12,8 +12,8 @@ from training.settings import DATASETS, KINDS, TrainSettings
 
 # The knobs (training/knobs.py checks them) that apply to each kind; a knob
 # left at None is not passed, so the architecture's own value applies (as on the command line).
-KNOBS = {"cnn": ("arch", "activation", "dropout", "train_digits", "augment", "gan_digits"),
-         "gan": ("arch", "loss", "activation", "augment")}
+KNOBS = knobs_module.VISITOR_KNOBS
+ALL_LOSSES = tuple(loss for losses in knobs_module.LOSSES.values() for loss in losses)
 
 
 def arch_defaults(kind: str, arch: str) -> dict:
@@ -71,8 +71,10 @@ def _knobs(kind: str, dataset: str, given: dict) -> dict:
         value = given.get(name)
         if value is None or value == "":
             continue
-        if name in ("activation", "loss"):
-            kept[name] = _choice(name, value, knobs_module.ACTIVATIONS if name == "activation" else knobs_module.LOSSES)
+        if name == "activation":
+            kept[name] = _choice(name, value, knobs_module.ACTIVATIONS)
+        elif name == "loss":  # another kind's loss passes here, for training/knobs.py to refuse it by name
+            kept[name] = value if value in ALL_LOSSES else _choice(name, value, knobs_module.LOSSES[kind])
         elif name == "augment":
             if not isinstance(value, bool):
                 raise InvalidSettings("train.error.bool", setting=name, value=repr(value))

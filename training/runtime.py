@@ -33,6 +33,9 @@ class Progress:
     samples: np.ndarray | None = None  # GAN only: the fixed-latent grid [100,28,28] in [0,1]
     # GAN only, with samples: D's output on each grid sample [100] (bce: a probability; hinge: the raw score)
     sample_scores: np.ndarray | None = None
+    # CNN only, every few steps: each weight layer's gradient norm, input side first
+    # ([{"name", "kind", "shape", "gradient_norm"}], training/layer_gradients.py)
+    gradients: list[dict] | None = None
 
 
 class Phases:

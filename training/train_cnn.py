@@ -1,9 +1,10 @@
 """Train the digit classifier: `python -m training.train_cnn --epochs 12 --out checkpoints`, or the
-primer's CNN with the primer's recipe: `python -m training.train_cnn --arch seed --out checkpoints`.
+primer's CNN with the primer's recipe: `python -m training.train_cnn --arch seed --out checkpoints`;
+`--loss mse` trains on the primer's mean squared error instead of cross-entropy.
 
 `train()` is the one training loop, a generator of Progress events: the CLI below draws them as a
 progress bar, the app's Train tab as live plots. Stopping is the consumer closing the generator."""
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import torch
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 
 from models import DigitCNN, PrimerCNN
 from training import augment, data, fonts, knobs, runtime
+from training.layer_gradients import GradientNorms
 from training.runtime import Progress
 
 TRAIN_ACCURACY_DIGITS = 1000  # train accuracy is measured on at most this many of the training digits
@@ -29,7 +31,11 @@ class CNNConfig:
     batch_size: int = 64
     lr: float | None = None  # AdamW; lab 1e-2 (the one-cycle schedule's peak), seed 1e-3
     weight_decay: float | None = None  # lab 5e-4, seed 0 (AdamW without weight decay is Adam)
-    label_smoothing: float | None = None  # lab 0.1, seed 0
+    # "ce" or "mse" (loss_of below); empty: the arch's own (ce for both)
+    loss: str = field(default="", metadata={"help": "ce: cross-entropy; mse: the primer's mean squared error of the "
+                                                     "softmax probabilities against the one-hot label"})
+    # lab 0.1, seed 0
+    label_smoothing: float | None = field(default=None, metadata={"help": "cross-entropy's only (--loss ce); mse ignores it"})
     schedule: str | None = None  # lab "one-cycle", seed "constant"
     augment: bool | None = None  # canvas-like pens, slants, sizes and shifts; lab on, seed off
     canvas_share: float = 0.5  # of each batch, the share redrawn canvas-like; the rest stay as written
@@ -47,6 +53,15 @@ class CNNConfig:
         knobs.settle(self, "cnn")
 
 
+def loss_of(name: str, logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """The training loss: "ce", cross-entropy -log p(label) (with label smoothing), or "mse", the
+    primer's mean squared error: the mean over the batch and the ten classes of (p_k - y_k)^2, p the
+    softmax probabilities and y the one-hot label."""
+    if name == "mse":
+        return F.mse_loss(logits.softmax(1), F.one_hot(labels, logits.shape[1]).to(logits.dtype))
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+
+
 def build_cnn(config: dict) -> torch.nn.Module:
     """The CNN a config describes (a checkpoint's; one from before the knobs existed is lab's)."""
     config = knobs.resolve("cnn", config)
@@ -56,9 +71,10 @@ def build_cnn(config: dict) -> torch.nn.Module:
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, split: data.Split, batch_size: int = 0) -> dict[str, float]:
-    """Held-out loss and accuracy of an unwrapped model (in eval mode: no dropout). By default a
-    GPU takes 1,000 digits a batch (mnist-5k's held-out part in one), the CPU 64: there, batches of
-    250-1,000 were 3x slower a digit than 64, their activations no longer fitting in the caches."""
+    """Held-out loss and accuracy of an unwrapped model (in eval mode: no dropout). The loss is
+    cross-entropy whichever loss trains, so runs compare. By default a GPU takes 1,000 digits a
+    batch (mnist-5k's held-out part in one), the CPU 64: there, batches of 250-1,000 were 3x slower
+    a digit than 64, their activations no longer fitting in the caches."""
     batch_size = batch_size or (64 if split.images.device.type == "cpu" else 1000)
     was_training = model.training
     model.eval()
@@ -113,6 +129,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     net = rt.wrap(model)
     served = average.module if average else model  # what is evaluated and exported
+    gradients = GradientNorms(model, total)
 
     def checkpoint(step: int, metrics: dict) -> dict:
         return {
@@ -134,10 +151,12 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
                         images = augment.canvas_like(images, cfg.canvas_share)
                 with phase("forward"), rt.autocast:
                     logits = net(images)
-                    loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+                    loss = loss_of(cfg.loss, logits.float(), labels, cfg.label_smoothing)
                 with phase("backward"):
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                with phase("events"):  # the event's layer gradients, read before the step uses them
+                    norms = gradients.read() if gradients.due(step + 1) else None
                 with phase("optimiser"):
                     optimizer.step()
                     schedule.step()
@@ -155,7 +174,7 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
                     losses = {"loss": loss.item(), "accuracy": (logits.argmax(1) == labels).float().mean().item()}
                     event = Progress(
                         step, total, epoch + 1, losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
-                        epoch_end=epoch_end, metrics=metrics if epoch_end else {},
+                        epoch_end=epoch_end, metrics=metrics if epoch_end else {}, gradients=norms,
                     )
                 yield event
                 if last:
