@@ -34,6 +34,7 @@ from torch import nn
 
 import locales
 from training import knobs
+from training.layer_gradients import kind_of
 from training.train_cnn import build_cnn
 
 EXPORT_PREFIX = "cnn."  # training.export.ServedCNN wraps the CNN as `cnn`
@@ -190,19 +191,7 @@ def rebuild(path: str | Path) -> nn.Module:
 
 def layers(model: nn.Module) -> list[Layer]:
     """The layers with weights, input side to output side (the modules' own order)."""
-    found = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            if module.groups > 1 and module.groups == module.in_channels:
-                kind = "depthwise"
-            else:
-                kind = "pointwise" if module.kernel_size == (1, 1) else "conv"
-        elif isinstance(module, nn.Linear):
-            kind = "dense"
-        else:
-            continue
-        found.append(Layer(name, kind, tuple(module.weight.shape)))
-    return found
+    return [Layer(name, kind_of(module), tuple(module.weight.shape)) for name, module in model.named_modules() if kind_of(module)]
 
 
 def loss_of(model: nn.Module, image: torch.Tensor, digit: int) -> tuple[torch.Tensor, torch.Tensor]:
