@@ -10,8 +10,6 @@ import gradio as gr
 
 from training import knobs
 
-ALL = [loss for losses in knobs.LOSSES.values() for loss in losses]
-
 
 class LossRadio(gr.Radio):
     def get_block_name(self) -> str:
@@ -21,4 +19,4 @@ class LossRadio(gr.Radio):
         return payload  # None: the architecture's own; anything else: the knobs' check says
 
     def api_info(self) -> dict:
-        return {"enum": ALL, "title": "Radio", "type": "string"}
+        return {"enum": list(knobs.ALL_LOSSES), "title": "Radio", "type": "string"}

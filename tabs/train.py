@@ -422,8 +422,8 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
     # The first view's unset knobs show the default architecture's own values, set in the page as
     # it opens (no round trip); left unset in the components, so an API call that leaves them out
     # gets the architecture it asks for its own.
-    first = knob_view("cnn", "lab")
-    shown = [first[2]["value"], first[3]["value"], first[6]["value"]]
+    _, _, first_activation, first_loss, _, _, first_augment, _ = knob_view("cnn", "lab")
+    shown = [update["value"] for update in (first_activation, first_loss, first_augment)]
     gr.on(None, None, None, [activation, loss, augment], js=f"() => {json.dumps(shown)}", api_visibility="private", queue=False)
     gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note, gradient_plot,
                                    cnn_shapes, gan_shapes],

@@ -22,6 +22,7 @@ KINDS = ("cnn", "gan")
 ARCHS = ("lab", "seed")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")  # models.activations.ACTIVATIONS (a test checks)
 LOSSES = {"cnn": ("ce", "mse"), "gan": ("hinge", "bce")}  # each kind's loss functions
+ALL_LOSSES = tuple(loss for losses in LOSSES.values() for loss in losses)
 SCHEDULES = ("one-cycle", "constant")
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")  # training.data.DATASETS (a test checks)
 DIGIT_DATASETS = ("mnist-5k", "mnist")  # handwritten digits, which GAN-made digits can join

@@ -13,7 +13,6 @@ from training.settings import DATASETS, KINDS, TrainSettings
 # The knobs (training/knobs.py checks them) that apply to each kind; a knob
 # left at None is not passed, so the architecture's own value applies (as on the command line).
 KNOBS = knobs_module.VISITOR_KNOBS
-ALL_LOSSES = tuple(loss for losses in knobs_module.LOSSES.values() for loss in losses)
 
 
 def arch_defaults(kind: str, arch: str) -> dict:
@@ -74,7 +73,7 @@ def _knobs(kind: str, dataset: str, given: dict) -> dict:
         if name == "activation":
             kept[name] = _choice(name, value, knobs_module.ACTIVATIONS)
         elif name == "loss":  # another kind's loss passes here, for training/knobs.py to refuse it by name
-            kept[name] = value if value in ALL_LOSSES else _choice(name, value, knobs_module.LOSSES[kind])
+            kept[name] = value if value in knobs_module.ALL_LOSSES else _choice(name, value, knobs_module.LOSSES[kind])
         elif name == "augment":
             if not isinstance(value, bool):
                 raise InvalidSettings("train.error.bool", setting=name, value=repr(value))
