@@ -4,12 +4,18 @@ The Blocks and their wiring only: what each tab shows comes from plain functions
 (serving, numpy and onnxruntime) and training/ (torch, imported when a run starts). Every word on
 the page comes from locales/ (English and Chinese), translated in the browser by gr.I18n."""
 import os
+from pathlib import Path
 
 import gradio as gr
 
 from locales import browser_i18n, ui
 from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
 from tabs.theme import digit_lab_theme
+
+# The page's own scripts and the vendored onnxruntime-web (static/onnxruntime-web/README.md), served
+# by the app itself at /gradio_api/file=static/...: a Space needs no CDN for them.
+STATIC = Path(__file__).with_name("static")
+gr.set_static_paths([STATIC])
 
 with gr.Blocks(title="Digit Lab") as demo:
     gr.Markdown(ui("app.title"))
