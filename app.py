@@ -12,10 +12,11 @@ from locales import browser_i18n, ui
 from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
 from tabs.theme import digit_lab_theme
 
-# The page's own scripts and the vendored onnxruntime-web (static/onnxruntime-web/README.md), served
-# by the app itself at /gradio_api/file=static/...: a Space needs no CDN for them.
-STATIC = Path(__file__).with_name("static")
-gr.set_static_paths([STATIC])
+# The page's own scripts, the vendored onnxruntime-web (static/onnxruntime-web/README.md) and the
+# shipped models, served by the app itself at /gradio_api/file=static/... and file=exports/...: the
+# page runs the same .onnx files in the visitor's browser, and a Space needs no CDN for any of it.
+STATIC, EXPORTS = Path(__file__).with_name("static"), Path(__file__).with_name("exports")
+gr.set_static_paths([STATIC, EXPORTS])
 
 with gr.Blocks(title="Digit Lab") as demo:
     gr.Markdown(ui("app.title"))
