@@ -7,7 +7,7 @@
 
 Sections: runtimes (onnxruntime vs PyTorch eager), serving (Digit Lab vs the bare Gradio app),
 soak (memory under load, the same two apps through 10,000 calls; --quick: 1,500), and draw,
-generate, train (each a benchmarks/<name>.py exposing run() -> dict, where present).
+inside, generate, gradients (Sigmoid vs ReLU layer gradients), train (each a benchmarks/<name>.py exposing run() -> dict, where present).
 A section that fails or is missing becomes a row saying so; the others still run."""
 import argparse
 import contextlib
@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("runtimes", "serving", "soak", "draw", "inside", "generate", "train")
+SECTIONS = ("runtimes", "serving", "soak", "draw", "inside", "generate", "gradients", "train")
 
 
 def machine() -> dict:
