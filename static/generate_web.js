@@ -104,6 +104,16 @@ export function follow(numbers, file, digit, seed, truncation, ...sliders) {
   return loop;
 }
 
+// A slider moved with the keyboard fires `input` but never Gradio's `release` (which listens for
+// pointerup): without this, the verdicts and strips would not follow the arrow keys. A key let go
+// on one of the tab's sliders is its release.
+const KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
+document.addEventListener('keyup', (event) => {
+  if (KEYS.has(event.key) && event.target.matches?.('#generate-controls input[type=range]')) {
+    event.target.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); // Svelte listens at the root
+  }
+});
+
 // When the page receives the model's file: load the runtime and the model now, so the first drag
 // does not wait for them. A failure here is remembered, and drags go to the server from the start.
 export function warm(file) {

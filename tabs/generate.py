@@ -266,7 +266,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     missing = slider_specs(None)[0] if not _generator_loads() else ""
     status = gr.Markdown(value=missing, visible=bool(missing))
     with gr.Row():
-        with gr.Column(scale=3):
+        with gr.Column(scale=3, elem_id="generate-controls"):
             digit = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label=ui("generate.digit"))
             with gr.Row():
                 seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label=ui("generate.seed"), scale=2)

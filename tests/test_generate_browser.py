@@ -136,6 +136,12 @@ def test_a_drag_is_drawn_in_the_browser_and_asks_the_server_nothing_until_releas
     assert np.abs(here - grey(io.BytesIO(page.request.get(served).body()))).max() <= TOLERANCE, \
         "the image the browser drew differs from the server's for the released value"
     assert float(slider.input_value()) > 0.5
+    # The arrow keys: drawn here while the key is down, and the key let go is a release (the server's image, verdicts).
+    slider.focus()
+    sent.clear()
+    page.keyboard.press("ArrowRight")
+    after = wait_for(page, lambda: page.evaluate(IMAGE_SRC), lambda src: not src.startswith("data:") and src != served, 20)
+    assert sent and after != served, "letting go of an arrow key on a slider did not ask the server for its verdicts"
 
 
 @pytest.mark.browser
