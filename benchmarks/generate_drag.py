@@ -16,7 +16,7 @@ own). The load generator, the server and Chromium share this machine's cores: fi
 import threading
 import time
 
-from benchmarks.launch import Server, hammer
+from benchmarks.launch import ROOT, Server, hammer
 from tests.conftest import CHROMIUM
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -59,6 +59,26 @@ SWEEP = """async ([seconds, rate]) => {
 }"""
 
 
+# The page's own cost of one image, outside Gradio's events: the latent, the generator's run in
+# onnxruntime-web, the 280x280 PNG (static/generate_web.js's grey and picture), 50 times.
+ONE_IMAGE = """async ([module, model, numbers]) => {
+    const web = await import(module);
+    const sliders = numbers.directions.map(() => 0);
+    const pixels = await web.grey(model, numbers, 7, 1, sliders);
+    const began = performance.now();
+    for (let i = 0; i < 50; i++) web.picture(await web.grey(model, numbers, 7, 1, sliders.map(() => (i % 10) / 5)), numbers.display_scale);
+    return (performance.now() - began) / 50;
+}"""
+
+
+def one_image_ms(page) -> float:
+    from inference.generator import page_numbers
+
+    served = f"{page.evaluate('window.gradio_config.root')}/gradio_api/file="
+    return page.evaluate(ONE_IMAGE, [served + (ROOT / "static" / "generate_web.js").as_posix(),
+                                     served + (ROOT / "exports" / "gan.onnx").as_posix(), page_numbers(42)])
+
+
 def drag(page, seconds: float) -> dict:
     """One drag (SWEEP) with the page's requests to the server counted: while dragging, and in
     the 3 s after the release (the queue's joins are POSTs; the files they answer with are GETs)."""
@@ -83,7 +103,8 @@ def visit(browser, url: str, mode: str, seconds: float) -> dict:
         page.wait_for_selector("#generate-image img", timeout=60_000)
         page.wait_for_timeout(3000)  # the runtime and the model load (or fail) after the page does
         drag(page, 1.0)  # a first drag, unmeasured
-        return {"mode": mode, **drag(page, seconds)}
+        figures = {"mode": mode, **drag(page, seconds)}
+        return figures | ({"one_image_ms": one_image_ms(page)} if mode == "browser" else {})
     finally:
         context.close()
 
@@ -113,6 +134,8 @@ def rows(figures: dict) -> list[tuple[str, str, str]]:
             f"{d['images_per_second']:.1f} images/s ({d['moves_per_second']:.0f} moves/s)",
             f"requests: {d['requests_while_dragging']} while dragging {d['seconds']:.0f} s, {d['requests_on_release']} on release")
            for d in figures["drags"]]
+    here = figures["drags"][0]["one_image_ms"]
+    out.append(("one image made in the page (latent, onnxruntime-web, PNG)", f"{here:.1f} ms", f"at most {1000 / here:.0f} images/s"))
     if load["visitors"] and load["answers"]:
         out.append(("the load's /show calls", f"median {load['latency_median_ms'] / 1e3:.2f} s, p95 {load['latency_p95_ms'] / 1e3:.2f} s", f"{load['errors']} errors"))
     return out
