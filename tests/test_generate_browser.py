@@ -61,10 +61,17 @@ def first_direction(panel):
     raise AssertionError("no latent slider is shown")
 
 
-def server_posts(page) -> list:
-    """Every request the page sends the server from now on (the queue's joins are POSTs; file GETs are not calls)."""
+def calls_to(page, *api_names) -> list:
+    """The page's calls of these endpoints from now on, by their names (the queue's joins name the
+    event by its index: the page's config maps the names to them)."""
+    wanted = page.evaluate("names => window.gradio_config.dependencies.filter(d => names.includes(d.api_name)).map(d => d.id)", list(api_names))
+    assert len(wanted) == len(api_names), f"not all of {api_names} are events of the page"
     sent = []
-    page.on("request", lambda r: r.method == "POST" and sent.append(r.post_data or r.url))
+
+    def seen(request):
+        if request.method == "POST" and "queue/join" in request.url and json.loads(request.post_data or "{}").get("fn_index") in wanted:
+            sent.append(request.post_data)
+    page.on("request", seen)
     return sent
 
 
@@ -121,13 +128,13 @@ def test_a_drag_is_drawn_in_the_browser_and_asks_the_server_nothing_until_releas
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
     page.mouse.down()
-    sent, seen = server_posts(page), []
+    sent, seen = calls_to(page, "show", "show_while_dragging", "previews"), []
     for step in range(1, 7):  # each move at least 0.3 sd along the direction
         drawn = page.evaluate(DRAWN_HERE)
         page.mouse.move(box["x"] + box["width"] * (0.5 + 0.06 * step), y, steps=2)
         assert wait_for(page, lambda: page.evaluate(DRAWN_HERE), lambda n, d=drawn: n > d, 15) > drawn, f"move {step} drew nothing"
         seen.append(page.evaluate(IMAGE_SRC))
-    assert not sent, f"the page asked the server while a slider was dragged: {sent[:3]}"
+    assert not sent, f"the page called /show or /previews while a slider was dragged: {sent[:3]}"
     assert len(set(seen)) == len(seen), "the image did not change with every move"
     here = from_data_url(seen[-1])
     page.mouse.up()  # on release: the server's image (with the verdicts), then the strips
@@ -160,12 +167,12 @@ def test_without_the_browsers_runtime_the_server_draws(browser, app_url):
         y = box["y"] + box["height"] / 2
         page.mouse.move(box["x"] + box["width"] / 2, y)
         page.mouse.down()
-        sent = server_posts(page)
+        sent = calls_to(page, "show_while_dragging")
         page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=6)
         during = wait_for(page, lambda: page.evaluate(IMAGE_SRC), lambda src: src != before, 20)
         page.mouse.up()
         time.sleep(0.5)
-        assert sent, "with no runtime in the browser, dragging asked the server nothing"
+        assert sent, "with no runtime in the browser, dragging did not call the server's /show"
         assert during != before and not during.startswith("data:"), "the server's path did not show a new image while dragging"
         assert panel.locator(".toast-body.error").count() == 0 and not failures, f"the fallback was not silent: {failures}"
     finally:
