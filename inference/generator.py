@@ -180,6 +180,7 @@ def page_numbers(seed, gan_path: str | None = None) -> dict:
             "truncation_range": list(TRUNCATION_RANGE), "default_truncation": DEFAULT_TRUNCATION,
             "slider_limit": SLIDER_LIMIT, "display_scale": DISPLAY_SCALE}
 
+
 def generate(model: Model, digits, latents: np.ndarray) -> np.ndarray:
     """One batched run: digits [N], latents [N,Z] -> images [N,28,28] float32 in [0,1]."""
     latents = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, model.z_dim)

@@ -6,6 +6,10 @@ sd before you drag. The CNN from the Draw tab says what it reads in the result, 
 discriminator what it thinks of it (real or generated). An unconditional generator (the primer's)
 is not told the digit: the digit choice is switched off and the CNN reads what it drew. `/sample`
 (digit, seed) is the plain API: same inputs, same image. Every word comes from locales/.
+
+While a slider is dragged the visitor's browser makes the image (static/generate_web.js, from the
+numbers and the model file this tab hands the page); the server answers on release (/show, then
+/previews), and while dragging only where the browser cannot.
 """
 from pathlib import Path
 
