@@ -114,10 +114,20 @@ document.addEventListener('keyup', (event) => {
   }
 });
 
-// When the page receives the model's file: load the runtime and the model now, so the first drag
-// does not wait for them. A failure here is remembered, and drags go to the server from the start.
+// When the page receives the model's file: load the runtime and the model as soon as the tab is on
+// screen (Gradio renders a tab when it is first opened), so the first drag does not wait for them
+// and a visitor who never opens the tab downloads neither. A failure here is remembered, and drags
+// go to the server from the start.
+let shown = null;
 export function warm(file) {
   const url = file?.url;
   if (!url || typeof WebAssembly !== 'object') return;
-  session(url).catch(() => broken.add(url));
+  clearInterval(shown);
+  const load = () => session(url).catch(() => broken.add(url));
+  if (document.getElementById('generate-controls')?.offsetParent) return load();
+  shown = setInterval(() => {
+    if (!document.getElementById('generate-controls')?.offsetParent) return;
+    clearInterval(shown);
+    load();
+  }, 250);
 }
