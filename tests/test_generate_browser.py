@@ -9,15 +9,15 @@ import json
 import time
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 from PIL import Image
 
 from conftest import ROOT
 from inference import generator as gen
 from tabs import generate as tab
 from tests.test_browser import GENERATED_SRC, open_tab, wait_for
+from tests.test_discriminator import write_unconditional_gan
+from tests.test_generator import directions_dict
 
 WEB = (ROOT / "static" / "generate_web.js").as_posix()
 IMPORT = f"const web = await import(`${{window.gradio_config.root}}/gradio_api/file={WEB}`);"
@@ -75,24 +75,6 @@ def calls_to(page, *api_names) -> list:
     return sent
 
 
-def tiny_unconditional_gan(path) -> None:
-    """A generator the shape of the primer's (z alone, no `label`), made without torch: z [N,8] ->
-    tanh(z W) as [N,1,28,28], with two offered directions in its metadata."""
-    rng = np.random.default_rng(0)
-    weights = helper.make_tensor("W", TensorProto.FLOAT, [8, 784], rng.standard_normal((8, 784)).astype(np.float32).ravel() * 0.6)
-    shape = helper.make_tensor("shape", TensorProto.INT64, [4], [-1, 1, 28, 28])
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["t"]),
-         helper.make_node("Reshape", ["t", "shape"], ["image"])],
-        "tiny", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 28, 28])], [weights, shape])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    directions = [{"name": name, "offered": True, "vector": rng.standard_normal(8).tolist()} for name in ("slant", "style 2")]
-    helper.set_model_props(model, {gen.METADATA_KEY: json.dumps({"directions": directions})})
-    onnx.save(model, str(path))
-
-
 @pytest.mark.browser
 def test_the_browsers_image_is_the_servers(page, client, tmp_path):
     generate_tab(page)
@@ -109,7 +91,7 @@ def test_the_browsers_image_is_the_servers(page, client, tmp_path):
 
     # An unconditional generator (the primer's kind: no `label` input), served to the page at a URL of its own.
     path = tmp_path / "unconditional.onnx"
-    tiny_unconditional_gan(path)
+    write_unconditional_gan(path, directions_dict(offered=(True, True)))
     page.route("**/unconditional-test.onnx", lambda route: route.fulfill(body=path.read_bytes(), content_type="application/octet-stream"))
     url = f"{page.evaluate('window.gradio_config.root')}/unconditional-test.onnx"
     values = [(11, 1.0, [0.0, 0.0]), (12, 0.5, [2.0, -3.0])]
