@@ -9,6 +9,11 @@ to one CPU core):
   stored; and the generator's quality figures from its model card.
 
     python -m benchmarks.generate [--quick] [--gan exports/gan.onnx]
+
+With --drag, a slider dragged in Chromium on the launched app instead (benchmarks/generate_drag.py:
+images a second, and the server requests a drag costs, drawn in the browser and on the server):
+
+    python -m benchmarks.generate --drag [--seconds 5] [--load 40]
 """
 import argparse
 import json
@@ -145,7 +150,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter timings, fewer latents: noisier")
     parser.add_argument("--gan", default=None, help="a gan.onnx other than exports/gan.onnx")
+    parser.add_argument("--drag", action="store_true", help="a slider dragged in Chromium on the launched app (generate_drag.py)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="--drag: how long each measured drag lasts")
+    parser.add_argument("--load", type=int, default=0, help="--drag: API visitors calling /show meanwhile")
     args = parser.parse_args()
+    if args.drag:
+        from benchmarks import generate_drag
+        figures = generate_drag.run(args.seconds, args.load)
+        print(json.dumps(figures, indent=1))
+        for what, figure, note in generate_drag.rows(figures):
+            print(f"{what:70s} {figure:35s} {note}")
+        raise SystemExit
     figures = run(args.quick, args.gan)
     print(json.dumps(figures, indent=1))
     for what, figure, note in rows(figures):

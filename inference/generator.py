@@ -170,6 +170,17 @@ def latent(model: Model, seed: int, truncation: float = DEFAULT_TRUNCATION, slid
     return z.astype(np.float32)
 
 
+def page_numbers(seed, gan_path: str | None = None) -> dict:
+    """The plain numbers the page needs to make `latent`'s latents itself while a slider moves
+    (static/generate_web.js; the browser cannot reproduce numpy's seeded normal): z(seed), the unit
+    directions, whether the model is told the digit, and the clamps and display scale."""
+    model = load(gan_path)
+    return {"seed": clean_seed(seed), "z": base_latent(seed, model.z_dim).tolist(),
+            "directions": [d.vector.tolist() for d in model.directions], "conditional": model.conditional,
+            "truncation_range": list(TRUNCATION_RANGE), "default_truncation": DEFAULT_TRUNCATION,
+            "slider_limit": SLIDER_LIMIT, "display_scale": DISPLAY_SCALE}
+
+
 def generate(model: Model, digits, latents: np.ndarray) -> np.ndarray:
     """One batched run: digits [N], latents [N,Z] -> images [N,28,28] float32 in [0,1]."""
     latents = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, model.z_dim)

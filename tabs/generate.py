@@ -6,14 +6,20 @@ sd before you drag. The CNN from the Draw tab says what it reads in the result, 
 discriminator what it thinks of it (real or generated). An unconditional generator (the primer's)
 is not told the digit: the digit choice is switched off and the CNN reads what it drew. `/sample`
 (digit, seed) is the plain API: same inputs, same image. Every word comes from locales/.
+
+While a slider is dragged the visitor's browser makes the image (static/generate_web.js, from the
+numbers and the model file this tab hands the page); the server answers on release (/show, then
+/previews), and while dragging only where the browser cannot.
 """
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 
 import locales
 from inference import discriminator as critic
 from inference import generator as gen
-from inference.sessions import ModelUnavailable
+from inference.sessions import ModelUnavailable, shipped
 from locales import ui
 
 DEFAULT_DIGIT, DEFAULT_SEED = 7, 42
@@ -34,6 +40,19 @@ INJECT_CSS = (
     f" s.id = 'digit-lab-generate'; s.textContent = '{CSS}'; document.head.appendChild(s); }}"
 )
 LIVE = dict(trigger_mode="always_last", show_progress="hidden", concurrency_limit=None)  # no waiting behind other visitors
+# While a slider is dragged the page makes the image itself (static/generate_web.js, onnxruntime-web on
+# the same .onnx): no request per move, so a drag follows the hand whatever the server's load. When
+# it cannot (no WebAssembly, a failed load), the script throws and the event's .failure asks /show.
+WEB_JS = Path(__file__).resolve().parent.parent / "static" / "generate_web.js"
+
+
+def _web(call: str) -> str:
+    """Client-side JS for an event: import static/generate_web.js (served by the app itself) and `call` it."""
+    return ("async (...inputs) => { const root = window.gradio_config?.root ?? '';"
+            f" const web = await import(`${{root}}/gradio_api/file={WEB_JS.as_posix()}`); {call}; return []; }}")
+
+
+FOLLOW, WARM = _web("await web.follow(...inputs)"), _web("web.warm(...inputs)")
 # Gradio's own preprocessing turns a NaN or text seed into an error without a message; skipping it
 # hands the raw values to inference.generator's clean_* functions, which clamp or say what is wrong.
 RAW = dict(preprocess=False)
@@ -163,6 +182,31 @@ def show(digit, seed, truncation, *rest, request: gr.Request = None):
     return gen.upscale(image), probabilities, sentence, critic_words(image, asked, gan_path, lang)
 
 
+def browser_numbers(seed, gan_path):
+    """What the page needs to draw this generator's images while a slider moves
+    (generator.page_numbers), or None when only the server can (no generator, a bad seed)."""
+    try:
+        return gen.page_numbers(seed, gan_path)
+    except (ModelUnavailable, ValueError):
+        return None
+
+
+def browser_model(gan_path):
+    """This visitor's generator as a file the page can fetch (Gradio serves a gr.File's value to
+    the page that received it, so a visitor's own model reaches only their page), or None."""
+    path = Path(gan_path) if gan_path else shipped("gan")
+    try:
+        gen.load(gan_path)
+    except ModelUnavailable:
+        return None
+    return str(path)
+
+
+def browser_inputs(seed, gan_path):
+    """Both, on page load and when this visitor's generator is swapped."""
+    return browser_numbers(seed, gan_path), browser_model(gan_path)
+
+
 def show_in_language(request: gr.Request, *inputs):
     """`show` for the page: Gradio hands a gr.Request only to a named parameter, which a handler of
     a variable number of sliders (*rest) cannot have after them, so the request comes first."""
@@ -226,7 +270,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     missing = slider_specs(None)[0] if not _generator_loads() else ""
     status = gr.Markdown(value=missing, visible=bool(missing))
     with gr.Row():
-        with gr.Column(scale=3):
+        with gr.Column(scale=3, elem_id="generate-controls"):
             digit = gr.Radio(list(range(10)), value=DEFAULT_DIGIT, label=ui("generate.digit"))
             with gr.Row():
                 seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label=ui("generate.seed"), scale=2)
@@ -245,7 +289,8 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
                 gr.Markdown(ui("generate.about"))
                 figures = gr.Markdown()
         with gr.Column(scale=2, elem_id="generate-output"):
-            image = gr.Image(label=ui("generate.image"), alt_text=ui("generate.image"), interactive=False, format="png", height=300, buttons=["download"], elem_classes="crisp")
+            image = gr.Image(label=ui("generate.image"), alt_text=ui("generate.image"), interactive=False, format="png", height=300, buttons=["download"],
+                             elem_classes="crisp", elem_id="generate-image")
             verdict_text = gr.Markdown(elem_id="generate-verdict")
             verdict = gr.Label(num_top_classes=3, label=ui("generate.reads"), show_label=True, elem_id="generate-reads")
             gr.Markdown(ui("generate.critic_title"))
@@ -274,15 +319,24 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
         sample_button = gr.Button("sample")
     sample_button.click(sample, [sample_digit, sample_seed, gan_path], sample_image, api_name="sample", concurrency_limit=None, **RAW)
 
+    # What the page's own drawing needs (static/generate_web.js): the latent's numbers and the model's file.
+    numbers, model_file = gr.JSON(visible=False), gr.File(visible=False)
+
     live_inputs = [digit, seed, truncation, *sliders]
     show_event = dict(fn=show_in_language, inputs=[*live_inputs, gan_path, cnn_path], outputs=[image, verdict, verdict_text, critic_text], **RAW)
     preview_event = dict(fn=previews, inputs=[*live_inputs, gan_path], outputs=[*strips, grid], **RAW)
 
-    # While a slider moves only the image and verdicts follow (a few ms); strips and grid follow on release.
-    gr.on([s.input for s in sliders] + [truncation.input, digit.change, seed.change, cnn_path.change],
+    # While a slider moves the page draws the image itself (the server only if it cannot); on release
+    # the server sends the image with the verdicts, then the strips and grid.
+    gr.on([s.input for s in sliders] + [truncation.input], None, [numbers, model_file, *live_inputs], None, js=FOLLOW,
+          show_progress="hidden") \
+        .failure(api_name="show_while_dragging", api_visibility="private", **show_event, **LIVE)
+    gr.on([s.release for s in sliders] + [truncation.release, digit.change, seed.change, cnn_path.change],
           api_name="show", **show_event, **LIVE)
     gr.on([s.release for s in sliders] + [truncation.release, digit.change, seed.change],
           api_name="previews", **preview_event, **LIVE)
+    seed.change(browser_numbers, [seed, gan_path], numbers, api_visibility="private", show_progress="hidden", **RAW)
+    model_file.change(None, model_file, None, js=WARM)
     reroll.click(_new_seed, None, seed, api_name="new_seed", show_progress="hidden")
     reset.click(lambda: [0.0] * gen.MAX_SLIDERS, None, sliders, api_name="reset_sliders", show_progress="hidden") \
         .then(api_name="show_after_reset", api_visibility="private", **show_event, **LIVE) \
@@ -290,6 +344,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     # On page load and whenever this visitor's generator is swapped (Train tab): its sliders, then a fresh render.
     gr.on(None, controls, [gan_path], [status, digit, *rows, *sliders, *strips, grid, figures], api_name="sliders",
           api_visibility="private", show_progress="hidden") \
+        .then(browser_inputs, [seed, gan_path], [numbers, model_file], api_visibility="private", show_progress="hidden", **RAW) \
         .then(api_name="show_after_swap", api_visibility="private", **show_event, **LIVE) \
         .then(api_name="previews_after_swap", api_visibility="private", **preview_event, **LIVE)
     go.click(interpolation, [digit_a, seed_a, digit_b, seed_b, frames, truncation, gan_path],
