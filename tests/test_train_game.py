@@ -1,0 +1,139 @@
+"""The GAN's game turn by turn (issue 21, part 3): the D:G ratio knob, a run paused and stepped
+(D, G or both for k steps) through training/jobs.py, the API and the browser, and each sample's
+pixel gradient of L_G drawn over the grid.
+
+The runs are the primer's small GAN (or tinier) stopped after a few steps; the API and browser tests
+share the session's launched app, one after the other (one run a server)."""
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tabs import game_plots, train_game, train_runs
+from training import jobs, knobs, train_gan, turns
+from training.settings import TrainSettings
+
+
+# -- plain functions ----------------------------------------------------------------------------
+@pytest.mark.parametrize("loss", ["hinge", "bce"])
+def test_pixel_gradients_are_autograds_dL_G_dx_of_each_generated_image(loss, one_torch_thread):
+    from models import Discriminator, Generator
+
+    torch.manual_seed(0)
+    generator, discriminator = Generator(z_dim=4, width=8), Discriminator(width=4)
+    z, labels = torch.randn(6, 4), torch.arange(6) % 10
+    generator.eval()
+    x = generator(z, labels)
+    x.retain_grad()
+    discriminator.eval()
+    train_gan.generator_loss(loss, discriminator(x, labels)).backward()  # L_G, the mean over the batch
+    expected = x.grad[:, 0] * len(x)  # each image's own L_G: D reads each image alone
+    discriminator.train()
+    scores, got = train_gan.pixel_gradients(discriminator, x.detach(), labels, loss)
+    assert got.shape == (6, 28, 28) and torch.allclose(got, expected, atol=1e-6, rtol=1e-4)
+    assert discriminator.training and all(p.requires_grad for p in discriminator.parameters())  # left as it was
+    # Along -dL_G/dx, D finds the image more real: the generator's next update pushes that way.
+    with torch.no_grad():
+        nudged = discriminator.eval()(x.detach() - 1e-3 * got[:, None] / got.norm(), labels)
+    assert (nudged > scores).all()
+
+
+def test_the_push_is_drawn_orange_for_more_ink_blue_for_less_and_said_in_numbers():
+    samples = np.zeros((20, 28, 28), np.float32)
+    gradients = np.zeros((20, 28, 28), np.float32)
+    gradients[0, 5, 5] = -2.0  # -dL/dx > 0: more ink
+    gradients[13, 9, 9] = 3.0  # less ink
+    grid = game_plots.push_grid(samples, gradients, columns=10, scale=1, gap=2)
+    assert grid.shape == (2 * 30 - 2, 10 * 30 - 2, 3)
+    more, less = grid[5, 5].astype(int), grid[30 + 9, 3 * 30 + 9].astype(int)
+    assert more[0] > more[2] + 100 and less[2] > less[0] + 100 and grid[10, 10].max() == 0
+    summary = game_plots.push_summary(gradients)
+    assert summary["adds_ink_by_row"] == [1.0, 0.0] and [i for i, _ in summary["strongest"][:2]] == [14, 1]
+
+
+def test_the_ratio_and_asked_turns():
+    assert [turns.by_ratio(step, 3) for step in range(6)] == ["d", "d", "both", "d", "d", "both"]
+    assert {turns.by_ratio(step, 1) for step in range(5)} == {"both"}
+    game = turns.Turns()
+    assert game.may_pull() and game.side(0, 2) == ("d", False)
+    game.pause()
+    assert not game.may_pull()
+    assert game.ask("g", 2) == 2 and game.may_pull()
+    assert [game.side(step, 1) for step in (5, 6)] == [("g", True), ("g", True)] and not game.may_pull()
+    with pytest.raises(ValueError):
+        game.ask("x", 1)
+
+
+def test_the_ratio_knob_is_checked_and_recorded_like_the_others():
+    caps = TrainSettings()
+    assert jobs.validate("gan", "mnist-5k", 1, 0, 64, 0, caps, d_steps=3).knobs["d_steps"] == 3
+    assert "d_steps" not in jobs.validate("cnn", "mnist-5k", 1, 0, 64, 0, caps, d_steps=3).knobs  # a GAN's knob
+    for bad in (0, 11, 2.5):
+        with pytest.raises(jobs.InvalidSettings) as refused:
+            jobs.validate("gan", "mnist-5k", 1, 0, 64, 0, caps, d_steps=bad)
+        assert "from 1 to 10" in str(refused.value) or "whole number" in str(refused.value)
+    with pytest.raises(ValueError, match="d_steps .* from 1 to 10, not 0"):
+        train_gan.GANConfig(d_steps=0)
+    assert "D:G 3:1" in train_runs.settings_text({"kind": "gan", "arch": "lab", "knobs": {"arch": "lab", "d_steps": 3}, "epochs": 1}, "en")
+    from training.export import training_command
+
+    assert "--d-steps 3" in training_command("gan", knobs.resolve("gan", {"d_steps": 3}))
+
+
+# -- a real tiny run, paused and stepped ---------------------------------------------------------
+def learned(name: str) -> bool:
+    """A weight learned by gradient descent, not a statistic that follows the batches seen (batch
+    norm's running mean and variance, spectral norm's power-iteration vectors)."""
+    return not name.endswith(("running_mean", "running_var", "num_batches_tracked", "._u", "._v"))
+
+
+@pytest.mark.slow
+def test_a_tiny_run_is_paused_and_each_player_stepped_alone(monkeypatch, tmp_path, one_torch_thread):
+    """The one loop, driven through training/jobs.py as the Train tab drives it: paused, it takes no
+    step; D for k steps moves D's weights and scores and leaves G's exactly; then G, the other way."""
+    snapshots = []
+
+    def tiny_loop(run):
+        config = train_gan.GANConfig(batch_size=16, g_width=8, d_width=4, device="cpu", max_steps=60, d_steps=2)
+        for event in train_gan.train(config, judge=None, turns=run.turns):
+            snapshot = event.snapshot()  # the weights after each step (copied: a snapshot holds the live tensors)
+            snapshots.append({side: {k: v.clone() for k, v in snapshot[side].items() if learned(k)}
+                              for side in ("generator", "discriminator")})
+            yield event
+
+    monkeypatch.setattr(jobs, "_export", lambda run, last: None)
+    caps = TrainSettings(runs_dir=tmp_path, threads=1)
+    run = jobs.start(jobs.validate("gan", "mnist-5k", 1, 0, 16, 0, caps), "tiny", caps=caps,
+                     make_events=lambda run: tiny_loop(run))
+    run.steppable = True
+    deadline = time.monotonic() + 30
+    while run.view().step < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert jobs.pause("tiny").key == "train.turns.paused"
+    time.sleep(0.3)
+    held = run.view().step
+    time.sleep(0.3)
+    assert run.view().step == held and run.view().paused  # paused: no step taken
+    before = snapshots[-1]
+    said, summary = jobs.step("tiny", "d", 3)
+    after = snapshots[-1]
+    assert said.key == "train.turns.stepped.d" and summary["steps"] == 3 and run.view().step == held + 3
+    assert all(torch.equal(before["generator"][k], after["generator"][k]) for k in before["generator"])
+    assert not all(torch.equal(before["discriminator"][k], after["discriminator"][k]) for k in before["discriminator"])
+    assert summary["moved"]["generator"] == 0 and summary["moved"]["discriminator"] > 0
+    assert summary["after"]["d_loss"] != summary["before"]["d_loss"] and summary["after"]["d_real"] != summary["before"]["d_real"]
+    view = run.view()
+    assert view.samples.shape == view.sample_gradients.shape == (100, 28, 28)
+    said, summary = jobs.step("tiny", "g", 2)
+    again = snapshots[-1]
+    assert said.key == "train.turns.stepped.g" and summary["moved"]["discriminator"] == 0 < summary["moved"]["generator"]
+    assert all(torch.equal(after["discriminator"][k], again["discriminator"][k]) for k in after["discriminator"])
+    assert not all(torch.equal(after["generator"][k], again["generator"][k]) for k in after["generator"])
+    assert summary["after"]["g_loss"] != summary["before"]["g_loss"]
+    assert jobs.step("tiny", "both", 99)[0].key == "train.turns.bad_count"
+    assert jobs.step("someone else", "d", 1)[0].key == "train.turns.none"
+    assert jobs.resume("tiny").key == "train.turns.resumed"
+    jobs.stop("tiny", wait=10)
+    assert run.done.wait(10)
