@@ -13,7 +13,7 @@ from inference.inside import colour
 TOP_SHARE = 99  # the colour scale: the grid's 99th percentile of |dL_G/dx|, so one outlier does not dim the rest
 
 
-def push_grid(samples: np.ndarray, gradients: np.ndarray, columns: int = 10, scale: int = 2, gap: int = 4) -> np.ndarray:
+def push_grid(samples: np.ndarray, gradients: np.ndarray, columns: int = 10, scale: int = 1, gap: int = 2) -> np.ndarray:
     """Samples [N,28,28] in [0,1] in grey, each with its -dL_G/dx [N,28,28] coloured over it, on one
     scale for the whole grid (so pushes compare between samples): an RGB uint8 image."""
     samples = np.clip(np.asarray(samples, np.float32), 0, 1)

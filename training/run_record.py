@@ -135,7 +135,7 @@ class Run:
             for key, value in event.losses.items():
                 self._sums[key] = self._sums.get(key, 0.0) + float(value)
             self._count += 1
-            if self._count >= every or event.epoch_end or event.step == event.total_steps:
+            if self._count >= every or event.epoch_end or event.step == event.total_steps or turn:
                 self._points += [(event.step, k, s / self._count) for k, s in self._sums.items()]
                 self._sums, self._count = {}, 0
             if event.epoch_end and event.metrics:
