@@ -137,3 +137,116 @@ def test_a_tiny_run_is_paused_and_each_player_stepped_alone(monkeypatch, tmp_pat
     assert jobs.resume("tiny").key == "train.turns.resumed"
     jobs.stop("tiny", wait=10)
     assert run.done.wait(10)
+
+
+# -- through the API and in the browser (the session's app: one run after the other) --------------
+def _status_step(status: str) -> int:
+    found = re.search(r"step (\d+) of", status)
+    return int(found.group(1)) if found else 0
+
+
+def _first_step(job, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outputs = job.outputs()
+        if outputs and _status_step(outputs[-1][0]):
+            return
+        assert not job.done(), job.outputs()[-1][0] if job.outputs() else job.exception()
+        time.sleep(0.05)
+    raise AssertionError("the run took no step")
+
+
+@pytest.mark.slow
+def test_a_gan_run_is_paused_and_stepped_through_the_api(app_url):
+    """/pause_training, /step_training (D, then G, for k steps), /resume_training, as a gradio_client
+    user calls them; refusals in the visitor's language."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    said, _, answer = client.predict("d", 2, api_name="/step_training")
+    assert "no run going" in said and "message" in answer
+    chinese = Client(app_url, verbose=False, headers={"Accept-Language": "zh-CN"})
+    assert "没有正在进行的训练" in chinese.predict(api_name="/pause_training")
+    job = client.submit(kind="gan", epochs=5, arch="seed", batch_size=32, d_steps=2, api_name="/train")
+    try:
+        _first_step(job)
+        assert client.predict(api_name="/pause_training").startswith("Paused after step")
+        said, picture, d_turn = client.predict("d", 3, api_name="/step_training")
+        assert "D trained for 3 step(s)" in said and d_turn["steps"] == 3
+        assert d_turn["moved"]["generator"] == 0 < d_turn["moved"]["discriminator"]
+        assert d_turn["after"]["d_loss"] != d_turn["before"]["d_loss"] and d_turn["after"]["d_real"] != d_turn["before"]["d_real"]
+        assert 'alt="The 100 fixed-latent samples' in picture and "data:image/png;base64," in picture
+        said, _, g_turn = client.predict("g", 2, api_name="/step_training")
+        assert g_turn["moved"]["discriminator"] == 0 < g_turn["moved"]["generator"] and g_turn["step"] == d_turn["step"] + 2
+        assert g_turn["after"]["g_loss"] != g_turn["before"]["g_loss"]
+        deadline = time.monotonic() + 5  # the stream sends the status about once a second
+        while "paused" not in job.outputs()[-1][0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "paused" in job.outputs()[-1][0], job.outputs()[-1][0]
+        assert "Only a GAN run" not in said and "ZeroGPU" not in said
+        assert client.predict(api_name="/resume_training").startswith("Resumed")
+    finally:
+        client.predict(api_name="/stop_training")
+    assert "stopped" in job.result()[0]  # exported like any stopped run: the server is free for the next test
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_game_is_paused_and_stepped_in_the_browser(browser, app_url):
+    """The Train tab: a GAN run of the primer's, paused, D then G stepped by the page's buttons; the
+    words, the status and the pushes (with their text alternative) follow; desktop and phone."""
+    from conftest import ARTIFACTS
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", device_scale_factor=1)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def wait_for(locator, pattern: str, seconds: float = 60) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            shown = locator.inner_text()
+            if re.search(pattern, shown):
+                return shown
+            page.wait_for_timeout(100)
+        raise AssertionError(f"no {pattern!r}: {locator.inner_text()[-500:]}")
+
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("text=Digit Lab")
+        page.get_by_role("tab", name="Train").click()
+        panel = page.locator(".tabitem:visible").first
+        assert not page.locator("#train-game").is_visible()  # a CNN's view: no game
+        panel.get_by_label("GAN: draws digits", exact=True).check()
+        panel.get_by_label("the primer's", exact=True).check()
+        assert page.locator("#train-d-steps").is_visible() and page.locator("#train-game").is_visible()
+        panel.get_by_role("button", name="Start", exact=True).click()
+        wait_for(page.locator("#train-status"), r"step \d+ of")
+        page.locator("#train-pause").click()
+        wait_for(page.locator("#train-game-words"), "Paused after step")
+        page.locator("#train-step-count input").fill("2")
+        page.locator("#train-step").click()
+        said = wait_for(page.locator("#train-game-words"), r"D trained for 2 step\(s\)")
+        assert re.search(r"How far the weights moved .*: D [0-9.]+, G 0\.", said), said
+        page.locator("#train-step-side").get_by_label("G, the generator").check()
+        page.locator("#train-step").click()
+        said = wait_for(page.locator("#train-game-words"), r"G trained for 2 step\(s\)")
+        assert re.search(r"How far the weights moved .*: D 0, G [0-9.]+", said), said
+        assert "paused" in wait_for(page.locator("#train-status"), "paused")
+        alt = page.locator("#train-game-push img").get_attribute("alt")
+        assert alt.startswith("The 100 fixed-latent samples") and "Pushed hardest: samples" in alt
+        assert "−∂L_G/∂x" in page.locator("#train-game-push figcaption").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "train-game-desktop-en-US.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "train-game-phone-en-US.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"the game view is {overflow}px wider than a phone screen"
+    finally:
+        page.locator("#train-resume").click()
+        panel.get_by_role("button", name="Stop", exact=True).click()
+        page.wait_for_timeout(500)
+        context.close()
+    assert not errors, f"console errors: {errors}"
