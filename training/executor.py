@@ -111,7 +111,7 @@ def worker(spec: Spec, turns=None) -> Iterator[dict]:
     from training import runtime
 
     device = runtime.pick_device(spec.device).type
-    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device, turns)
+    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device, turns=turns)
     last = started = None
     try:
         for event in loop:
