@@ -82,6 +82,39 @@ def test_the_ratio_knob_is_checked_and_recorded_like_the_others():
     assert "--d-steps 3" in training_command("gan", knobs.resolve("gan", {"d_steps": 3}))
 
 
+def test_on_zerogpu_stepping_is_refused_in_words_and_the_run_goes_on(monkeypatch, tmp_path):
+    """A lent GPU's worker runs ahead in its own process: no pause there, said so; a CNN run neither."""
+    from training import executor
+    from training.runtime import Progress
+
+    def events(run):
+        for step in range(1, 10_000):
+            time.sleep(0.005)
+            yield Progress(step, 9_999, 1, {"d_loss": 1.0}, 0.0, lambda: {})
+
+    monkeypatch.setattr(executor, "on_zerogpu", lambda: True)
+    monkeypatch.setattr(jobs, "_export", lambda run, last: None)
+    caps = TrainSettings(runs_dir=tmp_path)
+    run = jobs.start(jobs.validate("gan", "mnist-5k", 1, 0, 64, 0, caps), "lent", caps=caps, make_events=events)
+    try:
+        while run.view().step < 2:
+            time.sleep(0.01)
+        refused = jobs.pause("lent")
+        assert refused.key == "train.turns.zerogpu" and "ZeroGPU" in refused.say("en") and "ZeroGPU" in refused.say("zh-CN")
+        assert jobs.step("lent", "d", 1)[0].key == "train.turns.zerogpu"
+        step = run.view().step
+        time.sleep(0.1)
+        assert run.view().step > step and not run.view().paused
+    finally:
+        jobs.stop("lent", wait=5)
+    cnn = jobs.start(jobs.validate("cnn", "mnist-5k", 1, 0, 64, 0, caps), "reader", caps=caps, make_events=events)
+    try:
+        assert jobs.pause("reader").key == "train.turns.not_gan"
+    finally:
+        jobs.stop("reader", wait=5)
+    assert run.done.wait(5) and cnn.done.wait(5)
+
+
 # -- a real tiny run, paused and stepped ---------------------------------------------------------
 def learned(name: str) -> bool:
     """A weight learned by gradient descent, not a statistic that follows the batches seen (batch
