@@ -283,3 +283,21 @@ def test_the_game_is_paused_and_stepped_in_the_browser(browser, app_url):
         page.wait_for_timeout(500)
         context.close()
     assert not errors, f"console errors: {errors}"
+
+
+def test_the_ratio_from_the_command_line_trains_g_every_nth_step_and_is_kept(tmp_path, one_torch_thread):
+    """`--d-steps 3` through the scripts' own command line (in this process): the checkpoint's config
+    keeps it, so its card's command repeats it; G's Adam has taken one step of every three."""
+    from training import cli, runtime
+
+    argv = ["--arch", "seed", "--d-steps", "3", "--max-steps", "6", "--batch-size", "16", "--device", "cpu", "--out", str(tmp_path)]
+    path = cli.run("gan", train_gan.GANConfig, lambda cfg, resume=None: train_gan.train(cfg, resume=resume, judge=None), argv)
+    checkpoint = runtime.load_checkpoint(path, "gan")
+    assert checkpoint["config"]["d_steps"] == 3 and checkpoint["step"] == 6
+    adam_steps = lambda state: int(next(iter(state["state"].values()))["step"])  # noqa: E731
+    assert adam_steps(checkpoint["optimizer_d"]) == 6 and adam_steps(checkpoint["optimizer_g"]) == 2
+    from training.export import training_command
+
+    assert "--d-steps 3" in training_command("gan", checkpoint["config"])
+    with pytest.raises(SystemExit):
+        cli.run("gan", train_gan.GANConfig, train_gan.train, ["--d-steps", "0"])
