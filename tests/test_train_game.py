@@ -64,6 +64,9 @@ def test_the_ratio_and_asked_turns():
     assert [game.side(step, 1) for step in (5, 6)] == [("g", True), ("g", True)] and not game.may_pull()
     with pytest.raises(ValueError):
         game.ask("x", 1)
+    for bad in (0, 51, 2.5, float("nan"), None, True):  # refused before any run is looked for
+        assert jobs.step("nobody", "d", bad)[0].key == "train.turns.bad_count"
+    assert jobs.step("nobody", "x", 1)[0].key == "train.turns.bad_side"
 
 
 def test_the_ratio_knob_is_checked_and_recorded_like_the_others():

@@ -225,7 +225,7 @@ def step(owner: str, side: str, count, wait: float = 60.0) -> tuple[Explained, d
     network's weights moved (the norm of each step's change, summed)."""
     if side not in turns.SIDES:
         return Explained("train.turns.bad_side", value=repr(side), choices=", ".join(turns.SIDES)), {}
-    if isinstance(count, bool) or not isinstance(count, (int, float)) or count != int(count) or not 1 <= count <= turns.MAX_ASKED:
+    if isinstance(count, bool) or not isinstance(count, (int, float)) or not 1 <= count <= turns.MAX_ASKED or count != int(count):
         return Explained("train.turns.bad_count", value=repr(count), most=turns.MAX_ASKED), {}
     try:
         run = _steppable(owner)
