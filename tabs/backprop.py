@@ -1,7 +1,8 @@
 """Backprop on your digit: under the Draw tab's reading, beside Inside the CNN, a closed accordion
 that shows how the CNN would learn from the digit on the canvas: the primer's loss function
 (cross-entropy, -log p(digit)) with its value, each layer's gradient (a bar a layer, input side
-first), the gradient on the 28x28 itself, and a gradient-descent button with a learning-rate
+first), a chosen filter of the first layer with its gradient dL/dw beside its weights, the
+gradient on the 28x28 itself, and a gradient-descent button with a learning-rate
 slider that steps a copy of the model (never the served one); pressing again keeps stepping that
 copy, Reset starts again from the served model.
 
@@ -12,6 +13,7 @@ Torch: the gradients come from training/backprop.py, imported when the view is f
 API first called), as a training run imports it; nothing here imports torch at start-up, and
 nothing is computed while the accordion is closed. Every word comes from locales/ (`backprop.*`).
 """
+import base64
 import html
 import logging
 import math
@@ -37,6 +39,8 @@ MODELS = ("lab", "seed")
 DIGITS = [str(d) for d in range(10)]
 NOTHING = np.zeros((VIEW, VIEW, 3), np.uint8)  # the picture before there is one: never an empty image box
 READING = "read"  # the digit choice that means "the digit the CNN reads"
+FILTERS = 32  # the first layer's filters in both architectures (a visitor's own model says its own count)
+FILTER_VIEW = 84  # pixels a side for a 3x3 filter
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,14 @@ def check(digit, rate, steps, which) -> tuple[int | None, float, int, str]:
     if (which or "lab") not in MODELS:
         raise Refused("backprop.error.model", value=repr(which), choices=", ".join(MODELS))
     return target, lr, count, which or "lab"
+
+
+def filter_number(value) -> int:
+    """The filter choice as an int >= 0, or Refused (beyond the model's own filters: NoSuchFilter)."""
+    number = _whole(value)
+    if number is None or number < 0:
+        raise Refused("backprop.error.filter", value=repr(value), most=FILTERS - 1)
+    return number
 
 
 def served_path(which: str, cnn_path) -> str:
@@ -134,6 +146,35 @@ def layers_html(found, lang: str) -> str:
             + "".join(rows) + "</table>")
 
 
+def _kernel_figure(values: np.ndarray, title: str, alt_key: str, lang: str, **names) -> str:
+    """A k x k kernel as a small coloured picture (orange positive, blue negative, its own scale),
+    its numbers in a table under it, and the numbers again in the picture's text alternative."""
+    rows = [[float(v) for v in row] for row in values]
+    said = "; ".join(", ".join(f"{v:.3g}" for v in row) for row in rows)
+    rgb = inside.enlarge(inside.colour(np.asarray(values, np.float32)), FILTER_VIEW)
+    image = base64.b64encode(inside.png(rgb)).decode("ascii")
+    alt = locales.text(alt_key, lang, numbers=said, **names)
+    table = "".join("<tr>" + "".join(f"<td>{v:.3g}</td>" for v in row) + "</tr>" for row in rows)
+    return (f"<figure><figcaption>{html.escape(title)}</figcaption>"
+            f'<img src="data:image/png;base64,{image}" width="{FILTER_VIEW}" height="{FILTER_VIEW}" alt="{html.escape(alt, quote=True)}">'
+            f"<table aria-hidden='true'>{table}</table></figure>")
+
+
+def filter_html(found, lang: str) -> str:
+    """The chosen filter of the first layer: its weights and its gradient dL/dw side by side (of its
+    first input channel: the first layer reads the one channel of the 28x28)."""
+    say = locales.words(lang)
+    chosen = found.filter
+    names = dict(layer=chosen["layer"], index=chosen["index"])
+    weights = _kernel_figure(chosen["weights"][0], say("backprop.filter.weights"), "backprop.filter.weights.alt", lang, **names)
+    gradient = _kernel_figure(chosen["gradient"][0], say("backprop.filter.gradient"), "backprop.filter.gradient.alt", lang, **names)
+    return ("<style>#backprop-filter .pair{display:flex;flex-wrap:wrap;gap:16px}#backprop-filter figure{margin:0}"
+            "#backprop-filter img{image-rendering:pixelated;display:block}"
+            "#backprop-filter td{padding:0 4px;font-size:0.85em;text-align:right;font-variant-numeric:tabular-nums}</style>"
+            f"<p>{html.escape(say('backprop.filter.caption', count=chosen['count'], **names))}</p>"
+            f"<div class='pair'>{weights}{gradient}</div>")
+
+
 def gradient_picture(image: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     """The 28x28 in grey with -dL/dx over it: orange where more ink lowers the loss, blue where less does."""
     descent = -np.asarray(gradient, np.float32)
@@ -143,10 +184,12 @@ def gradient_picture(image: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((VIEW, VIEW), Image.Resampling.NEAREST))
 
 
-def compute(strokes, digit, rate, steps, which, cnn_path, start=None, lang: str = locales.DEFAULT, look_only=False):
+def compute(strokes, digit, rate, steps, which, cnn_path, start=None, lang: str = locales.DEFAULT, look_only=False,
+            filter_index=0):
     """(Descent or None, a sentence when there is nothing to compute, the 28x28 the copy saw).
     `look_only`: the gradients without a step. Raises Refused."""
     target, lr, count, which = check(digit, rate, steps, which)
+    chosen = filter_number(filter_index)
     prepared = prepare_strokes(strokes)
     say = locales.words(lang)
     if prepared.reason == "draw.reason.unreadable":
@@ -157,10 +200,10 @@ def compute(strokes, digit, rate, steps, which, cnn_path, start=None, lang: str 
 
     path = served_path(which, cnn_path)
     try:
-        found = backprop.descend(path, prepared.image, target, lr, 0 if look_only else count, start=start)
+        found = backprop.descend(path, prepared.image, target, lr, 0 if look_only else count, start=start, filter_index=chosen)
     except FileNotFoundError:
         return None, say("backprop.missing", file=Path(path).name), None
-    except backprop.CopyRefused as error:
+    except (backprop.CopyRefused, backprop.NoSuchFilter) as error:
         return None, error.say(lang), None
     return found, "", prepared.image
 
@@ -169,13 +212,14 @@ def _refuse(error: Refused, lang: str):
     raise gr.Error(error.say(lang), print_exception=False, title=locales.text("common.error", lang)) from None
 
 
-def backprop_step(strokes, digit, learning_rate, steps, model="lab", cnn_path=None, request: gr.Request = None):
+def backprop_step(strokes, digit, learning_rate, steps, model="lab", filter=0, cnn_path=None, request: gr.Request = None):
     """/backprop_step: (the answer in words, Markdown; the JSON: loss_before, loss_after,
     probability_before, probability_after of the digit, layers [{name, gradient_norm}, ...] input
-    side first, and more). Always from the served model. Out-of-range inputs: gr.Error in words."""
+    side first, the first layer's filter `filter` with its weights and gradient, and more). Always
+    from the served model. Out-of-range inputs: gr.Error in words."""
     lang = locales.language(request)
     try:
-        found, message, _ = compute(strokes, digit, learning_rate, steps, model, cnn_path, lang=lang)
+        found, message, _ = compute(strokes, digit, learning_rate, steps, model, cnn_path, lang=lang, filter_index=filter)
     except Refused as error:
         _refuse(error, lang)
     except Exception as error:  # the last guard: a sentence for the client, the traceback for the log
@@ -193,35 +237,42 @@ def _copy_of(stepped, which, cnn_path):
     return None, 0
 
 
-def _shown(strokes, digit, rate, steps, which, cnn_path, stepped, lang, look_only):
-    """The open view's outputs: (words, layer bars, gradient picture, the stepped copy's new state)."""
+def _shown(strokes, digit, rate, steps, which, cnn_path, stepped, lang, look_only, filter_index=0):
+    """The open view's outputs: (words, layer bars, gradient picture, the stepped copy's new state,
+    the chosen filter's weights and gradient)."""
     weights, count = _copy_of(stepped, which, cnn_path)
     try:
-        found, message, image = compute(strokes, digit, rate, steps, which, cnn_path, weights, lang, look_only)
+        found, message, image = compute(strokes, digit, rate, steps, which, cnn_path, weights, lang, look_only, filter_index)
     except Refused as error:
-        return f"**{error.say(lang)}**", "", NOTHING, gr.skip()
+        return f"**{error.say(lang)}**", "", NOTHING, gr.skip(), ""
     except Exception as error:
         log.exception("backprop failed")
-        return f"**{locales.text('backprop.failed', lang, error=type(error).__name__)}**", "", NOTHING, gr.skip()
+        return f"**{locales.text('backprop.failed', lang, error=type(error).__name__)}**", "", NOTHING, gr.skip(), ""
     if found is None:
-        return f"**{message}**", "", NOTHING, gr.skip()
+        return f"**{message}**", "", NOTHING, gr.skip(), ""
     state = gr.skip()
     if not look_only:
         count += found.steps
         state = {"model": served_path(which, cnn_path), "weights": found.weights, "count": count}
-    return words(found, lang, count), layers_html(found, lang), gradient_picture(image, found.input_gradient), state
+    return (words(found, lang, count), layers_html(found, lang), gradient_picture(image, found.input_gradient), state,
+            filter_html(found, lang))
 
 
-def look(strokes, digit, rate, which, cnn_path, stepped, request: gr.Request = None):
-    """The gradients for the canvas as it is, no step (on this session's stepped copy if any)."""
+def look(strokes, digit, rate, which, cnn_path, stepped, filter_index=0, request: gr.Request = None):
+    """The gradients for the canvas as it is, no step (on this session's stepped copy if any):
+    (words, layer bars, gradient picture, the chosen filter)."""
     if not getattr(prepare_strokes(strokes), "lifted", True):
-        return gr.skip(), gr.skip(), gr.skip()  # the pen is still moving
-    return _shown(strokes, digit, rate, 1, which, cnn_path, stepped, locales.language(request), look_only=True)[:3]
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()  # the pen is still moving
+    said, bars, picture, _, chosen = _shown(strokes, digit, rate, 1, which, cnn_path, stepped, locales.language(request),
+                                            look_only=True, filter_index=filter_index)
+    return said, bars, picture, chosen
 
 
-def step(strokes, digit, rate, steps, which, cnn_path, stepped, request: gr.Request = None):
-    """The button: `steps` steps on this session's copy (from the served model after a reset)."""
-    return _shown(strokes, digit, rate, steps, which, cnn_path, stepped, locales.language(request), look_only=False)
+def step(strokes, digit, rate, steps, which, cnn_path, stepped, filter_index=0, request: gr.Request = None):
+    """The button: `steps` steps on this session's copy (from the served model after a reset):
+    (words, layer bars, gradient picture, the copy's state, the chosen filter)."""
+    return _shown(strokes, digit, rate, steps, which, cnn_path, stepped, locales.language(request), look_only=False,
+                  filter_index=filter_index)
 
 
 def build(canvas, seen, cnn_path: gr.State) -> None:
@@ -252,13 +303,16 @@ def build(canvas, seen, cnn_path: gr.State) -> None:
                 pushed = gr.Image(NOTHING, label=ui("backprop.input_gradient"), alt_text=ui("backprop.input_gradient.alt"), height=VIEW + 40,
                                   min_width=140, buttons=[], interactive=False, format="png", elem_id="backprop-input-gradient")
         gr.Markdown(ui("backprop.input_gradient.legend"))
+        chosen_filter = gr.Slider(0, FILTERS - 1, value=0, step=1, label=ui("backprop.filter"), info=ui("backprop.filter.info"),
+                                  elem_id="backprop-filter-choice")
+        filter_view = gr.HTML(elem_id="backprop-filter")
         # /backprop_step for API clients: a button never shown, so the page's own button can keep
         # stepping this session's copy while every API call starts from the served model.
         api_trigger = gr.Button(visible=False)
         result = gr.JSON(visible=False)
 
-    shown = [said, bars, pushed]
-    looking = [canvas, digit, rate, which, cnn_path, stepped]
+    shown = [said, bars, pushed, filter_view]
+    looking = [canvas, digit, rate, which, cnn_path, stepped, chosen_filter]
     quiet = dict(show_progress="hidden", trigger_mode="always_last")
 
     def if_open(is_open, *inputs, request: gr.Request):
@@ -266,9 +320,10 @@ def build(canvas, seen, cnn_path: gr.State) -> None:
 
     box.expand(lambda: True, None, opened, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private", **quiet)
     box.collapse(lambda: False, None, opened, queue=False, api_visibility="private")
-    gr.on([seen.change, digit.change, which.change, cnn_path.change], if_open, [opened, *looking], shown,
+    gr.on([seen.change, digit.change, which.change, cnn_path.change, chosen_filter.release], if_open, [opened, *looking], shown,
           api_visibility="private", **quiet)
-    go.click(step, [canvas, digit, rate, steps, which, cnn_path, stepped], [*shown, stepped], api_visibility="private", **quiet)
+    go.click(step, [canvas, digit, rate, steps, which, cnn_path, stepped, chosen_filter], [said, bars, pushed, stepped, filter_view],
+             api_visibility="private", **quiet)
     reset.click(lambda: None, None, stepped, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private", **quiet)
-    api_trigger.click(backprop_step, [canvas, digit, rate, steps, which, cnn_path], [said, result], api_name="backprop_step",
+    api_trigger.click(backprop_step, [canvas, digit, rate, steps, which, chosen_filter, cnn_path], [said, result], api_name="backprop_step",
                       preprocess=False, queue=False)  # one POST, on the server's thread pool, as /classify_strokes

@@ -14,7 +14,7 @@ import numpy as np
 import gradio as gr
 import locales
 from locales import text, ui
-from tabs import loss_shapes, train_plots, train_runs
+from tabs import loss_shapes, train_game, train_plots, train_runs
 from tabs.loss_radio import LossRadio
 from training import jobs, knobs, settings
 
@@ -160,6 +160,7 @@ def _state_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str, num
             text("train.status.left", lang, time=_duration(left, lang)) if left is not None else "",
             _figures(view.metrics, lang),
             text("train.status.stopping", lang) if view.state == "stopping" else "",
+            text("train.status.paused", lang) if view.paused else "",
         ]))
     if view.state == "exporting":
         if view.stop_reason:
@@ -233,7 +234,7 @@ def game_words(request: jobs.RunRequest, lang: str) -> str:
 
 def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
               arch="lab", activation=None, loss=None, dropout=-1, train_digits=0, augment=None, gan_digits=0,
-              request: gr.Request = None):
+              d_steps=1, request: gr.Request = None):
     """Validate, start, then stream progress until the run has ended and been exported; the run
     then joins this visitor's runs. New settings (the primer's knobs) all default to the
     architecture's own values."""
@@ -242,7 +243,7 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
     try:
         run_request = jobs.validate(kind, dataset, epochs, lr, batch_size, seed, CAPS, arch=arch, activation=activation,
                                     loss=loss, dropout=dropout, train_digits=train_digits, augment=augment,
-                                    gan_digits=gan_digits)
+                                    gan_digits=gan_digits, d_steps=d_steps)
     except jobs.InvalidSettings as error:
         raise gr.Error(text("train.error.not_started", lang, reason=say(error, lang)), print_exception=False, title=text("common.error", lang)) from None
     try:
@@ -262,13 +263,15 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
             # restore or a choice made meanwhile is not undone by a stale value. While the run
             # waits in the queue only its status is sent, so waiting pages cost the training little.
             if view.state == "queued" and not first:
-                yield status_text(view, CAPS, lang), *[gr.skip()] * 6, *keep, gr.skip()
+                yield status_text(view, CAPS, lang), *[gr.skip()] * 6, *keep, gr.skip(), gr.skip()
             else:
-                yield *_show(view, first, shown_samples, lang), *keep, _show_gradients(view, first, lang)
+                yield (*_show(view, first, shown_samples, lang), *keep, _show_gradients(view, first, lang),
+                       train_game.streamed(view, first, shown_samples, lang))
                 first, shown_samples = False, view.samples_version
             run.done.wait(CAPS.update_seconds)
         if not view.model_path:  # failed: the visitor's models stay as they are
-            yield *_show(view, first, shown_samples, lang), *keep, _show_gradients(view, first, lang)
+            yield (*_show(view, first, shown_samples, lang), *keep, _show_gradients(view, first, lang),
+                   train_game.streamed(view, first, shown_samples, lang))
             return
         runs = train_runs.remember(runs, view)
         latest = runs[-1]
@@ -279,7 +282,8 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
         yield (status_text(view, CAPS, lang, latest["number"]), *shown, train_runs.note(runs, *paths, lang), *swapped,
                runs, train_runs.compare_chart(runs, view.kind, lang), train_runs.table(runs, lang),
                gr.Dropdown(choices=train_runs.choices(runs, lang), value=latest["id"]),
-               gr.File(value=train_runs.downloads(latest), visible=True), _show_gradients(view, first, lang))
+               gr.File(value=train_runs.downloads(latest), visible=True), _show_gradients(view, first, lang),
+               train_game.streamed(view, first, shown_samples, lang))
     finally:
         # Gradio closes this generator when the visitor's page goes away (or /cancel is called):
         # the run stops between two batches, and is still exported and carded.
@@ -341,6 +345,8 @@ def knob_view(kind, arch, request: gr.Request = None):
         gr.update(visible=is_cnn),  # training digits
         gr.update(value="on" if own.get("augment", True) else "off"),
         gr.update(visible=is_cnn),  # GAN-made digits
+        gr.update(visible=not is_cnn, value=own.get("d_steps", 1)),  # the D:G ratio
+        gr.update(visible=not is_cnn),  # the game turn by turn
     )
 
 
@@ -376,6 +382,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
             augment = gr.Radio([(ui("train.augment.on"), "on"), (ui("train.augment.off"), "off")], value=None,
                                label=ui("train.augment"), info=ui("train.augment.info"), elem_id="train-augment")
             gan_digits = gr.Slider(0, 5000, value=0, step=500, label=ui("train.gan_digits"), info=ui("train.gan_digits.info"))
+            d_steps = train_game.ratio_knob()
             epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=ui("train.epochs"), step=1)
             use_corrections = gr.Checkbox(True, label=ui("train.corrections"))
             with gr.Accordion(ui("train.more"), open=False):
@@ -398,6 +405,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
             gradient_plot = gr.HTML("", elem_id="train-gradient-plot")
             game_plot = gr.HTML("", visible=False, elem_id="train-game-plot")
             game_note = gr.Markdown("", visible=False)
+            game_panel, pushes = train_game.build()
             with gr.Accordion(ui("train.shapes.heading"), open=False):
                 cnn_shapes = gr.HTML("", elem_id="train-shapes-cnn-plot")
                 gan_shapes = gr.HTML("", elem_id="train-shapes-gan-plot")
@@ -414,7 +422,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                 use = gr.Button(ui("train.runs.use"), scale=1)
             run_files = gr.File(label=ui("train.runs.files"), file_count="multiple", interactive=False, visible=False)
 
-    knob_outputs = [epochs, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits]
+    knob_outputs = [epochs, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits, d_steps, game_panel]
     # Only on a change of model or architecture: a page-load call would come back after a visitor
     # on a slow connection had typed their epochs, and set them back to the default.
     gr.on([kind.change, arch.change], knob_view, [kind, arch], knob_outputs, api_name="train_defaults",
@@ -422,7 +430,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
     # The first view's unset knobs show the default architecture's own values, set in the page as
     # it opens (no round trip); left unset in the components, so an API call that leaves them out
     # gets the architecture it asks for its own.
-    _, _, first_activation, first_loss, _, _, first_augment, _ = knob_view("cnn", "lab")
+    _, _, first_activation, first_loss, _, _, first_augment, *_ = knob_view("cnn", "lab")
     shown = [update["value"] for update in (first_activation, first_loss, first_augment)]
     gr.on(None, None, None, [activation, loss, augment], js=f"() => {json.dumps(shown)}", api_visibility="private", queue=False)
     gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note, gradient_plot,
@@ -431,9 +439,9 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
     start.click(
         train_run,
         [kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
-         arch, activation, loss, dropout, train_digits, augment, gan_digits],
+         arch, activation, loss, dropout, train_digits, augment, gan_digits, d_steps],
         [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
-         compare_plot, runs_table, run_choice, run_files, gradient_plot],
+         compare_plot, runs_table, run_choice, run_files, gradient_plot, pushes],
         api_name="train", show_progress="hidden",
         concurrency_limit=None,  # every Start reaches train_run at once: the runs' own queue (training/jobs.py) orders them
     )

@@ -59,6 +59,8 @@ def settings_text(run: dict, lang: str) -> str:
         parts.append(say("train.runs.augment_on" if knobs["augment"] else "train.runs.augment_off"))
     if knobs.get("gan_digits"):
         parts.append(say("train.runs.gan_digits", count=knobs["gan_digits"]))
+    if knobs.get("d_steps"):
+        parts.append(say("train.runs.d_steps", steps=knobs["d_steps"]))
     parts.append(say("train.runs.epochs", epochs=run["epochs"]))
     return " · ".join(parts)
 

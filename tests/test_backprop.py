@@ -190,13 +190,13 @@ def test_the_reading_is_the_default_target_and_blank_canvases_get_a_sentence():
 
 def test_the_page_view_keeps_stepping_its_copy_until_reset():
     strokes = page_digit(7, np.random.default_rng(1), 0.6)
-    said, bars, picture, state = tab.step(strokes, "1", 0.05, 2, "lab", None, None)
+    said, bars, picture, state, _ = tab.step(strokes, "1", 0.05, 2, "lab", None, None)
     assert state["count"] == 2 and picture.shape == (tab.VIEW, tab.VIEW, 3) and bars.count("<tr>") == 13
-    said_again, _, _, state_again = tab.step(strokes, "1", 0.05, 1, "lab", None, state)
+    said_again, _, _, state_again, _ = tab.step(strokes, "1", 0.05, 1, "lab", None, state)
     assert state_again["count"] == 3 and "3" in said_again
-    looked, _, _ = tab.look(strokes, "1", 0.05, "lab", None, state_again)
+    looked, *_ = tab.look(strokes, "1", 0.05, "lab", None, state_again)
     assert locales.text("backprop.copy", "en", count=3) in looked
-    looked, _, _ = tab.look(strokes, "1", 0.05, "seed", None, state_again)  # another model: not this copy
+    looked, *_ = tab.look(strokes, "1", 0.05, "seed", None, state_again)  # another model: not this copy
     assert locales.text("backprop.served", "en") in looked
 
 

@@ -84,7 +84,7 @@ def test_the_workers_budget_is_training_time_counted_from_the_first_step(tmp_pat
     from training.runtime import Progress
     from training.settings import TrainSettings
 
-    def slow_to_start(request, caps, corrections=(), device="auto"):
+    def slow_to_start(request, caps, corrections=(), device="auto", turns=None):
         time.sleep(0.6)  # start-up, longer than the budget
         started = time.perf_counter()
         for step in range(1, 1000):

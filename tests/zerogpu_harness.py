@@ -85,7 +85,7 @@ def main(scenarios: list[str]) -> None:
     request = jobs.validate("cnn", "mnist-5k", 1, None, 64, 0, caps)
     real_loop, real_export = executor.training_loop, jobs._export
 
-    def fake_loop(request, caps, corrections=(), device="auto", steps=10_000):
+    def fake_loop(request, caps, corrections=(), device="auto", steps=10_000, turns=None):
         from training.runtime import Progress
 
         started = time.perf_counter()

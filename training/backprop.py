@@ -46,6 +46,10 @@ class CopyRefused(locales.Explained, RuntimeError):
     """The ONNX file's weights do not fit the architecture its card names."""
 
 
+class NoSuchFilter(locales.Explained, ValueError):
+    """A filter number beyond the first layer's filters."""
+
+
 @dataclass(frozen=True)
 class Layer:
     name: str  # the module's path in the copy, e.g. features.0 (the file's cnn.features.0.weight)
@@ -69,6 +73,9 @@ class Descent:
     input_gradient: np.ndarray  # [28,28] dL/dx
     weight: dict  # one weight's update: name, index, before, gradient (at the start), after
     weights: dict = field(repr=False, default_factory=dict)  # the stepped copy's state (numpy), to step on from
+    # one filter of the first layer with weights: layer, index, count (its filters), weights and
+    # dL/dw [in channels, k, k] at the start
+    filter: dict = field(repr=False, default_factory=dict)
 
     @property
     def probability_before(self) -> float:
@@ -91,6 +98,9 @@ class Descent:
             "layers": [{"name": layer.name, "kind": layer.kind, "shape": list(layer.shape), "gradient_norm": norm}
                        for layer, norm in self.layers],
             "weight": self.weight,
+            "filter": {"layer": self.filter["layer"], "index": self.filter["index"], "count": self.filter["count"],
+                       "weights": np.round(self.filter["weights"], 8).tolist(),
+                       "gradient": np.round(self.filter["gradient"], 10).tolist()} if self.filter else None,
             "input_gradient": np.round(self.input_gradient, 8).tolist(),
         }
 
@@ -227,12 +237,24 @@ def _pick_weight(model: nn.Module, digit: int, chosen: str | None) -> tuple[str,
     return name, (digit, int(row.abs().argmax()))
 
 
+def first_filter(model: nn.Module, index: int) -> dict:
+    """Filter `index` of the first layer with weights (the first convolution): its weights and
+    their gradient dL/dw [in channels, k, k], copied (a step changes the weights in place)."""
+    first = layers(model)[0]
+    weight = dict(model.named_parameters())[f"{first.name}.weight"]
+    if not 0 <= index < weight.shape[0]:
+        raise NoSuchFilter("backprop.error.filter", value=index, most=weight.shape[0] - 1)
+    return {"layer": first.name, "index": index, "count": int(weight.shape[0]),
+            "weights": weight.detach()[index].numpy().copy(), "gradient": weight.grad[index].numpy().copy()}
+
+
 def descend(model_path: str | Path, image: np.ndarray, digit: int | None, learning_rate: float, steps: int = 1,
-            weight: str | None = None, start: dict | None = None) -> Descent:
+            weight: str | None = None, start: dict | None = None, filter_index: int = 0) -> Descent:
     """Backprop the primer's loss for `digit` (None: the digit the copy reads) through a copy of
     the CNN in `model_path` for the 28x28 `image` (white ink on black, [0,1]), then `steps` steps
     of gradient descent on that copy (0: the gradients alone). `start`: a previous Descent's
-    `weights`, to step on from there instead of from the file."""
+    `weights`, to step on from there instead of from the file. `filter_index`: the first layer's
+    filter whose weights and gradient are reported (NoSuchFilter beyond its filters)."""
     if (digit is not None and not 0 <= digit <= 9) or steps < 0 or not learning_rate > 0:
         raise ValueError("digit 0-9 (or None), steps >= 0 and a positive learning rate")
     model = rebuild(model_path)
@@ -250,6 +272,7 @@ def descend(model_path: str | Path, image: np.ndarray, digit: int | None, learni
         grads = [p.grad for n, p in parameters.items() if n.rsplit(".", 1)[0] == layer.name]
         norms.append((layer, float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))))
     name, index = _pick_weight(model, digit, weight)
+    chosen_filter = first_filter(model, filter_index)
     before, gradient = parameters[name].detach()[index].item(), parameters[name].grad[index].item()
     x_alone = x.detach()  # later steps need no input gradient
     losses = [loss.item()]
@@ -272,4 +295,5 @@ def descend(model_path: str | Path, image: np.ndarray, digit: int | None, learni
         weight={"name": name, "index": list(index), "before": before, "gradient": gradient,
                 "after": parameters[name].detach()[index].item()},
         weights={k: v.detach().numpy().copy() for k, v in model.state_dict().items()},
+        filter=chosen_filter,
     )

@@ -21,6 +21,11 @@ client.py schedule). A run asks for its own estimate, never more than DIGIT_LAB_
 (default 80: 80 x 1.5 = 120 s, an anonymous visitor's whole daily quota), trains until that budget
 ends, and when refused trains on the CPU instead, saying why (in a process of its own:
 training/worker_process.py).
+
+Pausing and stepping a GAN run (training/turns.py) need the loop in this process: the consumer
+stops pulling, and the loop reads the asked sides between steps. A ZeroGPU worker trains ahead of
+its consumer in another process, and a lent GPU must not sit idle waiting for a click, so there a
+run offers the D:G ratio (a setting, which crosses in the Spec) but not stepping: `steppable()`.
 """
 import itertools
 import math
@@ -61,8 +66,9 @@ class Spec:
     seconds: float | None = None  # on a lent GPU: the worker stops itself after this long
 
 
-def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), device: str = "auto") -> Iterator:
-    """The real loop, train_cnn.train or train_gan.train: Progress events, on `device`."""
+def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), device: str = "auto", turns=None) -> Iterator:
+    """The real loop, train_cnn.train or train_gan.train: Progress events, on `device`; a GAN's
+    steps take their sides from `turns` (training/turns.py) when given."""
     import torch
 
     from training import data
@@ -79,7 +85,7 @@ def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), devi
         return train_cnn.train(_config(train_cnn.CNNConfig, config), extra=extra)
     from training import train_gan
 
-    return train_gan.train(_config(train_gan.GANConfig, config))
+    return train_gan.train(_config(train_gan.GANConfig, config), turns=turns)
 
 
 def _config(cls, config: dict):
@@ -99,13 +105,13 @@ def _config(cls, config: dict):
 
 
 # -- the worker: in-process, or in ZeroGPU's forked process ---------------------------------------
-def worker(spec: Spec) -> Iterator[dict]:
+def worker(spec: Spec, turns=None) -> Iterator[dict]:
     """Train, yielding each step as plain data; stop at the lent GPU's training budget; always
-    leave the last step's snapshot (on the CPU) at spec.checkpoint."""
+    leave the last step's snapshot (on the CPU) at spec.checkpoint. `turns`: in this process only."""
     from training import runtime
 
     device = runtime.pick_device(spec.device).type
-    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device)
+    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device, turns=turns)
     last = started = None
     try:
         for event in loop:
@@ -130,7 +136,15 @@ def plain(event, device: str) -> dict:
             "losses": {k: float(v) for k, v in event.losses.items()},
             "metrics": {k: (None if v is None else float(v)) for k, v in (event.metrics or {}).items()},
             "samples": _array(event.samples), "sample_scores": _array(getattr(event, "sample_scores", None)),
-            "gradients": _layers(getattr(event, "gradients", None))}
+            "gradients": _layers(getattr(event, "gradients", None)),
+            "sample_gradients": _array(getattr(event, "sample_gradients", None)), "turn": _turn(getattr(event, "turn", None))}
+
+
+def _turn(turn) -> dict | None:
+    """An asked GAN step's side and how far each network moved, as built-in data."""
+    if turn is None:
+        return None
+    return {"side": str(turn["side"]), "moved": {k: float(v) for k, v in turn["moved"].items()}}
 
 
 def _layers(gradients) -> list[dict] | None:
@@ -208,6 +222,8 @@ class Event:
     sample_scores: np.ndarray | None
     checkpoint: str
     gradients: list | None = None  # a CNN's layer gradients, every few steps
+    sample_gradients: np.ndarray | None = None  # a GAN's dL_G/dx on each grid sample
+    turn: dict | None = None  # a GAN step a visitor asked for: its side, how far each network moved
 
     def snapshot(self) -> dict:
         from training import runtime
@@ -215,10 +231,16 @@ class Event:
         return runtime.load_checkpoint(self.checkpoint)
 
 
-def events(spec: Spec, told: Callable[..., None]) -> Iterator[Event]:
+def steppable() -> bool:
+    """Whether a GAN run here can be paused and stepped (its loop in this process): not on ZeroGPU."""
+    return not on_zerogpu()
+
+
+def events(spec: Spec, told: Callable[..., None], turns=None) -> Iterator[Event]:
     """The run's events from wherever it executes. `told(device=..., note=..., stop=...)` hears
-    where it trains, why not on the GPU, and that the lent GPU's time ran out."""
-    stream, first = _start(spec, told)
+    where it trains, why not on the GPU, and that the lent GPU's time ran out. `turns` reaches the
+    loop where it runs in this process (steppable())."""
+    stream, first = _start(spec, told, turns)
     try:
         for item in itertools.chain(first, stream):
             if item["type"] == "stopped":
@@ -227,16 +249,16 @@ def events(spec: Spec, told: Callable[..., None]) -> Iterator[Event]:
             told(device=item["device"])
             yield Event(item["step"], item["total_steps"], item["epoch"], item["losses"], item["elapsed"],
                         item["epoch_end"], item["metrics"], item["samples"], item["sample_scores"], spec.checkpoint,
-                        item.get("gradients"))
+                        item.get("gradients"), item.get("sample_gradients"), item.get("turn"))
     finally:
         stream.close()
 
 
-def _start(spec: Spec, told) -> tuple[Iterator[dict], list]:
+def _start(spec: Spec, told, turns=None) -> tuple[Iterator[dict], list]:
     """On ZeroGPU, ask for a GPU (spaces schedules at the first pull, reading the visitor from the
     Gradio request in this thread's context); when refused, the CPU of this process."""
     if not on_zerogpu():
-        return worker(spec), []
+        return worker(spec, turns), []
     stream = _on_gpu(replace(spec, device="auto", seconds=gpu_training_seconds(spec)))
     try:
         return stream, [next(stream)]

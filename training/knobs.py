@@ -29,11 +29,12 @@ DIGIT_DATASETS = ("mnist-5k", "mnist")  # handwritten digits, which GAN-made dig
 TRAIN_SIZES = {"mnist-5k": 4500, "mnist": 60000, "fashion-mnist": 60000}  # each training split
 MIN_TRAIN_DIGITS = 10  # one a class
 MAX_GAN_DIGITS = 20000
+MAX_D_STEPS = 10  # the GAN's discriminator steps a generator step (the D:G ratio; 1 is both archs' own)
 CHOICES = {"arch": ARCHS, "activation": ACTIVATIONS, "schedule": SCHEDULES, "dataset": DATASETS}  # the loss: LOSSES
 # The knobs a visitor sets in the Train tab, per kind (the rest are the scripts' flags).
 VISITOR_KNOBS = {
     "cnn": ("arch", "loss", "activation", "dropout", "train_digits", "augment", "gan_digits"),
-    "gan": ("arch", "loss", "activation", "augment"),
+    "gan": ("arch", "loss", "activation", "augment", "d_steps"),
 }
 
 # Settings shared by both architectures of a kind.
@@ -42,7 +43,8 @@ COMMON = {
         "dataset": "mnist-5k", "batch_size": 64, "activation": "relu", "canvas_share": 0.5,
         "train_digits": 0, "gan_digits": 0, "seed": 0, "device": "auto", "max_steps": 0,
     },
-    "gan": {"dataset": "mnist-5k", "batch_size": 64, "activation": "relu", "seed": 0, "device": "auto", "max_steps": 0},
+    "gan": {"dataset": "mnist-5k", "batch_size": 64, "activation": "relu", "seed": 0, "device": "auto", "max_steps": 0,
+            "d_steps": 1},
 }
 # Each architecture's own recipe. Seed: the primer's listing where it says (optimiser, lr, loss,
 # epochs, batch size), and plain where it is silent (no augmentation, EMA, label smoothing, weight
@@ -178,6 +180,9 @@ def _check_gan(s: dict) -> None:
     _fraction("beta1", s["beta1"])
     _fraction("beta2", s["beta2"])
     _at_least("z_dim", s["z_dim"], 1)
+    steps = s["d_steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_D_STEPS:
+        raise KnobError("knobs.error.d_steps", value=steps, most=MAX_D_STEPS)
     if s["arch"] == "lab":
         _at_least("g_width", s["g_width"], 4)
         _at_least("d_width", s["d_width"], 1)

@@ -14,6 +14,7 @@ import numpy as np
 import locales
 from training.run_settings import RunRequest
 from training.settings import TrainSettings
+from training.turns import Turns
 
 MAX_POINTS = 200  # plot points per series: the history is averaged into at most this many steps
 # Seconds an export took on two shared CPU cores (the GAN's includes its quality figures): a queued
@@ -61,6 +62,12 @@ class RunView:
     # read, each one's gradient norm: (step, [norm a layer]), append-only
     gradient_layers: list = field(default_factory=list)
     gradients: list = field(default_factory=list)
+    # A GAN run: each grid sample's dL_G/dx [100,28,28] (with the samples); paused (training/turns.py);
+    # the last step's losses; and the steps visitors asked for: (step, side, losses, moved), append-only
+    sample_gradients: np.ndarray | None = None
+    paused: bool = False
+    losses: dict = field(default_factory=dict)
+    turns: list = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -86,6 +93,8 @@ class Run:
         self.stop_requested = threading.Event()
         self.training_ended = threading.Event()  # no more optimiser steps will be taken
         self.done = threading.Event()  # exported (or failed) and the server is free again
+        self.turns = Turns()  # a GAN run's pause and asked steps (read by its loop where it runs in-process)
+        self.steppable = False  # set by training/jobs.py: a GAN run whose loop runs in this process
         self.stop_reason: "str | locales.Explained | None" = None
         self._lock = threading.Lock()
         self._state = "queued"
@@ -95,7 +104,9 @@ class Run:
         self._first: tuple[int, float] | None = None  # (step, elapsed) of the first event: the rate's origin
         self._points: list[tuple[int, str, float]] = []
         self._metrics: dict[str, float] = {}
-        self._samples, self._samples_version, self._sample_scores = None, 0, None
+        self._samples, self._samples_version, self._sample_scores, self._sample_gradients = None, 0, None, None
+        self._losses: dict = {}
+        self._turns: list = []
         self._epoch_log: list[tuple[int, int, float, dict]] = []
         self._gradient_layers: list[dict] = []
         self._gradients: list[tuple[int, list[float]]] = []
@@ -117,10 +128,14 @@ class Run:
             self._step, self._total, self._epoch, self._elapsed = event.step, event.total_steps, event.epoch, event.elapsed
             if self._first is None:
                 self._first, self._startup = (event.step, event.elapsed), time.monotonic() - self.started
+            self._losses = {k: float(v) for k, v in event.losses.items()}
+            turn = getattr(event, "turn", None)  # a step a visitor asked for
+            if turn:
+                self._turns.append((event.step, turn["side"], dict(self._losses), dict(turn["moved"])))
             for key, value in event.losses.items():
                 self._sums[key] = self._sums.get(key, 0.0) + float(value)
             self._count += 1
-            if self._count >= every or event.epoch_end or event.step == event.total_steps:
+            if self._count >= every or event.epoch_end or event.step == event.total_steps or turn:
                 self._points += [(event.step, k, s / self._count) for k, s in self._sums.items()]
                 self._sums, self._count = {}, 0
             if event.epoch_end and event.metrics:
@@ -135,6 +150,8 @@ class Run:
                 self._samples, self._samples_version = np.asarray(event.samples), self._samples_version + 1
                 scores = getattr(event, "sample_scores", None)  # the discriminator's score of each sample (GAN runs)
                 self._sample_scores = None if scores is None else np.asarray(scores, dtype=np.float32)
+                pushes = getattr(event, "sample_gradients", None)
+                self._sample_gradients = None if pushes is None else np.asarray(pushes, dtype=np.float32)
 
     def set_state(self, state: str) -> None:
         with self._lock:
@@ -162,4 +179,6 @@ class Run:
                 dict(self.card["metrics"]) if self.card else {}, self._sample_scores, list(self._epoch_log),
                 self.request, self._device, self._device_note, self._startup,
                 gradient_layers=list(self._gradient_layers), gradients=list(self._gradients),
+                sample_gradients=self._sample_gradients, paused=self.turns.paused and self._state == "training",
+                losses=dict(self._losses), turns=list(self._turns),
             )

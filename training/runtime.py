@@ -36,6 +36,11 @@ class Progress:
     # CNN only, every few steps: each weight layer's gradient norm, input side first
     # ([{"name", "kind", "shape", "gradient_norm"}], training/layer_gradients.py)
     gradients: list[dict] | None = None
+    # GAN only, with samples: each sample's dL_G/dx [100,28,28] (train_gan.pixel_gradients)
+    sample_gradients: np.ndarray | None = None
+    # GAN only, a step a visitor asked for (training/turns.py): {"side": "d"|"g"|"both",
+    # "moved": {"generator": norm of its weights' change, "discriminator": ...}}
+    turn: dict | None = None
 
 
 class Phases:

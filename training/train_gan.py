@@ -3,7 +3,9 @@ or the primer's unconditional GAN (fixed, see models/primer.py): `python -m trai
 
 Hinge loss, spectral norm and a projection discriminator, DiffAugment-style translations of real
 and fake alike, and an exponential moving average of the generator (the one that is exported).
-`train()` is the one loop, a generator of Progress events shared by the CLI and the Train tab."""
+`train()` is the one loop, a generator of Progress events shared by the CLI and the Train tab.
+Each step updates the side training/turns.py names: D and G (a plain run with `--d-steps 1`), D
+alone (the other steps of a D:G ratio), or, in a paused run, the side a visitor asks for."""
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
@@ -14,6 +16,7 @@ import torch.nn.functional as F
 from models import Discriminator, Generator, PrimerDiscriminator, PrimerGenerator
 from training import augment, data, knobs, runtime
 from training.runtime import Progress
+from training.turns import Turns, by_ratio
 
 GRID_SEED = 1234  # the fixed latent behind the sample grid, so epochs can be compared
 
@@ -37,6 +40,7 @@ class GANConfig:
     d_width: int | None = None  # lab only (48)
     ema: float | None = None  # the exported generator is this moving average; lab 0.999, seed 0 (none)
     augment: bool | None = None  # random translations before the discriminator; lab on, seed off
+    d_steps: int = 1  # the D:G ratio: discriminator steps a generator step (1 to knobs.MAX_D_STEPS)
     seed: int = 0
     device: str = "auto"
     max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
@@ -88,6 +92,35 @@ def score_units(loss: str, scores: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(scores) if loss == "bce" else scores
 
 
+def pixel_gradients(discriminator: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                    loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's scores (logits) on `images` [N,1,28,28] in [-1,1], and each image's own dL_G/dx [N,28,28]:
+    the gradient of its generator loss with respect to its pixels. The generator's next update moves
+    its pixels along -dL_G/dx (through G's weights). D is read in eval mode (no spectral-norm power
+    step) and left as it was."""
+    x = images.detach().float().clone().requires_grad_(True)
+    was_training, wanted = discriminator.training, [p.requires_grad for p in discriminator.parameters()]
+    discriminator.eval().requires_grad_(False)
+    try:
+        with torch.enable_grad():
+            scores = discriminate(discriminator, x, labels).float()
+            (generator_loss(loss, scores) * len(x)).backward()  # the sum of each sample's own L_G
+    finally:
+        discriminator.train(was_training)
+        for parameter, flag in zip(discriminator.parameters(), wanted):
+            parameter.requires_grad_(flag)
+    return scores.detach(), x.grad[:, 0]
+
+
+def _weights(*modules: torch.nn.Module) -> list[list[torch.Tensor]]:
+    return [[p.detach().clone() for p in module.parameters()] for module in modules]
+
+
+def _moved(before: list[torch.Tensor], module: torch.nn.Module) -> float:
+    """How far a step moved `module`'s weights (the norm of the change)."""
+    return float(torch.sqrt(sum(((p.detach() - b).double() ** 2).sum() for p, b in zip(module.parameters(), before))))
+
+
 def grid_latents(z_dim: int, device, per_digit: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed latents behind the sample grid (and labels: `per_digit` of each digit)."""
     g = torch.Generator().manual_seed(GRID_SEED)
@@ -117,9 +150,12 @@ def _default_judge():
         return None
 
 
-def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=None) -> Iterator[Progress]:
+def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=None,
+          turns: Turns | None = None) -> Iterator[Progress]:
     """Train, yielding a Progress per step; `judge` reads the sample grid at epoch ends (None: no
-    figures); `phases` (a runtime.Phases) times the parts of each step."""
+    figures); `phases` (a runtime.Phases) times the parts of each step; `turns` (training/turns.py)
+    names each step's side, and an asked step's event carries the generator's grid as it now is,
+    with each sample's dL_G/dx, and how far each side's weights moved."""
     phase = phases or runtime.untimed
     rt = runtime.start(cfg.device, cfg.seed)
     train_set = data.load(cfg.dataset)[0].to(rt.device)
@@ -155,18 +191,22 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
             "seconds": rt.elapsed(), "history": list(history), **({"ema": ema.state_dict()} if ema else {}),
         }
 
-    def judge_grid() -> tuple[np.ndarray, np.ndarray, dict]:
-        """The grid (samples [100,28,28] in [0,1]), D's scores on it, and what the judge reads."""
-        z, labels = grid_latents(cfg.z_dim, rt.device)
-        images = sample_grid(served, cfg.z_dim, rt.device)
-        with torch.no_grad():
-            scores = score_units(cfg.loss, discriminate(discriminator, images * 2 - 1, labels).float())
-        samples, figures = images[:, 0].cpu().numpy(), {}
+    def game_grid(shown: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`shown`'s grid (samples [100,28,28] in [0,1]), D's scores on it, each sample's dL_G/dx."""
+        _, labels = grid_latents(cfg.z_dim, rt.device)
+        images = sample_grid(shown, cfg.z_dim, rt.device)
+        scores, gradients = pixel_gradients(discriminator, images * 2 - 1, labels, cfg.loss)
+        return images[:, 0].cpu().numpy(), score_units(cfg.loss, scores).cpu().numpy(), gradients.cpu().numpy()
+
+    def judge_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """The exported generator's grid, D's scores and dL_G/dx on it, and what the judge reads."""
+        samples, scores, gradients = game_grid(served)
+        labels, figures = grid_latents(cfg.z_dim, rt.device)[1].cpu().numpy(), {}
         if judge is not None and generator.conditional:
-            figures["label_fidelity"] = judge.fidelity(samples[:, None], labels.cpu().numpy())
+            figures["label_fidelity"] = judge.fidelity(samples[:, None], labels)
         elif judge is not None:
             figures["confident_share"] = judge.confident_share(samples[:, None])
-        return samples, scores.cpu().numpy(), figures
+        return samples, scores, gradients, figures
 
     with runtime.reused_buffers(rt.device):
         for epoch in range(step // per_epoch, cfg.epochs):
@@ -178,43 +218,55 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
                 with phase("data"):
                     real = real * 2 - 1  # the real batch: digits [N,1,28,28] in [-1,1], as tanh makes (FIX 7 in models/primer.py)
                     z = torch.randn(len(labels), cfg.z_dim, device=rt.device)
-                with phase("forward"), rt.autocast:
+                # This step's side (training/turns.py): D, G or both; the other side is only read.
+                side, asked = turns.side(step, cfg.d_steps) if turns else (by_ratio(step, cfg.d_steps), False)
+                update_d, update_g = side != "g", side != "d"
+                before = _weights(generator, discriminator) if asked else None
+                with phase("forward"), rt.autocast, torch.set_grad_enabled(update_g):
                     fake = generate(g_net, z, labels)
                 with phase("augment"), rt.autocast:
                     seen = maybe_augment(torch.cat([real, fake.detach()]))
-                with phase("forward"), rt.autocast:
+                with phase("forward"), rt.autocast, torch.set_grad_enabled(update_d):
                     d_real, d_fake = discriminate(d_net, seen, torch.cat([labels, labels])).float().chunk(2)
                     d_loss = losses(cfg.loss, d_real, d_fake)
-                with phase("backward"):
-                    opt_d.zero_grad(set_to_none=True)
-                    d_loss.backward()
-                with phase("optimiser"):
-                    opt_d.step()
+                if update_d:
+                    with phase("backward"):
+                        opt_d.zero_grad(set_to_none=True)
+                        d_loss.backward()
+                    with phase("optimiser"):
+                        opt_d.step()
                 with phase("augment"), rt.autocast:
                     seen = maybe_augment(fake)
                 # The generator's step needs D's gradient for the images only: D's own weights would get
                 # gradients the next step throws away, so they are frozen, and D is called unwrapped
                 # (under torchrun there is nothing of D's to all-reduce).
                 discriminator.requires_grad_(False)
-                with phase("forward"), rt.autocast:
+                with phase("forward"), rt.autocast, torch.set_grad_enabled(update_g):
                     g_loss = generator_loss(cfg.loss, discriminate(discriminator, seen, labels).float())
-                with phase("backward"):
-                    opt_g.zero_grad(set_to_none=True)
-                    g_loss.backward()
+                if update_g:
+                    with phase("backward"):
+                        opt_g.zero_grad(set_to_none=True)
+                        g_loss.backward()
                 discriminator.requires_grad_(True)
-                with phase("optimiser"):
-                    opt_g.step()
-                if ema:
-                    with phase("ema"):
-                        ema.update_parameters(generator)
+                if update_g:
+                    with phase("optimiser"):
+                        opt_g.step()
+                    if ema:
+                        with phase("ema"):
+                            ema.update_parameters(generator)
                 step += 1
 
                 last = step == total
                 epoch_end = last or index == per_epoch - 1
-                samples = sample_scores = None
+                samples = sample_scores = sample_gradients = turn = None
                 if epoch_end:
                     with phase("eval"):
-                        samples, sample_scores, metrics = judge_grid()
+                        samples, sample_scores, sample_gradients, metrics = judge_grid()
+                if asked:  # a visitor's step: the generator being trained (not its average), as it now is
+                    samples, sample_scores, sample_gradients = game_grid(generator)
+                    turn = {"side": side, "moved": {"generator": _moved(before[0], generator),
+                                                    "discriminator": _moved(before[1], discriminator)}}
+                if epoch_end:
                     history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
                 with phase("events"):
                     step_losses = {
@@ -225,6 +277,7 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
                     event = Progress(
                         step, total, epoch + 1, step_losses, rt.elapsed(), lambda s=step, m=metrics: checkpoint(s, m),
                         epoch_end=epoch_end, metrics=metrics if epoch_end else {}, samples=samples, sample_scores=sample_scores,
+                        sample_gradients=sample_gradients, turn=turn,
                     )
                 yield event
                 if last:
