@@ -1,0 +1,318 @@
+// The Draw tab's strokes -> the 28x28 digit the CNN expects, and the not-sure rule, in the
+// visitor's browser: the same recipe as inference/strokes.py, inference/preprocess.py and
+// inference/classifier.judge, function for function (same names, same order), held to them by
+// tests/test_browser_reading_parity.py. Plain arithmetic on typed arrays: no DOM, no canvas, so
+// it runs the same in any browser (and in Node).
+//
+// One step is drawn differently: Pillow's ImageDraw (integer polygons per segment, pie slices at
+// the joints) is not ported; `rasterise` inks every supersampled pixel within half the width of
+// the pen's path (round caps and joins, exactly). On a few hundred digits the two 28x28s differ
+// by 0.01 on average (the parity test states the bounds); every later step is ported exactly,
+// Pillow's LANCZOS resize of a float image included.
+
+export const RASTER = 280; // inference/strokes.py
+export const SUPERSAMPLE = 2;
+export const WIDTH_SHARE = 0.13;
+export const MIN_WIDTH = 2.0;
+export const MAX_STROKES = 300;
+export const MAX_POINTS = 6000;
+export const MAX_CHARS = 200000;
+export const FIELD = 28; // inference/preprocess.py
+export const BOX = 20;
+export const INK_FLOOR = 0.1;
+export const THRESHOLDS = { // inference/classifier.py (the parity test checks they are the same)
+  min_box_fraction: 0.06, max_split_share: 0.1, max_aspect: 2.0, max_fill: 0.6, min_confidence: 0.6,
+  fill_min_aspect: 0.3, max_strokes: 12, max_path: 4.5,
+};
+
+const f32 = Math.fround;
+
+// Python's round(): halves go to the even neighbour.
+export function pyRound(x) {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+class BadStrokes extends Error {}
+
+// The page's JSON (or the same as an object) -> {size, strokes: [Float64Array [x0, y0, ...]], lifted}.
+export function parse(value) {
+  if (typeof value === 'string') {
+    if (value.length > MAX_CHARS) throw new BadStrokes('too long');
+    if (!value.trim()) return {size: RASTER, strokes: [], lifted: true};
+    try { value = JSON.parse(value); } catch { throw new BadStrokes('not JSON'); }
+  }
+  if (value === null || value === undefined) return {size: RASTER, strokes: [], lifted: true};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new BadStrokes('not a drawing');
+  const size = value.size ?? RASTER;
+  if (typeof size !== 'number' || !Number.isFinite(size) || size < 8 || size > 10000) throw new BadStrokes('bad size');
+  const raw = value.strokes || [];
+  if (!Array.isArray(raw) || raw.length > MAX_STROKES) throw new BadStrokes('bad strokes');
+  const strokes = [];
+  let total = 0;
+  for (const stroke of raw) {
+    if (!Array.isArray(stroke) || stroke.length % 2) throw new BadStrokes('a stroke is not x, y pairs');
+    total += stroke.length / 2;
+    if (total > MAX_POINTS) throw new BadStrokes('too many points');
+    if (!stroke.length) continue;
+    if (!stroke.every((n) => typeof n === 'number')) throw new BadStrokes('not numbers');
+    if (!stroke.every(Number.isFinite)) throw new BadStrokes('not finite');
+    strokes.push(Float64Array.from(stroke, (n) => Math.min(size, Math.max(0, n))));
+  }
+  return {size, strokes, lifted: value.up !== false};
+}
+
+function extent(strokes, scale) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const s of strokes) {
+    for (let i = 0; i < s.length; i += 2) {
+      const x = s[i] * scale, y = s[i + 1] * scale;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  return Math.max(x1 - x0, y1 - y0);
+}
+
+// The width to redraw with, in raster pixels: WIDTH_SHARE of the drawing's larger side.
+export function strokeWidth(strokes, scale = 1.0) {
+  return Math.max(MIN_WIDTH, WIDTH_SHARE * extent(strokes, scale));
+}
+
+// Strokes -> ink [side * side] Float32Array in [0,1]: drawn at SUPERSAMPLE x, one bit a pixel
+// (a pixel is ink when its corner lies within `radius` of the path), then each 2x2 summed and
+// rounded as Pillow's Image.reduce(2) does on 8-bit ink.
+export function rasterise(size, strokes, side = RASTER) {
+  const ink = new Float32Array(side * side);
+  if (!strokes.length) return ink;
+  const big = side * SUPERSAMPLE;
+  const layer = new Uint8Array(big * big);
+  const scale = side / size;
+  const width = strokeWidth(strokes, scale) * SUPERSAMPLE;
+  const radius = width / 2, r2 = radius * radius;
+  const capsule = (ax, ay, bx, by) => {
+    const dx = bx - ax, dy = by - ay, length2 = dx * dx + dy * dy;
+    const top = Math.max(0, Math.ceil(Math.min(ay, by) - radius)), bottom = Math.min(big - 1, Math.floor(Math.max(ay, by) + radius));
+    const left = Math.max(0, Math.ceil(Math.min(ax, bx) - radius)), right = Math.min(big - 1, Math.floor(Math.max(ax, bx) + radius));
+    for (let y = top; y <= bottom; y++) {
+      for (let x = left; x <= right; x++) {
+        let t = length2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / length2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        const ex = x - ax - t * dx, ey = y - ay - t * dy;
+        if (ex * ex + ey * ey <= r2) layer[y * big + x] = 255;
+      }
+    }
+  };
+  const k = scale * SUPERSAMPLE;
+  for (const s of strokes) {
+    if (s.length === 2) capsule(s[0] * k, s[1] * k, s[0] * k, s[1] * k);
+    for (let i = 2; i < s.length; i += 2) capsule(s[i - 2] * k, s[i - 1] * k, s[i] * k, s[i + 1] * k);
+  }
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const at = 2 * y * big + 2 * x;
+      const sum = layer[at] + layer[at + 1] + layer[at + big] + layer[at + big + 1];
+      ink[y * side + x] = f32(((sum + 2) >> 2) / 255);
+    }
+  }
+  return ink;
+}
+
+// The pen's total path over the drawing's larger side (0 for a dot).
+export function pathRatio(strokes) {
+  const side = extent(strokes, 1);
+  let length = 0;
+  for (const s of strokes) for (let i = 2; i < s.length; i += 2) length += Math.hypot(s[i] - s[i - 2], s[i + 1] - s[i - 1]);
+  return side > 0 ? length / side : 0;
+}
+
+// ---- inference/preprocess.py: MNIST's normalisation. Images are {data: Float32Array, h, w}. ----
+
+// [top, left, bottom, right], exclusive, of the ink above INK_FLOOR; null when blank.
+export function inkBox({data, h, w}) {
+  let top = h, left = w, bottom = -1, right = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (data[y * w + x] >= INK_FLOOR) {
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+  }
+  return bottom < 0 ? null : [top, left, bottom + 1, right + 1];
+}
+
+export function crop({data, w}, [top, left, bottom, right]) {
+  const out = new Float32Array((bottom - top) * (right - left));
+  for (let y = top; y < bottom; y++) out.set(data.subarray(y * w + left, y * w + right), (y - top) * (right - left));
+  return {data: out, h: bottom - top, w: right - left};
+}
+
+// Pillow's LANCZOS (libImaging/Resample.c): a windowed sinc of support 3, widened by the scale
+// when shrinking so every input pixel counts; weights in double, each pass stored as float32.
+function lanczos(x) {
+  const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
+  return -3 <= x && x < 3 ? sinc(x) * sinc(x / 3) : 0;
+}
+
+function coefficients(inSize, outSize) {
+  const scale = inSize / outSize, filterscale = Math.max(1, scale);
+  const support = 3 * filterscale, ss = 1 / filterscale;
+  const taps = [];
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    const k = new Float64Array(Math.max(0, xmax));
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) ww += k[x] = lanczos((x + xmin - center + 0.5) * ss);
+    if (ww !== 0) for (let x = 0; x < xmax; x++) k[x] /= ww;
+    taps.push([xmin, k]);
+  }
+  return taps;
+}
+
+function resize({data, h, w}, outW, outH) {
+  let image = {data, h, w};
+  if (outW !== w) { // horizontal pass first, as Pillow does
+    const taps = coefficients(w, outW), out = new Float32Array(h * outW);
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < outW; xx++) {
+        const [xmin, k] = taps[xx];
+        let ss = 0;
+        for (let x = 0; x < k.length; x++) ss += data[y * w + x + xmin] * k[x];
+        out[y * outW + xx] = ss;
+      }
+    }
+    image = {data: out, h, w: outW};
+  }
+  if (outH !== h) {
+    const taps = coefficients(h, outH), src = image.data, out = new Float32Array(outH * outW);
+    for (let yy = 0; yy < outH; yy++) {
+      const [ymin, k] = taps[yy];
+      for (let x = 0; x < outW; x++) {
+        let ss = 0;
+        for (let y = 0; y < k.length; y++) ss += src[(y + ymin) * outW + x] * k[y];
+        out[yy * outW + x] = ss;
+      }
+    }
+    image = {data: out, h: outH, w: outW};
+  }
+  return image;
+}
+
+// Resize so the longer side is `side`, keeping the aspect ratio (a '1' stays thin).
+export function fitInBox(cropped, side = BOX) {
+  const scale = side / Math.max(cropped.h, cropped.w);
+  const w = Math.max(1, pyRound(cropped.w * scale)), h = Math.max(1, pyRound(cropped.h * scale));
+  const resized = resize(cropped, w, h);
+  const out = resized.data === cropped.data ? Float32Array.from(cropped.data) : resized.data;
+  for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(0, out[i]));
+  return {data: out, h, w};
+}
+
+// Paste into a side x side field so the ink's centre of mass lands on the field's centre.
+export function centreByMass(fitted, side = FIELD) {
+  const {data, h, w} = fitted;
+  let total = 0, rows = 0, cols = 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const v = data[y * w + x];
+    total += v; rows += v * y; cols += v * x;
+  }
+  const [comRow, comCol] = total <= 0 ? [(h - 1) / 2, (w - 1) / 2] : [rows / total, cols / total];
+  const centre = (side - 1) / 2;
+  const row = Math.min(side - h, Math.max(0, pyRound(centre - comRow)));
+  const col = Math.min(side - w, Math.max(0, pyRound(centre - comCol)));
+  const field = new Float32Array(side * side);
+  for (let y = 0; y < h; y++) field.set(data.subarray(y * w, (y + 1) * w), (row + y) * side + col);
+  return [{data: field, h: side, w: side}, [row, col]];
+}
+
+// ---- the features the not-sure rule reads (preprocess.Steps' properties) ----
+
+function features(steps) {
+  const {box, ink, fitted, image} = steps;
+  const [top, left, bottom, right] = box;
+  steps.boxFraction = Math.max(bottom - top, right - left) / Math.max(ink.h, ink.w);
+  steps.aspect = (right - left) / (bottom - top);
+  let sum = 0, peak = 0;
+  for (const v of fitted.data) { sum += v; if (v > peak) peak = v; }
+  steps.fill = peak > 0 ? sum / fitted.data.length / peak : 0;
+  // split share: where an empty column splits the ink, the smaller side's share of it
+  const n = FIELD, mass = new Float64Array(n), high = new Float64Array(n);
+  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) {
+    const v = image.data[y * n + x];
+    mass[x] += v;
+    if (v > high[x]) high[x] = v;
+  }
+  const inked = [...high.keys()].filter((x) => high[x] > 0.2);
+  steps.splitShare = 0;
+  if (inked.length) {
+    const total = mass.reduce((a, b) => a + b, 0);
+    let before = 0;
+    for (let k = 0; k < inked[inked.length - 1]; k++) {
+      before += mass[k];
+      if (k >= inked[0] && high[k] <= 0.2) steps.splitShare = Math.max(steps.splitShare, Math.min(before, total - before) / total);
+    }
+  }
+  return steps;
+}
+
+// The MNIST recipe on an ink map that is already clean.
+export function stepsFromInk(ink, extra = {}) {
+  const box = inkBox(ink);
+  if (box === null) return {ink, box: null, image: {data: new Float32Array(FIELD * FIELD), h: FIELD, w: FIELD}, reason: 'serving.blank', ...extra};
+  const fitted = fitInBox(crop(ink, box));
+  const [image, offset] = centreByMass(fitted);
+  let peak = 0;
+  for (const v of image.data) if (v > peak) peak = v;
+  if (peak > 0) for (let i = 0; i < image.data.length; i++) image.data[i] = f32(image.data[i] / peak);
+  return features({ink, box, fitted, offset, image, reason: null, ...extra});
+}
+
+// The page's strokes -> steps (never throws): {image: {data: Float32Array(784)}, box, reason,
+// strokes, path, lifted, boxFraction, aspect, fill, splitShare}.
+export function prepareStrokes(value) {
+  let parsed;
+  try {
+    parsed = parse(value);
+  } catch (error) {
+    if (!(error instanceof BadStrokes)) throw error;
+    return stepsFromInk({data: new Float32Array(RASTER * RASTER), h: RASTER, w: RASTER}, {reason: 'draw.reason.unreadable', strokes: 0, path: 0, lifted: true});
+  }
+  const {size, strokes, lifted} = parsed;
+  const ink = {data: rasterise(size, strokes), h: RASTER, w: RASTER};
+  if (!strokes.length) return stepsFromInk(ink, {strokes: 0, path: 0, lifted});
+  return stepsFromInk(ink, {strokes: strokes.length, path: pathRatio(strokes), lifted});
+}
+
+// ---- inference/classifier.py ----
+
+// Logits -> probabilities, in double, as classifier.read does (a log-softmax, then exp).
+export function softmax(logits) {
+  const top = Math.max(...logits);
+  const shifted = Array.from(logits, (v) => v - top);
+  const norm = Math.log(shifted.reduce((a, v) => a + Math.exp(v), 0));
+  return shifted.map((v) => Math.exp(v - norm));
+}
+
+// The measured not-sure rule: [notSure, reason code, values]; `probs` null: the model did not run.
+export function judge(steps, probs) {
+  const t = THRESHOLDS;
+  if (steps.box === null || probs === null) {
+    if ([null, undefined, 'serving.blank', 'serving.no_image'].includes(steps.reason)) return [true, 'blank', {}];
+    return [true, steps.reason, {}];
+  }
+  if (steps.boxFraction < t.min_box_fraction) return [true, 'too_small', {}];
+  if (steps.splitShare > t.max_split_share || steps.aspect > t.max_aspect) return [true, 'more_than_one', {}];
+  const thinBar = steps.aspect < t.fill_min_aspect;
+  if ((steps.fill > t.max_fill && !thinBar) || steps.strokes > t.max_strokes) return [true, 'blob', {}];
+  if (steps.path > t.max_path) return [true, 'scribble', {}];
+  const top = Math.max(...probs);
+  if (top < t.min_confidence) return [true, 'low_confidence', {confidence: top}];
+  return [false, null, {}];
+}
