@@ -159,6 +159,8 @@ def browser_model(cnn_path: str | None, block: gr.components.Component) -> dict:
     leaves its readings to the server)."""
     if not cnn_path:
         return {"own": False}
+    if not Path(cnn_path).is_file():  # gone: the server's reading says so
+        return {"own": True, "path": None}
     try:
         return {"own": True, "path": block.move_resource_to_block_cache(cnn_path)}
     except Exception as error:  # a file gone or unreadable: the server's reading says why
