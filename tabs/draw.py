@@ -44,7 +44,8 @@ MAX_CORRECTIONS = 500  # per session, in memory: enough to fine-tune on, bounded
 # paper, never an empty box (Gradio marks an empty image box with an aria-label its role forbids).
 NOTHING_SEEN = np.zeros((VIEW, VIEW), np.uint8)
 NOTHING_LOOKED = np.full((VIEW, VIEW, 3), 255, np.uint8)
-STATIC = Path(__file__).resolve().parent.parent / "static"  # served by app.py (gr.set_static_paths)
+# Served by app.py (gr.set_static_paths): the page's scripts and the shipped models.
+STATIC, SERVED_MODELS = (Path(__file__).resolve().parent.parent / name for name in ("static", "exports"))
 # The words the page's own reader writes (static/draw_reader.js), in every language.
 READER_WORDS = ("draw.reason.", "draw.verdict.", "draw.primer.missing")
 
@@ -144,12 +145,16 @@ def classify_upload(image, cnn_path: str | None = None, request: gr.Request = No
     return reply(prepare(image), cnn_path, locales.language(request))
 
 
-def reader_props() -> dict:
+def reader_props() -> dict | None:
     """What the page needs to read while the pen moves (tabs/canvas.reader_props): the shipped
-    models that exist (a missing one is read by the server, which says so), and its words."""
+    models (the primer's None when there is none: the page says so) and its words. None (the
+    server reads everything) when our CNN is missing or a model lies outside what app.py serves
+    (DIGIT_LAB_EXPORTS elsewhere): the server's readings then say what is wrong."""
     ours, primer = shipped("cnn"), shipped(PRIMER_CNN)
+    if not ours.is_file() or any(p.is_file() and p.resolve().parent != SERVED_MODELS for p in (ours, primer)):
+        return None
     words = {lang: {k: v for k, v in strings.items() if k.startswith(READER_WORDS)} for lang, strings in locales.STRINGS.items()}
-    return pad.reader_props(str(STATIC), str(ours) if ours.exists() else None, str(primer) if primer.exists() else None, words)
+    return pad.reader_props(str(STATIC), str(ours), str(primer) if primer.is_file() else None, words)
 
 
 def browser_model(cnn_path: str | None, block: gr.components.Component) -> dict:
