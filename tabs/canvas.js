@@ -21,7 +21,7 @@ let lastSent = 0;
 
 // While the pen moves the page reads the strokes itself (static/draw_reader.js, given by
 // props.reader) and shows the readings through a js-only event ('submit' on this component, whose
-// handler calls readHere()): no server call until the pen lifts. Until the reader has loaded, or
+// handler calls pageReading()): no server call until the pen lifts. Until the reader has loaded, or
 // when it cannot (no WebAssembly, a file not served, a model that fails), the server reads while
 // the pen moves, as it always did; nothing is said about it.
 let reader = null;
@@ -29,7 +29,7 @@ let own = {own: false}; // this visitor's CNN (tabs/draw.py's browser_model), on
 let asked = 0; // readings asked for: one made here is shown only if nothing newer was asked since
 let reading = false; // one reading here at a time; `again`: the strokes changed meanwhile
 let again = false;
-let shown = null; // the newest reading made here: the four values readHere() hands the page
+let shown = null; // the newest reading made here: what pageReading() hands the js-only event
 canvas.dataset.reader = 'server';
 if (props.reader) {
   const root = window.gradio_config?.root ?? '';
@@ -55,7 +55,7 @@ function useModel(model) {
 
 const strokesJSON = (up) => JSON.stringify({size, pen, up, strokes: strokes.map((s) => s.points)});
 
-function readHere() {
+function readInPage() {
   if (reading) {
     again = true;
     return;
@@ -70,10 +70,13 @@ function readHere() {
       shown = outputs;
       trigger('submit');
     },
-    () => { if (mine === asked) props.value = value; }, // this one from the server instead
+    () => { // this one, and the rest until another model is chosen, from the server instead
+      canvas.dataset.reader = 'server';
+      if (mine === asked) props.value = value;
+    },
   ).finally(() => {
     reading = false;
-    if (again && current) readHere();
+    if (again && current && canvas.dataset.reader === 'browser') readInPage();
   });
 }
 
@@ -109,7 +112,7 @@ function send(up) {
   timer = null;
   lastSent = performance.now();
   asked += 1;
-  if (!up && reader && canvas.dataset.reader === 'browser') readHere();
+  if (!up && reader && canvas.dataset.reader === 'browser') readInPage();
   else props.value = strokesJSON(up);
 }
 
@@ -182,7 +185,7 @@ window.digitLabCanvas = {
     redraw();
     send(true);
   },
-  readHere: () => shown, // the js-only event's outputs: the newest reading made here
+  pageReading: () => shown, // the js-only event's outputs: the newest reading made here
   useModel, // the server's word on this visitor's CNN (tabs/draw.py)
   setPen(width) {
     const value = Number(width);

@@ -66,7 +66,7 @@ def reader_props(static_dir: str, ours: str, primer: str | None, words: dict) ->
 
 
 # The js-only event that shows a reading the page made (no server call): the four outputs' values.
-SHOW_HERE = "() => window.digitLabCanvas.readHere()"
+SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
 
 
 def call(method: str) -> str:
