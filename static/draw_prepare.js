@@ -4,11 +4,8 @@
 // tests/test_browser_reading_parity.py. Plain arithmetic on typed arrays: no DOM, no canvas, so
 // it runs the same in any browser (and in Node).
 //
-// One step is drawn differently: Pillow's ImageDraw (integer polygons per segment, pie slices at
-// the joints) is not ported; `rasterise` inks every supersampled pixel within half the width of
-// the pen's path (round caps and joins, exactly). On a few hundred digits the two 28x28s differ
-// by 0.01 on average (the parity test states the bounds); every later step is ported exactly,
-// Pillow's LANCZOS resize of a float image included.
+// Pillow's part is ported too: its ImageDraw's line, pie slices and ellipses (pillow_draw.js) and
+// its LANCZOS resize of a float image (below), so the page's 28x28 is the server's.
 
 export const RASTER = 280; // inference/strokes.py
 export const SUPERSAMPLE = 2;
@@ -24,6 +21,8 @@ export const THRESHOLDS = { // inference/classifier.py (the parity test checks t
   min_box_fraction: 0.06, max_split_share: 0.1, max_aspect: 2.0, max_fill: 0.6, min_confidence: 0.6,
   fill_min_aspect: 0.3, max_strokes: 12, max_path: 4.5,
 };
+
+import {ellipse as drawEllipse, line as drawLine} from './pillow_draw.js';
 
 const f32 = Math.fround;
 
@@ -81,39 +80,30 @@ export function strokeWidth(strokes, scale = 1.0) {
   return Math.max(MIN_WIDTH, WIDTH_SHARE * extent(strokes, scale));
 }
 
-// Strokes -> ink [side * side] Float32Array in [0,1]: drawn at SUPERSAMPLE x, one bit a pixel
-// (a pixel is ink when its corner lies within `radius` of the path), then each 2x2 summed and
-// rounded as Pillow's Image.reduce(2) does on 8-bit ink.
+// Strokes -> ink [side * side] Float32Array in [0,1], round caps and joins, anti-aliased: drawn
+// at SUPERSAMPLE x with Pillow's own ImageDraw arithmetic (pillow_draw.js), then each 2x2 summed
+// and rounded as Image.reduce(2) does on 8-bit ink.
 export function rasterise(size, strokes, side = RASTER) {
   const ink = new Float32Array(side * side);
   if (!strokes.length) return ink;
   const big = side * SUPERSAMPLE;
-  const layer = new Uint8Array(big * big);
+  const layer = {data: new Uint8Array(big * big), w: big, h: big};
   const scale = side / size;
   const width = strokeWidth(strokes, scale) * SUPERSAMPLE;
-  const radius = width / 2, r2 = radius * radius;
-  const capsule = (ax, ay, bx, by) => {
-    const dx = bx - ax, dy = by - ay, length2 = dx * dx + dy * dy;
-    const top = Math.max(0, Math.ceil(Math.min(ay, by) - radius)), bottom = Math.min(big - 1, Math.floor(Math.max(ay, by) + radius));
-    const left = Math.max(0, Math.ceil(Math.min(ax, bx) - radius)), right = Math.min(big - 1, Math.floor(Math.max(ax, bx) + radius));
-    for (let y = top; y <= bottom; y++) {
-      for (let x = left; x <= right; x++) {
-        let t = length2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / length2 : 0;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
-        const ex = x - ax - t * dx, ey = y - ay - t * dy;
-        if (ex * ex + ey * ey <= r2) layer[y * big + x] = 255;
-      }
-    }
-  };
-  const k = scale * SUPERSAMPLE;
+  const radius = width / 2;
   for (const s of strokes) {
-    if (s.length === 2) capsule(s[0] * k, s[1] * k, s[0] * k, s[1] * k);
-    for (let i = 2; i < s.length; i += 2) capsule(s[i - 2] * k, s[i - 1] * k, s[i] * k, s[i + 1] * k);
+    const points = [];
+    for (let i = 0; i < s.length; i += 2) points.push([s[i] * scale * SUPERSAMPLE, s[i + 1] * scale * SUPERSAMPLE]);
+    if (points.length > 1) drawLine(layer, points, Math.max(1, pyRound(width)));
+    for (const [x, y] of [points[0], points[points.length - 1]]) {
+      drawEllipse(layer, Math.trunc(x - radius), Math.trunc(y - radius), Math.trunc(x + radius), Math.trunc(y + radius));
+    }
   }
+  const data = layer.data;
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
       const at = 2 * y * big + 2 * x;
-      const sum = layer[at] + layer[at + 1] + layer[at + big] + layer[at + big + 1];
+      const sum = data[at] + data[at + 1] + data[at + big] + data[at + big + 1];
       ink[y * side + x] = f32(((sum + 2) >> 2) / 255);
     }
   }

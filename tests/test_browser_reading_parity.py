@@ -2,23 +2,19 @@
 (inference/strokes.py, inference/preprocess.py, inference/classifier.py), in Chromium: one recipe,
 two implementations.
 
-PARITY_SET digits (tests/draw_digits.py's templates at 30-90% of the canvas, the thin and the bold
-pen, the desktop's and the phone's box) plus junk of every kind are prepared and read by both CNNs
-in one page.evaluate, and by Python. Measured (2026-12-04, 260 digits and 30 junk):
+290 drawings (tests/draw_digits.py's templates at 30-90% of the canvas, the thin and the bold pen,
+the desktop's and the phone's box, and junk of every kind) are prepared and read by both CNNs in
+one page.evaluate, and by Python. Measured (2026-12-04, Chromium 156): the page's 28x28 is the
+server's, bit for bit, for all 290; the same digit and the same verdict (not sure or not, and its
+reason) for all of them, both CNNs. Bounds asserted below leave room for the one known difference:
+Chromium's atan2 and glibc's can differ in the last bit, so for two segments that are collinear to
+the last bit Pillow may draw a joint the page does not (seen once in 234 other drawings: 10 pixels
+of 78,400, 0.034 at most in the 28x28).
 
-    28x28: mean |difference| 0.012 a pixel; max |difference| 0.12 for the median value, but 0.5
-           to 1.0 for 15% of them: where the two rasterisers' ink boxes differ by one pixel (at
-           280x280) the digit lands one pixel over in the 28x28 (Pillow's ImageDraw is not ported:
-           see static/draw_prepare.js)
-    reading (argmax): the same for 98.6% (ours) and 97.2% (the primer's); the others are close calls
-    verdict (not sure or not, and its reason): the same for 99.3%, both CNNs
-
-Every step after the rasteriser is ported exactly: on Pillow's own ink map the page's 28x28 and
-the not-sure rule's features are the server's to float32 rounding, and the page's onnxruntime-web
-gives the server's probabilities on the same 28x28.
+Every step after the rasteriser is also checked on Pillow's own ink maps, and onnxruntime-web
+against onnxruntime on the same 28x28.
 """
 import base64
-import json
 
 import numpy as np
 import pytest
@@ -111,11 +107,9 @@ def test_after_the_rasteriser_the_recipe_is_the_same_to_float32(compared):
 def test_the_same_28x28_reading_and_verdict_on_hundreds_of_digits(compared):
     values, models, python, _, out = compared
     diffs = np.stack([np.abs(np.asarray(img, np.float32).reshape(28, 28) - s.image) for img, s in zip(out["images"], python)])
-    mean, typical_max = float(diffs.mean()), float(np.median(diffs.max(axis=(1, 2))))
-    print(f"\n28x28 over {len(values)}: mean |diff| {mean:.4f}, median max |diff| {typical_max:.3f}, "
-          f"worst {diffs.max():.3f}, over 0.5 in {np.mean(diffs.max(axis=(1, 2)) > 0.5):.0%}")
-    assert mean <= 0.02 and typical_max <= 0.25
-    assert np.mean(diffs.max(axis=(1, 2)) > 0.5) <= 0.2  # a one-pixel shift of the whole digit
+    worst = diffs.max(axis=(1, 2))
+    print(f"\n28x28 over {len(values)}: identical for {np.mean(worst == 0):.1%}, mean |diff| {diffs.mean():.2g}, worst {worst.max():.3f}")
+    assert np.mean(worst == 0) >= 0.98 and worst.max() <= 0.1
     for name, path in models.items():
         same_digit = same_verdict = 0
         for steps, page in zip(python, out["reads"][name]):
@@ -128,7 +122,7 @@ def test_the_same_28x28_reading_and_verdict_on_hundreds_of_digits(compared):
             same_digit += int(np.argmax(page["probs"])) == reading.digit
             same_verdict += (page["notSure"], page["reason"]) == (reading.not_sure, reading.reason)
         print(f"{name}: the same digit for {same_digit / len(python):.1%}, the same verdict for {same_verdict / len(python):.1%}")
-        assert same_digit / len(python) >= 0.96 and same_verdict / len(python) >= 0.97
+        assert same_digit / len(python) >= 0.99 and same_verdict / len(python) >= 0.99
 
 
 def test_the_page_runtime_gives_the_servers_probabilities_on_the_same_image(browser, app_url):
