@@ -1,6 +1,6 @@
 // The Draw tab's strokes -> the 28x28 digit the CNN expects, and the not-sure rule, in the
 // visitor's browser: the same recipe as inference/strokes.py, inference/preprocess.py and
-// inference/classifier.judge, function for function (same names, same order), held to them by
+// inference/classifier.judge, function for function (the same names in camelCase), held to them by
 // tests/test_browser_reading_parity.py. Plain arithmetic on typed arrays: no DOM, no canvas, so
 // it runs the same in any browser (and in Node).
 //
