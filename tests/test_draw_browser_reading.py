@@ -1,12 +1,14 @@
 """The Draw tab reads while the pen moves in the visitor's browser (static/draw_reader.js), with the
 network to the server watched (Playwright's request events): no server call while the pen moves, a
-reading shown after each movement, the server's reading (with its views) after the pen lifts; and
-with the browser's runtime made to fail, the same readings come from the server, silently.
+reading shown after each movement, the server's reading (with its views) after the pen lifts, and
+the same with a visitor's own CNN; with the browser's runtime made to fail, the same readings come
+from the server, silently.
 (The parity of the two readings: tests/test_browser_reading_parity.py.)"""
 import json
 
 import pytest
 
+from inference.sessions import PRIMER_CNN, shipped
 from tabs.draw import browser_model
 from tests.test_draw_browser import SEVEN, canvas_box
 
@@ -58,6 +60,7 @@ def seen_src(page) -> str:
 
 
 def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lifts(browser, app_url):
+    """...with the shipped CNNs, then with one the server names for this visitor."""
     context, page, calls = open_draw(browser, app_url)
     try:
         before = seen_src(page)
@@ -70,6 +73,23 @@ def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lif
         assert [kind for _, kind in calls] == ["up"], calls  # one call: the pen-up's
         assert page.inner_text("#draw-label .container").split("\n")[0] == "7"
         assert "7" in page.inner_text("#draw-verdict") and page.inner_text("#draw-primer-verdict").strip()
+
+        # The CNN the server names (tabs/draw.py's browser_model): a file it serves becomes the one
+        # the page reads with (here the primer's, so both labels agree); one it cannot fetch leaves
+        # the readings to the server.
+        page.evaluate("path => window.digitLabCanvas.useModel({own: true, path})", str(shipped(PRIMER_CNN)))
+        calls.clear()
+        draw_slowly(page, SEVEN[0][:4])
+        assert calls == [], calls
+        ours, primer = (page.inner_text(f"#{name} .container") for name in ("draw-label", "draw-primer-label"))
+        assert ours == primer, (ours, primer)
+        page.mouse.up()
+        page.evaluate("() => window.digitLabCanvas.useModel({own: true, path: null})")
+        assert page.get_attribute("#draw-canvas canvas", "data-reader") == "server"
+        calls.clear()
+        draw_slowly(page, SEVEN[0][:3])
+        page.mouse.up()
+        assert "move" in [kind for _, kind in calls], calls
     finally:
         context.close()
 
