@@ -6,7 +6,7 @@ second whose runs take turns (training/jobs.py's queue).
 
 Drawing: N visitors, one HTTP client each, draw digits as the page
 does now: the readings while the pen moves are made in the browser, so the server hears each
-pen-up (the strokes so far, then the two views' images fetched) and each Clear (its blank reading),
+pen-up (the strokes so far, then the two views' images fetched) and each Clear (its blank reading and the button's event),
 at PEN_SPEED with LOOK_S between digits. Prints the pen-up reading's median and p95, the errors and
 the server's CPU per drawn digit (also net of its idle CPU, measured first). --moving-on-server plays
 the page as it was before (the strokes so far every 120 ms while the pen moves, one in flight),
@@ -167,7 +167,8 @@ class Drawer:
                 time.sleep(max(0.0, THROTTLE_S - (time.perf_counter() - sent)))
             pen_ups.append(self.call(drawing[: k + 1], up=True))
         time.sleep(LOOK_S)
-        self.call([], up=True)  # Clear: the page asks for the blank reading
+        self.call([], up=True)  # Clear: the page asks for the blank reading, and the button's own event
+        self.http.post(self.url + "gradio_api/run/clear_canvas", json={"data": [], "session_hash": self.session}).raise_for_status()
 
 
 def draw_run(visitors: int, seconds: float, moving_on_server: bool = False) -> dict:
