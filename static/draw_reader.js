@@ -20,8 +20,8 @@ export function language(words, preferred = navigator.languages ?? [navigator.la
   return spoken[0];
 }
 
-// locales.text: a template with {name} placeholders, filled in.
-function sayer(table) {
+// locales.words: a template with {name} placeholders, filled in.
+export function sayer(table) {
   return (key, values = {}) => (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 }
 
@@ -43,16 +43,20 @@ export function labelValue(probs) {
   return {label: ranked[0].label, confidences: ranked.slice(0, TOP)};
 }
 
-// One model's reading of prepared steps: {digit, confidence, notSure, reason, values, probs}.
-export async function readOne(url, steps) {
-  let probs = null;
-  if (steps.box !== null) {
-    const out = await run(url, {image: ['float32', steps.image.data, [1, 1, 28, 28]]});
-    probs = softmax(out.logits.data);
-  }
+// classifier.Reading: {digit, confidence, notSure, reason, values, probs} from the steps and the
+// model's logits (null when it did not run: a blank canvas).
+export function reading(steps, logits) {
+  const probs = logits ? softmax(logits) : null;
   const [notSure, reason, values] = judge(steps, probs);
   const digit = probs ? probs.indexOf(Math.max(...probs)) : null;
   return {digit, confidence: probs ? probs[digit] : 0, notSure, reason, values, probs};
+}
+
+// One model's reading of prepared steps.
+export async function readOne(url, steps) {
+  if (steps.box === null) return reading(steps, null);
+  const out = await run(url, {image: ['float32', steps.image.data, [1, 1, 28, 28]]});
+  return reading(steps, out.logits.data);
 }
 
 // The reader for one page. `models`: {ours, primer} as the server names the files (absolute

@@ -16,12 +16,15 @@ against onnxruntime on the same 28x28.
 """
 import base64
 
+import gradio as gr
 import numpy as np
 import pytest
 
+import locales
 from inference import classifier, strokes
 from inference.classifier import read
 from inference.sessions import PRIMER_CNN, shipped
+from tabs.draw import reader_props, verdict_text
 from tests.draw_digits import JUNK_KINDS, PAGE_PENS, page_digit, page_junk
 
 pytestmark = pytest.mark.browser
@@ -41,7 +44,7 @@ def parity_set(seed: int = 0) -> list[str]:
 
 # In the page: prepare every value, run each CNN once on the whole batch, judge each reading.
 EVALUATE = r"""
-async ([dir, values, models, inks, serverImage]) => {
+async ([dir, values, models, inks, serverImage, words]) => {
   const base = `${location.origin}/gradio_api/file=${dir}`;
   const prep = await import(`${base}/draw_prepare.js`);
   const web = await import(`${base}/onnx_web.js`);
@@ -51,16 +54,18 @@ async ([dir, values, models, inks, serverImage]) => {
   const out = {images: steps.map((s) => Array.from(s.image.data)), reads: {}, constants: {
     RASTER: prep.RASTER, SUPERSAMPLE: prep.SUPERSAMPLE, WIDTH_SHARE: prep.WIDTH_SHARE, MIN_WIDTH: prep.MIN_WIDTH,
     INK_FLOOR: prep.INK_FLOOR, FIELD: prep.FIELD, BOX: prep.BOX, THRESHOLDS: prep.THRESHOLDS}};
+  const reader = await import(`${base}/draw_reader.js`);
+  const say = Object.fromEntries(Object.entries(words).map(([lang, table]) => [lang, reader.sayer(table)]));
   for (const [name, path] of Object.entries(models)) {
     const logits = (await web.run(web.served(path), {image: ['float32', batch, [steps.length, 1, 28, 28]]})).logits.data;
     out.reads[name] = steps.map((s, i) => {
-      const probs = s.box === null ? null : prep.softmax(logits.subarray(i * 10, i * 10 + 10));
-      const [notSure, reason] = prep.judge(s, probs);
-      return {probs, notSure, reason};
+      const r = reader.reading(s, s.box === null ? null : logits.subarray(i * 10, i * 10 + 10));
+      const verdicts = Object.fromEntries(Object.entries(say).map(([lang, said]) => [lang, reader.verdictText(r, said)]));
+      return {probs: r.probs, notSure: r.notSure, reason: r.reason, label: reader.labelValue(r.probs), verdicts};
     });
   }
+  out.languages = ['zh-CN', 'zh', 'zh-TW', 'en-GB', 'fr'].map((tag) => reader.language(words, [tag]));
   // onnxruntime-web on the server's own 28x28.
-  const reader = await import(`${base}/draw_reader.js`);
   out.onServerImage = (await reader.readOne(web.served(models.ours), {box: [0, 0, 1, 1], image: {data: Float32Array.from(serverImage)}})).probs;
   // Pillow's own ink maps (8-bit, base64) through the rest of the recipe.
   out.fromInk = inks.map((b64) => {
@@ -84,7 +89,8 @@ def compared(browser, app_url):
     try:
         page = context.new_page()
         page.goto(f"{app_url}gradio_api/file={STATIC}/draw_prepare.js")  # any page of the app's origin
-        page_out = page.evaluate(EVALUATE, [STATIC, values, models, inks, python[0].image.ravel().tolist()])
+        words = reader_props()["words"]
+        page_out = page.evaluate(EVALUATE, [STATIC, values, models, inks, python[0].image.ravel().tolist(), words])
     finally:
         context.close()
     return values, models, python, inked, page_out
@@ -133,3 +139,21 @@ def test_the_page_runtime_gives_the_servers_probabilities_on_the_same_image(comp
     values, models, python, _, out = compared
     reading, _ = read(python[0], models["ours"], saliency=False)
     assert np.abs(np.asarray(out["onServerImage"]) - reading.probabilities).max() < 1e-4
+
+
+def test_the_page_says_what_the_server_says(compared):
+    """The label and the verdict's words, in both languages, as tabs/draw.py writes them, for every
+    drawing; and the language the page picks is the one locales.best_language picks."""
+    values, models, python, _, out = compared
+    label = gr.Label(num_top_classes=3)
+    for steps, page in zip(python, out["reads"]["ours"]):
+        reading, _ = read(steps, models["ours"], saliency=False)
+        server_label = label.postprocess(reading.label())
+        server_label = server_label if isinstance(server_label, dict) else server_label.model_dump()
+        assert page["label"].keys() == server_label.keys() or page["label"] == server_label == {}
+        if page["label"]:
+            assert page["label"]["label"] == server_label["label"]
+            assert [c["label"] for c in page["label"]["confidences"]] == [c["label"] for c in server_label["confidences"]]
+        for lang in locales.LANGUAGES:
+            assert page["verdicts"][lang] == verdict_text(reading, locales.words(lang)), lang
+    assert out["languages"] == [locales.best_language(tag) for tag in ("zh-CN", "zh", "zh-TW", "en-GB", "fr")]
