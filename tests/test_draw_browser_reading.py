@@ -4,7 +4,6 @@ reading shown after each movement, the server's reading (with its views) after t
 the same with a visitor's own CNN; with the browser's runtime made to fail, the same readings come
 from the server, silently.
 (The parity of the two readings: tests/test_browser_reading_parity.py.)"""
-import json
 
 import pytest
 
