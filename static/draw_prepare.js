@@ -2,10 +2,11 @@
 // visitor's browser: the same recipe as inference/strokes.py, inference/preprocess.py and
 // inference/classifier.judge, function for function (the same names in camelCase), held to them by
 // tests/test_browser_reading_parity.py. Plain arithmetic on typed arrays: no DOM, no canvas, so
-// it runs the same in any browser (and in Node).
-//
-// Pillow's part is ported too: its ImageDraw's line, pie slices and ellipses (pillow_draw.js) and
-// its LANCZOS resize of a float image (below), so the page's 28x28 is the server's.
+// it runs the same in any browser (and in Node). All of it is our own code: the rasteriser is
+// strokes.py's (a disc dragged along each segment, in IEEE double arithmetic done in the same order,
+// so the ink is the server's bit for bit), and the resize implements the documented Lanczos-3
+// algorithm with the filter's support widened by the scale factor when shrinking, as Pillow's
+// resize (which the server calls) does, so both sides agree.
 
 export const RASTER = 280; // inference/strokes.py
 export const SUPERSAMPLE = 2;
@@ -21,8 +22,6 @@ export const THRESHOLDS = { // inference/classifier.py (the parity test checks t
   min_box_fraction: 0.06, max_split_share: 0.1, max_aspect: 2.0, max_fill: 0.6, min_confidence: 0.6,
   fill_min_aspect: 0.3, max_strokes: 12, max_path: 4.5,
 };
-
-import {ellipse as drawEllipse, line as drawLine} from './pillow_draw.js';
 
 const f32 = Math.fround;
 
@@ -80,31 +79,50 @@ export function strokeWidth(strokes, scale = 1.0) {
   return Math.max(MIN_WIDTH, WIDTH_SHARE * extent(strokes, scale));
 }
 
-// Strokes -> ink [side * side] Float32Array in [0,1], round caps and joins, anti-aliased: drawn
-// at SUPERSAMPLE x with Pillow's own ImageDraw arithmetic (pillow_draw.js), then each 2x2 summed
-// and rounded as Image.reduce(2) does on 8-bit ink.
+// Strokes -> ink [side * side] Float32Array in [0,1], round caps and joins, anti-aliased: a fine
+// pixel (SUPERSAMPLE x finer) is ink when its centre is within the pen's radius of any segment,
+// then each SUPERSAMPLE x SUPERSAMPLE block is averaged. strokes.py's arithmetic, operation for
+// operation (doubles, no sqrt): its batches test more pixels than these boxes hold, but a pixel
+// beyond a box is more than a pixel out of the pen's reach, so ink in neither.
 export function rasterise(size, strokes, side = RASTER) {
   const ink = new Float32Array(side * side);
   if (!strokes.length) return ink;
   const big = side * SUPERSAMPLE;
-  const layer = {data: new Uint8Array(big * big), w: big, h: big};
+  const grid = new Uint8Array(big * big);
   const scale = side / size;
   const width = strokeWidth(strokes, scale) * SUPERSAMPLE;
-  const radius = width / 2;
+  const half = width / 2;
+  const r2 = half * half;
   for (const s of strokes) {
-    const points = [];
-    for (let i = 0; i < s.length; i += 2) points.push([s[i] * scale * SUPERSAMPLE, s[i + 1] * scale * SUPERSAMPLE]);
-    if (points.length > 1) drawLine(layer, points, Math.max(1, pyRound(width)));
-    for (const [x, y] of [points[0], points[points.length - 1]]) {
-      drawEllipse(layer, Math.trunc(x - radius), Math.trunc(y - radius), Math.trunc(x + radius), Math.trunc(y + radius));
+    const p = Float64Array.from(s, (v) => (v * scale) * SUPERSAMPLE);
+    const last = Math.max(2, p.length - 2); // a one-point stroke is the segment a -> a
+    for (let k = 0; k < last; k += 2) {
+      const ax = p[k], ay = p[k + 1];
+      const bx = p.length > 2 ? p[k + 2] : ax, by = p.length > 2 ? p[k + 3] : ay;
+      const dx = bx - ax, dy = by - ay;
+      const length2 = dx * dx + dy * dy;
+      const x0 = Math.max(0, Math.floor(Math.min(ax, bx) - half) - 2), x1 = Math.min(big, Math.ceil(Math.max(ax, bx) + half) + 2);
+      const y0 = Math.max(0, Math.floor(Math.min(ay, by) - half) - 2), y1 = Math.min(big, Math.ceil(Math.max(ay, by) + half) + 2);
+      for (let i = y0; i < y1; i++) {
+        const y = i + 0.5, row = i * big;
+        for (let j = x0; j < x1; j++) {
+          if (grid[row + j]) continue;
+          const x = j + 0.5;
+          let t = ((x - ax) * dx + (y - ay) * dy) / (length2 > 0 ? length2 : 1);
+          t = Math.min(Math.max(t, 0), 1);
+          const ex = x - (ax + t * dx);
+          const ey = y - (ay + t * dy);
+          if (ex * ex + ey * ey <= r2) grid[row + j] = 1;
+        }
+      }
     }
   }
-  const data = layer.data;
+  const cells = SUPERSAMPLE * SUPERSAMPLE;
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
-      const at = 2 * y * big + 2 * x;
-      const sum = data[at] + data[at + 1] + data[at + big] + data[at + big + 1];
-      ink[y * side + x] = f32(((sum + 2) >> 2) / 255);
+      let count = 0;
+      for (let i = 0; i < SUPERSAMPLE; i++) for (let j = 0; j < SUPERSAMPLE; j++) count += grid[(y * SUPERSAMPLE + i) * big + x * SUPERSAMPLE + j];
+      ink[y * side + x] = count / cells;
     }
   }
   return ink;
@@ -142,8 +160,9 @@ export function crop({data, w}, [top, left, bottom, right]) {
   return {data: out, h: bottom - top, w: right - left};
 }
 
-// Pillow's LANCZOS (libImaging/Resample.c): a windowed sinc of support 3, widened by the scale
-// when shrinking so every input pixel counts; weights in double, each pass stored as float32.
+// Lanczos-3 resampling: a windowed sinc of support 3, widened by the scale factor when shrinking
+// so every input pixel counts (as Pillow's resize, which preprocess.py calls, computes it, so both
+// sides agree); weights in double, normalised to sum 1, each pass stored as float32.
 function lanczos(x) {
   const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
   return -3 <= x && x < 3 ? sinc(x) * sinc(x / 3) : 0;
@@ -168,7 +187,7 @@ function coefficients(inSize, outSize) {
 
 function resize({data, h, w}, outW, outH) {
   let image = {data, h, w};
-  if (outW !== w) { // horizontal pass first, as Pillow does
+  if (outW !== w) { // the horizontal pass first, as the server's resize does it
     const taps = coefficients(w, outW), out = new Float32Array(h * outW);
     for (let y = 0; y < h; y++) {
       for (let xx = 0; xx < outW; xx++) {
