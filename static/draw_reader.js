@@ -1,5 +1,5 @@
 // The Draw tab's readings while the pen moves, made in the visitor's browser: the strokes prepared
-// by draw_prepare.js (the port of inference/strokes.py), both CNNs run by onnxruntime-web on the
+// by draw_prepare.js (inference/strokes.py in JavaScript), both CNNs run by onnxruntime-web on the
 // same .onnx files the server reads, and each reading put into words as tabs/draw.py's
 // `verdict_text` does. tabs/canvas.js loads this module and shows what `read` returns through a
 // js-only Gradio event; at pen-up the server reads as before (its views need more).
