@@ -90,8 +90,9 @@ def rasterise(size: float, strokes: list[np.ndarray], side: int = RASTER) -> np.
     """Strokes -> ink [side, side] float32 in [0,1], round caps and joins, anti-aliased.
 
     The pen is a disc dragged along each segment (a capsule, so caps and joins are round by
-    construction), on a grid SUPERSAMPLE times finer: a fine pixel is ink when its centre lies
-    within the pen's radius of any segment; each SUPERSAMPLE x SUPERSAMPLE block is then averaged.
+    construction), on a grid SUPERSAMPLE times finer: a fine pixel (row i, column j; centre
+    (j + 0.5, i + 0.5)) is ink when its centre lies within the pen's radius of any segment; each
+    SUPERSAMPLE x SUPERSAMPLE block is then averaged. Points lie in 0..size, as `parse` clips them.
     Only IEEE double +, -, *, / and comparisons, one operation at a time in a fixed order (no sqrt,
     no trigonometry), so static/draw_prepare.js's rasterise, which does the same arithmetic in the
     same order, gives the same ink bit for bit."""
