@@ -107,20 +107,27 @@ def rasterise(size: float, strokes: list[np.ndarray], side: int = RASTER) -> np.
     points = [stroke * scale * SUPERSAMPLE for stroke in strokes]
     a = np.concatenate([p[:-1] if len(p) > 1 else p for p in points])
     b = np.concatenate([p[1:] if len(p) > 1 else p for p in points])
-    # Each segment's box widened by the pen's radius and a margin (a pixel beyond it is never ink),
-    # on a grid padded so that no box needs clipping.
-    low = np.floor(np.minimum(a, b) - half).astype(np.int64) - 2
-    span = (np.ceil(np.maximum(a, b) + half).astype(np.int64) + 2 - low).max(axis=1)
-    pad = math.ceil(half) + 3
+    # Which pixels to test: a long segment is cut into pieces about a pen wide, and each piece's box,
+    # widened by the pen's radius and a margin, is tested against the whole segment (a pixel beyond
+    # every box of its segment is never ink), so a long diagonal costs its length, not its box's area.
+    pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / (width + 4))).astype(np.int64)
+    segment = np.repeat(np.arange(len(a)), pieces)
+    k = np.arange(len(segment)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    share = (np.stack([k, k + 1], axis=1) / pieces[segment, None])[:, :, None]  # [job, 2, 1]
+    ends = a[segment, None] + share * (b - a)[segment, None]  # [job, 2 ends, x y]
+    low = np.floor(ends.min(axis=1) - half).astype(np.int64) - 2
+    span = (np.ceil(ends.max(axis=1) + half).astype(np.int64) + 2 - low).max(axis=1)
+    pad = math.ceil(half) + 3  # on a grid padded so that no box needs clipping
     grid = np.zeros((big + 2 * pad + int(span.max()),) * 2, bool)
-    # Segments with boxes of about the same size, a batch at a time, each tested on a box of the
-    # batch's largest size: numpy's work in a few large steps rather than hundreds of small ones.
+    # Boxes of about the same size, a batch at a time, each tested on a box of the batch's largest
+    # size: numpy's work in a few large steps rather than hundreds of small ones.
     order = np.argsort(span, kind="stable")
     batches = min(len(order), max(1, int(np.sum(span.astype(np.float64) ** 2)) // BATCH_PIXELS))
     for batch in np.array_split(order, batches):
         n = int(span[batch].max())
-        ax, ay = a[batch, 0, None, None], a[batch, 1, None, None]
-        dx, dy = b[batch, 0, None, None] - ax, b[batch, 1, None, None] - ay
+        which = segment[batch]
+        ax, ay = a[which, 0, None, None], a[which, 1, None, None]
+        dx, dy = b[which, 0, None, None] - ax, b[which, 1, None, None] - ay
         x0, y0 = low[batch, 0], low[batch, 1]
         x = (x0[:, None, None] + np.arange(n)) + 0.5  # pixel centres, [batch, 1, n] and [batch, n, 1]
         y = (y0[:, None, None] + np.arange(n)[:, None]) + 0.5

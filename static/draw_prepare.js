@@ -82,8 +82,9 @@ export function strokeWidth(strokes, scale = 1.0) {
 // Strokes -> ink [side * side] Float32Array in [0,1], round caps and joins, anti-aliased: a fine
 // pixel (SUPERSAMPLE x finer) is ink when its centre is within the pen's radius of any segment,
 // then each SUPERSAMPLE x SUPERSAMPLE block is averaged. strokes.py's arithmetic, operation for
-// operation (doubles, no sqrt): its batches test more pixels than these boxes hold, but a pixel
-// beyond a box is more than a pixel out of the pen's reach, so ink in neither.
+// operation (doubles, no sqrt in the test): which pixels each side tests differs (its batches'
+// boxes are larger), but a pixel beyond a box is more than a pixel out of the pen's reach, so it is
+// ink in neither.
 export function rasterise(size, strokes, side = RASTER) {
   const ink = new Float32Array(side * side);
   if (!strokes.length) return ink;
@@ -101,18 +102,24 @@ export function rasterise(size, strokes, side = RASTER) {
       const bx = p.length > 2 ? p[k + 2] : ax, by = p.length > 2 ? p[k + 3] : ay;
       const dx = bx - ax, dy = by - ay;
       const length2 = dx * dx + dy * dy;
-      const x0 = Math.max(0, Math.floor(Math.min(ax, bx) - half) - 2), x1 = Math.min(big, Math.ceil(Math.max(ax, bx) + half) + 2);
-      const y0 = Math.max(0, Math.floor(Math.min(ay, by) - half) - 2), y1 = Math.min(big, Math.ceil(Math.max(ay, by) + half) + 2);
-      for (let i = y0; i < y1; i++) {
-        const y = i + 0.5, row = i * big;
-        for (let j = x0; j < x1; j++) {
-          if (grid[row + j]) continue;
-          const x = j + 0.5;
-          let t = ((x - ax) * dx + (y - ay) * dy) / (length2 > 0 ? length2 : 1);
-          t = Math.min(Math.max(t, 0), 1);
-          const ex = x - (ax + t * dx);
-          const ey = y - (ay + t * dy);
-          if (ex * ex + ey * ey <= r2) grid[row + j] = 1;
+      // a long segment in pieces about a pen wide, each piece's box tested against the whole segment
+      const pieces = Math.max(1, Math.ceil(Math.hypot(dx, dy) / (width + 4)));
+      for (let piece = 0; piece < pieces; piece++) {
+        const px0 = ax + (piece / pieces) * dx, px1 = ax + ((piece + 1) / pieces) * dx;
+        const py0 = ay + (piece / pieces) * dy, py1 = ay + ((piece + 1) / pieces) * dy;
+        const x0 = Math.max(0, Math.floor(Math.min(px0, px1) - half) - 2), x1 = Math.min(big, Math.ceil(Math.max(px0, px1) + half) + 2);
+        const y0 = Math.max(0, Math.floor(Math.min(py0, py1) - half) - 2), y1 = Math.min(big, Math.ceil(Math.max(py0, py1) + half) + 2);
+        for (let i = y0; i < y1; i++) {
+          const y = i + 0.5, row = i * big;
+          for (let j = x0; j < x1; j++) {
+            if (grid[row + j]) continue;
+            const x = j + 0.5;
+            let t = ((x - ax) * dx + (y - ay) * dy) / (length2 > 0 ? length2 : 1);
+            t = Math.min(Math.max(t, 0), 1);
+            const ex = x - (ax + t * dx);
+            const ey = y - (ay + t * dy);
+            if (ex * ex + ey * ey <= r2) grid[row + j] = 1;
+          }
         }
       }
     }
