@@ -1,7 +1,17 @@
-"""A classroom's training on one server: M visitors press Start within a second, and the runs take
-turns (training/jobs.py's queue).
+"""A classroom on one server: N visitors drawing at once, and M visitors pressing Start within a
+second whose runs take turns (training/jobs.py's queue).
 
+    python -m benchmarks.classroom --visitors 40 [--seconds 25] [--moving-on-server]
     python -m benchmarks.classroom [--trainers 10] [--kind cnn] [--epochs 1]
+
+Drawing: N visitors, one HTTP client each, draw digits as the page
+does now: the readings while the pen moves are made in the browser, so the server hears each
+pen-up (the strokes so far, then the two views' images fetched) and each Clear (its blank reading and the button's event),
+at PEN_SPEED with LOOK_S between digits. Prints the pen-up reading's median and p95, the errors and
+the server's CPU per drawn digit (also net of its idle CPU, measured first). --moving-on-server plays
+the page as it was before (the strokes so far every 120 ms while the pen moves, one in flight),
+which is also what a browser that cannot run the reading does. Issue 20's targets: 40 visitors,
+p95 <= 0.3 s, no error, <= 21 ms of the server's CPU per drawn digit.
 
 Launches the app (benchmarks.launch.Server), then M visitors (one gradio_client Client each) start
 the same short run, a tenth of a second apart; every status each one is streamed is timestamped.
@@ -11,16 +21,17 @@ the same settings is going at its own rate) and the first told after the first r
 its run really started, each estimate's error as a share of the wait left when it was told, and
 its run's phases as its page saw them. Issue 20's targets: every visitor gets a place, a told wait
 within 30% of the truth, and the runs in the order of their places.
-
-The other half of issue 20's classroom, forty visitors drawing at the page's cadence, is not
-measured here yet.
 """
 import argparse
 import concurrent.futures
+import json
 import re
 import statistics
 import tempfile
 import time
+from pathlib import Path
+
+import numpy as np
 
 from benchmarks.launch import Server
 
@@ -99,12 +110,137 @@ def run(trainers: int = 10, kind: str = "cnn", epochs: int = 1) -> list[dict]:
     return [summarise(k, s, pressed[k], first_run_ended) for k, s in enumerate(seen)]
 
 
+# ---- the drawing half -------------------------------------------------------------------------
+
+PEN_SPEED = 250.0  # canvas units a second: a 7 of 60% of the canvas (~300 units of path) in 1.2 s
+THROTTLE_S = 0.12  # tabs/canvas.py's THROTTLE_MS: the old page's readings while the pen moves
+LOOK_S = 2.0  # a visitor reads the two verdicts before pressing Clear
+IDLE_S = 5.0  # the server's own CPU with nobody drawing is measured this long first
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads (/proc, Linux)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Drawer:
+    """One visitor's page over plain HTTP: the calls it makes to /classify_strokes (and Clear's),
+    under its own session, with the pen-up reading's views fetched as the page fetches them."""
+
+    def __init__(self, url: str, k: int):
+        import httpx
+
+        self.url, self.session = url, f"drawer{k:05d}"
+        self.http = httpx.Client(timeout=30)
+        self.rng = np.random.default_rng(k)
+
+    def call(self, strokes: list, up: bool) -> float:
+        """One reading; its seconds (the views' images fetched too after a pen-up, untimed)."""
+        value = json.dumps({"size": 280, "pen": 18, "up": up, "strokes": strokes})
+        started = time.perf_counter()
+        response = self.http.post(self.url + "gradio_api/run/classify_strokes", json={"data": [value, None], "session_hash": self.session})
+        response.raise_for_status()
+        took = time.perf_counter() - started
+        for output in response.json()["data"]:
+            if isinstance(output, dict) and output.get("url"):
+                self.http.get(output["url"]).raise_for_status()
+        return took
+
+    def digit(self, moving_on_server: bool, pen_ups: list, moving: list) -> None:
+        """Draw one digit stroke by stroke at PEN_SPEED, a reading at each pen-up, look, Clear."""
+        from tests.draw_digits import page_digit
+
+        drawing = json.loads(page_digit(int(self.rng.integers(10)), self.rng, float(self.rng.uniform(0.4, 0.8))))["strokes"]
+        for k, stroke in enumerate(drawing):
+            length = sum(np.hypot(stroke[i] - stroke[i - 2], stroke[i + 1] - stroke[i - 1]) for i in range(2, len(stroke), 2))
+            began = time.perf_counter()
+            while (elapsed := time.perf_counter() - began) < length / PEN_SPEED:
+                if not moving_on_server:
+                    time.sleep(length / PEN_SPEED - elapsed)
+                    break
+                shown = max(2, 2 * int(len(stroke) / 2 * elapsed * PEN_SPEED / max(length, 1)))
+                sent = time.perf_counter()
+                moving.append(self.call(drawing[:k] + [stroke[:shown]], up=False))
+                time.sleep(max(0.0, THROTTLE_S - (time.perf_counter() - sent)))
+            pen_ups.append(self.call(drawing[: k + 1], up=True))
+        time.sleep(LOOK_S)
+        self.call([], up=True)  # Clear: the page asks for the blank reading, and the button's own event
+        self.http.post(self.url + "gradio_api/run/clear_canvas", json={"data": [], "session_hash": self.session}).raise_for_status()
+
+
+def draw_run(visitors: int, seconds: float, moving_on_server: bool = False) -> dict:
+    """N drawers for `seconds` on a freshly launched app: the figures of report_drawing."""
+    import threading
+
+    runs = tempfile.mkdtemp(prefix="classroom-runs-")
+    server = Server(env_extra={"DIGIT_LAB_RUNS_DIR": runs})
+    pen_ups, moving, errors, digits, lock = [], [], [], [0], threading.Lock()
+    try:
+        Drawer(server.url, 99999).call([[100, 60, 150, 200]], up=True)  # the sessions warm, as a page load does
+        idle_from = cpu_seconds(server.process.pid)
+        time.sleep(IDLE_S)  # what the server spends doing nothing, to take off the figure
+        idle = (cpu_seconds(server.process.pid) - idle_from) / IDLE_S
+        cpu_before, stop_at = cpu_seconds(server.process.pid), time.perf_counter() + seconds
+
+        def visitor(k: int) -> None:
+            drawer = Drawer(server.url, k)
+            time.sleep(k * 0.05)  # they do not all lift the pen in the same millisecond
+            while time.perf_counter() < stop_at:
+                try:
+                    drawer.digit(moving_on_server, pen_ups, moving)
+                    with lock:
+                        digits[0] += 1
+                except Exception as error:  # a figure here, not a crash
+                    with lock:
+                        errors.append(f"{type(error).__name__}: {error}"[:200])
+            drawer.http.close()
+
+        threads = [threading.Thread(target=visitor, args=(k,), daemon=True) for k in range(visitors)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(seconds + 120)
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+    finally:
+        server.stop()
+    return {"visitors": visitors, "seconds": seconds, "digits": digits[0], "pen_ups": pen_ups, "moving": moving,
+            "errors": errors, "cpu_s": cpu, "idle_cpu_s": idle * seconds}
+
+
+def report_drawing(found: dict, moving_on_server: bool) -> None:
+    ups, moving = np.asarray(found["pen_ups"]), np.asarray(found["moving"])
+    how = "readings while the pen moves from the server (the page before)" if moving_on_server else "readings while the pen moves in the browser"
+    print(f"{found['visitors']} visitors drawing for {found['seconds']:.0f} s, {how}: {found['digits']} digits drawn, "
+          f"{len(ups)} pen-ups, {len(moving)} readings while moving asked of the server, {len(found['errors'])} errors")
+    if len(ups):
+        print(f"pen-up reading: median {np.median(ups):.3f} s, p95 {np.percentile(ups, 95):.3f} s")
+    if len(moving):
+        print(f"readings while moving (server): median {np.median(moving):.3f} s, p95 {np.percentile(moving, 95):.3f} s")
+    if found["digits"]:
+        net = found["cpu_s"] - found["idle_cpu_s"]
+        print(f"server CPU: {found['cpu_s']:.1f} s, {1000 * found['cpu_s'] / found['digits']:.0f} ms per drawn digit; "
+              f"{1000 * net / found['digits']:.0f} ms without what it spends idle ({found['idle_cpu_s']:.1f} s in as long)")
+    for error in sorted(set(found["errors"]))[:3]:
+        print("  error:", error)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trainers", type=int, default=10)
+    parser.add_argument("--visitors", type=int, default=0, help="visitors drawing at once (the drawing half)")
+    parser.add_argument("--seconds", type=float, default=25.0, help="how long they draw")
+    parser.add_argument("--moving-on-server", action="store_true", help="the page before issue 20: readings while the pen moves from the server")
+    parser.add_argument("--trainers", type=int, default=None, help="visitors pressing Start (10 unless --visitors is given)")
     parser.add_argument("--kind", choices=("cnn", "gan"), default="cnn")
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
+    if args.visitors:
+        report_drawing(draw_run(args.visitors, args.seconds, args.moving_on_server), args.moving_on_server)
+    args.trainers = args.trainers if args.trainers is not None else (0 if args.visitors else 10)
+    if not args.trainers:
+        return
     rows = run(args.trainers, args.kind, args.epochs)
     for row in rows:
         print(row)

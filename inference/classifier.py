@@ -15,11 +15,13 @@ THRESHOLDS sits where it flags (almost) no real digits while catching its kind o
 confidence floor trades the two (at 0.5 it flags 1.0% of held-out digits and 57% of scribbles; at
 0.6, 2.2% and 72%). With exports/cnn.onnx (99.0% held-out), measured 2026-12-01, the whole rule:
 
-    page strokes  flags 1.2% of 1,000 digits (0-3% in each size and box; 0.9% of those read right),
-                  100% of blank, dots, two digits, noise and full canvases; 78% of scribbles
+    page strokes  flags 0.8% of 1,000 digits (0-3% in each size and box; 0.7% of those read right),
+                  100% of blank, dots, two digits, noise and full canvases; 82% of scribbles
+                  (2026-12-04, with strokes.py's own rasteriser; Pillow's ImageDraw before gave
+                  1.2%, 0.9% and 78%)
     images        flags 3.0% of held-out digits, 1.5% of drawn, 1.4% of typed,
                   100% of blank, dots, two digits and full canvases; 97% of noise; 76% of scribbles
-    catches 2 of the 5 held-out, 2 of the 8 drawn and 3 of the 5 page digits it misreads
+    catches 2 of the 5 held-out, 2 of the 8 drawn and 1 of the 4 page digits it misreads
 
 The page's strokes are redrawn at a width in proportion to the digit (inference/strokes.py), so
 its pens (thin, medium, bold) read the same: `--pens` measures each. Before that, the Sketchpad's

@@ -368,12 +368,16 @@ def centre_by_mass(fitted: np.ndarray, side: int = FIELD) -> tuple[np.ndarray, t
     """Paste into a side x side field so the ink's centre of mass lands on the field's centre
     (as MNIST did), as far as the field allows."""
     height, width = fitted.shape
-    total = float(fitted.sum())
+    # Sums in float64, one pixel after another in reading order (cumsum adds in sequence), as
+    # static/draw_prepare.js adds them: a symmetric drawing (a tap, a straight bar) puts the centre
+    # of mass exactly on a half pixel, and the page and the server must round it the same way.
+    ink = fitted.astype(np.float64)
+    total = float(np.cumsum(ink)[-1])
     if total <= 0:
         com_row, com_col = (height - 1) / 2, (width - 1) / 2
     else:
-        com_row = float((fitted.sum(axis=1) * np.arange(height)).sum() / total)
-        com_col = float((fitted.sum(axis=0) * np.arange(width)).sum() / total)
+        com_row = float(np.cumsum(ink * np.arange(height)[:, None])[-1] / total)
+        com_col = float(np.cumsum(ink * np.arange(width))[-1] / total)
     centre = (side - 1) / 2
     row = int(np.clip(round(centre - com_row), 0, side - height))
     col = int(np.clip(round(centre - com_col), 0, side - width))

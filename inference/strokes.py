@@ -1,4 +1,5 @@
-"""Pen strokes from the Draw tab's canvas -> the 28x28 digit the CNN expects (numpy and pillow only).
+"""Pen strokes from the Draw tab's canvas -> the 28x28 digit the CNN expects (numpy only; the resize in
+inference/preprocess.py is Pillow's).
 
 The page sends what the pen did, not pictures of it: a few hundred numbers, as JSON,
 
@@ -20,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from inference.preprocess import Steps, centre_by_mass, crop, fit_in_box, ink_box
 
@@ -28,6 +28,7 @@ RASTER = 280  # the strokes are redrawn on a RASTER x RASTER grid, whatever the 
 SUPERSAMPLE = 2  # drawn at twice that and box-averaged down: anti-aliased edges, as MNIST's
 WIDTH_SHARE = 0.13  # stroke width / the digit's larger side (measured: tests/draw_calibrate.py --widths)
 MIN_WIDTH = 2.0  # raster pixels: a dot stays a dot (and too small to read), never nothing
+BATCH_PIXELS = 1 << 15  # pixels tested per numpy step: few steps, each small enough for the cache
 MAX_STROKES = 300  # bounds on what one request may cost; a digit uses 1-4 strokes, ~100 points
 MAX_POINTS = 6000
 MAX_CHARS = 200_000  # the JSON text itself
@@ -86,22 +87,74 @@ def stroke_width(strokes: list[np.ndarray], scale: float = 1.0) -> float:
 
 
 def rasterise(size: float, strokes: list[np.ndarray], side: int = RASTER) -> np.ndarray:
-    """Strokes -> ink [side, side] float32 in [0,1], round caps and joins, anti-aliased."""
-    big = side * SUPERSAMPLE
-    layer = Image.new("L", (big, big), 0)
+    """Strokes -> ink [side, side] float32 in [0,1], round caps and joins, anti-aliased.
+
+    The pen is a disc dragged along each segment (a capsule, so caps and joins are round by
+    construction), on a grid SUPERSAMPLE times finer: a fine pixel (row i, column j; centre
+    (j + 0.5, i + 0.5)) is ink when its centre lies within the pen's radius of any segment; each
+    SUPERSAMPLE x SUPERSAMPLE block is then averaged. Points lie in 0..size, as `parse` clips them.
+    Only IEEE double +, -, *, / and comparisons, one operation at a time in a fixed order (no sqrt,
+    no trigonometry), so static/draw_prepare.js's rasterise, which does the same arithmetic in the
+    same order, gives the same ink bit for bit."""
     if not strokes:
         return np.zeros((side, side), np.float32)
+    big = side * SUPERSAMPLE
     scale = side / size
     width = stroke_width(strokes, scale) * SUPERSAMPLE
-    radius = width / 2
-    draw = ImageDraw.Draw(layer)
-    for stroke in strokes:
-        points = [(float(x), float(y)) for x, y in stroke * scale * SUPERSAMPLE]
-        if len(points) > 1:
-            draw.line(points, fill=255, width=max(1, round(width)), joint="curve")
-        for x, y in (points[0], points[-1]):
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(layer.reduce(SUPERSAMPLE), np.float32) / 255.0
+    half = width / 2
+    r2 = half * half
+    # Every segment a -> b (a one-point stroke is the segment a -> a), in fine pixels.
+    points = [stroke * scale * SUPERSAMPLE for stroke in strokes]
+    a = np.concatenate([p[:-1] if len(p) > 1 else p for p in points])
+    b = np.concatenate([p[1:] if len(p) > 1 else p for p in points])
+    # Which pixels to test: a long segment is cut into pieces about a pen wide, and each piece's box,
+    # widened by the pen's radius and a margin, is tested against the whole segment (a pixel beyond
+    # every box of its segment is never ink), so a long diagonal costs its length, not its box's area.
+    pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / (width + 4))).astype(np.int64)
+    segment = np.repeat(np.arange(len(a)), pieces)
+    k = np.arange(len(segment)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    share = (np.stack([k, k + 1], axis=1) / pieces[segment, None])[:, :, None]  # [job, 2, 1]
+    ends = a[segment, None] + share * (b - a)[segment, None]  # [job, 2 ends, x y]
+    low = np.floor(ends.min(axis=1) - half).astype(np.int64) - 2
+    span = (np.ceil(ends.max(axis=1) + half).astype(np.int64) + 2 - low).max(axis=1)
+    pad = math.ceil(half) + 3  # on a grid padded so that no box needs clipping
+    grid = np.zeros((big + 2 * pad + int(span.max()),) * 2, bool)
+    # Boxes of about the same size, a batch at a time, each tested on a box of the batch's largest
+    # size: numpy's work in a few large steps rather than hundreds of small ones.
+    order = np.argsort(span, kind="stable")
+    batches = min(len(order), max(1, int(np.sum(span.astype(np.float64) ** 2)) // BATCH_PIXELS))
+    for batch in np.array_split(order, batches):
+        n = int(span[batch].max())
+        which = segment[batch]
+        ax, ay = a[which, 0, None, None], a[which, 1, None, None]
+        dx, dy = b[which, 0, None, None] - ax, b[which, 1, None, None] - ay
+        x0, y0 = low[batch, 0], low[batch, 1]
+        x = (x0[:, None, None] + np.arange(n)) + 0.5  # pixel centres, [batch, 1, n] and [batch, n, 1]
+        y = (y0[:, None, None] + np.arange(n)[:, None]) + 0.5
+        length2 = dx * dx + dy * dy
+        # t: where along the segment the pixel's nearest point is, clamped to [0, 1] (where a = b,
+        # d = 0 and t = 0 / 1 = 0)
+        t = (x - ax) * dx + (y - ay) * dy
+        t /= np.where(length2 > 0, length2, 1.0)
+        np.clip(t, 0.0, 1.0, out=t)
+        ex = t * dx  # ex = x - (ax + t * dx), in place
+        ex += ax
+        np.subtract(x, ex, out=ex)
+        ey = t  # ey = y - (ay + t * dy), in place
+        ey *= dy
+        ey += ay
+        np.subtract(y, ey, out=ey)
+        ex *= ex
+        ey *= ey
+        ex += ey
+        ink = ex <= r2
+        for k, (col, row) in enumerate(zip((x0 + pad).tolist(), (y0 + pad).tolist())):
+            grid[row:row + n, col:col + n] |= ink[k]
+    grid = grid[pad:pad + big, pad:pad + big]
+    # each SUPERSAMPLE x SUPERSAMPLE block -> its share of ink pixels (n / 4: exact in float32)
+    fine = grid.view(np.uint8)
+    count = sum(fine[i::SUPERSAMPLE, j::SUPERSAMPLE] for i in range(SUPERSAMPLE) for j in range(SUPERSAMPLE))
+    return (count / SUPERSAMPLE**2).astype(np.float32)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 // `props` and `trigger`). It draws locally and sends only the strokes, as JSON in props.value:
 // {"size": S, "pen": P, "up": true|false, "strokes": [[x0, y0, x1, y1, ...], ...]} in canvas units
 // (0..S, the same on any box size). Setting props.value fires the component's change event, which
-// the server answers with the reading: every THROTTLE ms while the pen moves, and at once when it
-// lifts. Undo, Clear and the pen size are Gradio buttons that call window.digitLabCanvas.
+// the server answers with the reading: at once when the pen lifts, and every THROTTLE ms while it
+// moves unless the page reads those itself (below). Undo, Clear and the pen size are Gradio buttons
+// that call window.digitLabCanvas.
 const canvas = element.querySelector('canvas');
 const size = Number(props.size);
 const THROTTLE = Number(props.throttle);
@@ -17,6 +18,67 @@ let strokes = []; // {pen, points: [x, y, ...]}
 let current = null;
 let timer = null;
 let lastSent = 0;
+
+// While the pen moves the page reads the strokes itself (static/draw_reader.js, given by
+// props.reader) and shows the readings through a js-only event ('submit' on this component, whose
+// handler calls pageReading()): no server call until the pen lifts. Until the reader has loaded, or
+// when it cannot (no WebAssembly, a file not served, a model that fails), the server reads while
+// the pen moves, as it always did; nothing is said about it.
+let reader = null;
+let own = {own: false}; // this visitor's CNN (tabs/draw.py's browser_model), once the server says
+let asked = 0; // readings asked for: one made here is shown only if nothing newer was asked since
+let reading = false; // one reading here at a time; `again`: the strokes changed meanwhile
+let again = false;
+let shown = null; // the newest reading made here: what pageReading() hands the js-only event
+canvas.dataset.reader = 'server';
+if (props.reader) {
+  const root = window.gradio_config?.root ?? '';
+  import(`${root}/gradio_api/file=${props.reader.static_dir}/draw_reader.js`)
+    .then((module) => module.reader(props.reader).warm())
+    .then((made) => {
+      reader = made;
+      useModel(own);
+    })
+    .catch(() => {});
+}
+
+function useModel(model) {
+  own = model ?? {own: false};
+  if (!reader) return;
+  if (own.own && !own.path) { // the server could not serve this visitor's CNN: it reads them all
+    canvas.dataset.reader = 'server';
+    return;
+  }
+  reader.useOurs(own.own ? own.path : null);
+  canvas.dataset.reader = 'browser';
+}
+
+const strokesJSON = (up) => JSON.stringify({size, pen, up, strokes: strokes.map((s) => s.points)});
+
+function readInPage() {
+  if (reading) {
+    again = true;
+    return;
+  }
+  reading = true;
+  again = false;
+  const mine = asked;
+  const value = strokesJSON(false);
+  reader.read(value).then(
+    (outputs) => {
+      if (mine !== asked) return;
+      shown = outputs;
+      trigger('submit');
+    },
+    () => { // this one, and the rest until another model is chosen, from the server instead
+      canvas.dataset.reader = 'server';
+      if (mine === asked) props.value = value;
+    },
+  ).finally(() => {
+    reading = false;
+    if (again && current && canvas.dataset.reader === 'browser') readInPage();
+  });
+}
 
 const ink = () => getComputedStyle(canvas).color;
 
@@ -49,7 +111,9 @@ function send(up) {
   if (timer) clearTimeout(timer);
   timer = null;
   lastSent = performance.now();
-  props.value = JSON.stringify({size, pen, up, strokes: strokes.map((s) => s.points)});
+  asked += 1;
+  if (!up && reader && canvas.dataset.reader === 'browser') readInPage();
+  else props.value = strokesJSON(up);
 }
 
 function schedule() {
@@ -121,6 +185,8 @@ window.digitLabCanvas = {
     redraw();
     send(true);
   },
+  pageReading: () => shown, // the js-only event's outputs: the newest reading made here
+  useModel, // the server's word on this visitor's CNN (tabs/draw.py)
   setPen(width) {
     const value = Number(width);
     if (value > 0) pen = canvas.dataset.pen = value;

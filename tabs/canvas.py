@@ -7,6 +7,10 @@ it renders and uploads three PNGs, and again on every status update of a queued 
 settled 0.7-1.1 s after the pen lifted, while the model needs about 5 ms. This canvas is ready to
 draw at once (no tool to pick), follows the pen (a reading every THROTTLE ms while it moves) and
 settles one small POST after the pen lifts.
+
+While the pen moves the page reads the strokes itself (static/draw_reader.js: the same preparation
+ported to JavaScript, both CNNs in onnxruntime-web) and shows the readings through a js-only event
+(`SHOW_HERE`), so the server hears only pen-ups. Where that cannot run, the server reads as before.
 """
 from pathlib import Path
 
@@ -33,10 +37,11 @@ CSS = """
 """
 
 
-def strokes_canvas(label, describedby: str, elem_id: str = "draw-canvas") -> gr.HTML:
+def strokes_canvas(label, describedby: str, elem_id: str = "draw-canvas", reader: dict | None = None) -> gr.HTML:
     """The canvas component. Its value (a JSON string of strokes) is the input of the page's
     /classify_strokes; `label` (translated) is the canvas's accessible name, `describedby` the id
-    of the text that says how to draw and where the keyboard's way in is."""
+    of the text that says how to draw and where the keyboard's way in is. `reader` (see
+    reader_props) lets the page read while the pen moves; None leaves every reading to the server."""
     return gr.HTML(
         "",
         label=label,
@@ -50,7 +55,18 @@ def strokes_canvas(label, describedby: str, elem_id: str = "draw-canvas") -> gr.
         pen=PEN,
         throttle=THROTTLE_MS,
         describedby=describedby,
+        reader=reader,
     )
+
+
+def reader_props(static_dir: str, ours: str, primer: str | None, words: dict) -> dict:
+    """What the page's reader needs: where its scripts are and the two CNNs' files, as the server
+    names them (absolute paths, served by Gradio's static paths), and its words in every language."""
+    return {"static_dir": static_dir, "models": {"ours": ours, "primer": primer}, "words": words}
+
+
+# The js-only event that shows a reading the page made (no server call): the four outputs' values.
+SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
 
 
 def call(method: str) -> str:

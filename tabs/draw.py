@@ -6,7 +6,10 @@ drawing as a correction for this session only (the Train tab can fine-tune on th
 
 Two ways in, one reading:
 - the page's canvas (tabs/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
-  redraws them at a width in proportion to the digit, as MNIST's strokes are;
+  redraws them at a width in proportion to the digit, as MNIST's strokes are. While the pen moves
+  the page reads them itself (static/draw_reader.js, the same recipe in JavaScript and both CNNs
+  in onnxruntime-web); the server reads at pen-up, with the views that need more, and reads
+  while the pen moves too wherever the browser cannot;
 - /classify keeps its contract for API users: the Sketchpad value (background, layers,
   composite), read by inference/preprocess.py; its Sketchpad is not shown on the page.
 Uploads (/classify_upload) are the keyboard's way in.
@@ -17,6 +20,7 @@ visitor's language (`locales.language(request)`; API clients without Accept-Lang
 import html
 import logging
 import re
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -40,6 +44,10 @@ MAX_CORRECTIONS = 500  # per session, in memory: enough to fine-tune on, bounded
 # paper, never an empty box (Gradio marks an empty image box with an aria-label its role forbids).
 NOTHING_SEEN = np.zeros((VIEW, VIEW), np.uint8)
 NOTHING_LOOKED = np.full((VIEW, VIEW, 3), 255, np.uint8)
+# Served by app.py (gr.set_static_paths): the page's scripts and the shipped models.
+STATIC, SERVED_MODELS = (Path(__file__).resolve().parent.parent / name for name in ("static", "exports"))
+# The words the page's own reader writes (static/draw_reader.js), in every language.
+READER_WORDS = ("draw.reason.", "draw.verdict.", "draw.primer.missing")
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +145,34 @@ def classify_upload(image, cnn_path: str | None = None, request: gr.Request = No
     return reply(prepare(image), cnn_path, locales.language(request))
 
 
+def reader_props() -> dict | None:
+    """What the page needs to read while the pen moves (tabs/canvas.reader_props): the shipped
+    models (the primer's None when there is none: the page says so) and its words. None (the
+    server reads everything) when our CNN is missing or a model lies outside what app.py serves
+    (DIGIT_LAB_EXPORTS elsewhere): the server's readings then say what is wrong."""
+    ours, primer = shipped("cnn"), shipped(PRIMER_CNN)
+    if not ours.is_file() or any(p.is_file() and p.resolve().parent != SERVED_MODELS for p in (ours, primer)):
+        return None
+    words = {lang: {k: v for k, v in strings.items() if k.startswith(READER_WORDS)} for lang, strings in locales.STRINGS.items()}
+    return pad.reader_props(str(STATIC), str(ours), str(primer) if primer.is_file() else None, words)
+
+
+def browser_model(cnn_path: str | None, block: gr.components.Component) -> dict:
+    """Where the page's own reader finds this visitor's CNN: {"own": False} for the shipped one,
+    else {"own": True, "path": a copy in Gradio's cache, which serves it by a URL named after the
+    file's hash, handed to this page only}; "path" None when it cannot be copied (the page then
+    leaves its readings to the server)."""
+    if not cnn_path:
+        return {"own": False}
+    if not Path(cnn_path).is_file():  # gone: the server's reading says so
+        return {"own": True, "path": None}
+    try:
+        return {"own": True, "path": block.move_resource_to_block_cache(cnn_path)}
+    except Exception as error:  # a file gone or unreadable: the server's reading says why
+        log.warning("own CNN not served to the page: %s", error)
+        return {"own": True, "path": None}
+
+
 def add_correction(digit, seen, corrections, request: gr.Request = None):
     """Append (the 28x28 the model saw, the right digit) to this session's corrections."""
     say = locales.words(locales.language(request))
@@ -163,7 +199,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     seen = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=0, min_width=pad.SIDE):
-            canvas = pad.strokes_canvas(ui("draw.canvas.name"), describedby="draw-how")
+            canvas = pad.strokes_canvas(ui("draw.canvas.name"), describedby="draw-how", reader=reader_props())
             with gr.Row():
                 undo = gr.Button(ui("draw.undo"), size="sm", min_width=80, elem_id="draw-undo")
                 clear = gr.Button(ui("draw.clear"), size="sm", min_width=80, elem_id="draw-clear")
@@ -213,6 +249,12 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     # and thread-safe. "always_last": while one reading is on its way, only the newest strokes wait.
     live = dict(show_progress="hidden", trigger_mode="always_last", queue=False)
     canvas.change(classify_strokes, [canvas, cnn_path], page, api_name="classify_strokes", **live)
+    # While the pen moves the page reads for itself and shows it with no server call (js-only).
+    canvas.submit(None, None, page[:4], js=pad.SHOW_HERE, show_progress="hidden", queue=False)
+    # This visitor's own CNN (Train -> use it), served to their page so it reads with it too.
+    own = gr.JSON(None, visible=False, elem_id="draw-own-model")
+    cnn_path.change(lambda path: browser_model(path, own), cnn_path, own, api_visibility="private", show_progress="hidden",
+                    queue=False).then(None, own, None, js="(model) => { window.digitLabCanvas?.useModel(model); return []; }")
     upload.change(classify_upload, [upload, cnn_path], page, api_name="classify_upload", **live)
     sketchpad.change(classify, [sketchpad, cnn_path], [full_label, verdict, model_view, looked, seen], api_name="classify", **live)
     undo.click(None, None, None, js=pad.call("undo"))

@@ -81,7 +81,7 @@ def test_page_digits_are_read_right_and_not_doubted_at_every_size_and_box():
     right = np.mean([r for r, _ in results])
     doubted = np.mean([n for r, n in results if r])
     print(f"\npage digits: {right:.1%} read right, {doubted:.1%} of those flagged not sure (n={len(results)})")
-    assert right >= 0.95 and doubted <= 0.05  # documented: 99.5% and 0.9% of 1,000
+    assert right >= 0.95 and doubted <= 0.05  # documented: 99.6% and 0.7% of 1,000
 
 
 @pytest.mark.parametrize("kind", [k for k in JUNK_KINDS if k != "scribble"])
@@ -94,4 +94,4 @@ def test_junk_drawn_on_the_page_is_caught(kind):
 def test_most_scribbles_are_doubted():
     rng = np.random.default_rng(5)
     flagged = np.mean([read(prepare_strokes(page_junk("scribble", rng)), saliency=False)[0].not_sure for _ in range(50)])
-    assert flagged >= 0.6  # documented: 78% of 100
+    assert flagged >= 0.6  # documented: 82% of 100

@@ -1,0 +1,89 @@
+// The Draw tab's readings while the pen moves, made in the visitor's browser: the strokes prepared
+// by draw_prepare.js (inference/strokes.py in JavaScript), both CNNs run by onnxruntime-web on the
+// same .onnx files the server reads, and each reading put into words as tabs/draw.py's
+// `verdict_text` does. tabs/canvas.js loads this module and shows what `read` returns through a
+// js-only Gradio event; at pen-up the server reads as before (its views need more).
+// Anything failing here rejects: the canvas then asks the server, as it did before this existed.
+import {judge, prepareStrokes, pyRound, softmax} from './draw_prepare.js';
+import {run, served, session} from './onnx_web.js';
+
+const TOP = 3; // the Label shows the top three, as tabs/draw.py's gr.Label(num_top_classes=3)
+
+// locales.best_language over the browser's languages (what its Accept-Language header says).
+export function language(words, preferred = navigator.languages ?? [navigator.language]) {
+  const spoken = Object.keys(words);
+  for (const tag of preferred) {
+    const lower = String(tag).toLowerCase();
+    const found = spoken.find((lang) => lower === lang.toLowerCase() || lower.split('-')[0] === lang.toLowerCase().split('-')[0]);
+    if (found) return found;
+  }
+  return spoken[0];
+}
+
+// locales.words: a template with {name} placeholders, filled in.
+export function sayer(table) {
+  return (key, values = {}) => (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+const percent = (share) => `${pyRound(share * 100)}%`; // Python's f"{share:.0%}"
+
+// tabs/draw.verdict_text: a reading in the visitor's words (Markdown).
+export function verdictText({digit, confidence, notSure, reason, values}, say) {
+  const key = reason && reason.includes('.') ? reason : `draw.reason.${reason}`;
+  const shown = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'number' ? percent(v) : v]));
+  if (digit === null) return `**${say(key, shown)}**`;
+  if (notSure) return say('draw.verdict.not_sure', {reason: say(key, shown), digit, confidence: percent(confidence)});
+  return say('draw.verdict.sure', {digit, confidence: percent(confidence)});
+}
+
+// The gr.Label value of a reading, as Gradio's Label.postprocess makes it: top classes first.
+export function labelValue(probs) {
+  if (!probs) return {};
+  const ranked = Array.from(probs, (p, d) => ({label: String(d), confidence: p})).sort((a, b) => b.confidence - a.confidence);
+  return {label: ranked[0].label, confidences: ranked.slice(0, TOP)};
+}
+
+// classifier.Reading: {digit, confidence, notSure, reason, values, probs} from the steps and the
+// model's logits (null when it did not run: a blank canvas).
+export function reading(steps, logits) {
+  const probs = logits ? softmax(logits) : null;
+  const [notSure, reason, values] = judge(steps, probs);
+  const digit = probs ? probs.indexOf(Math.max(...probs)) : null;
+  return {digit, confidence: probs ? probs[digit] : 0, notSure, reason, values, probs};
+}
+
+// One model's reading of prepared steps.
+export async function readOne(url, steps) {
+  if (steps.box === null) return reading(steps, null);
+  const out = await run(url, {image: ['float32', steps.image.data, [1, 1, 28, 28]]});
+  return reading(steps, out.logits.data);
+}
+
+// The reader for one page. `models`: {ours, primer} as the server names the files (absolute
+// paths; primer null when the server has none), `words`: {lang: {key: template}}.
+export function reader({models, words}) {
+  const say = sayer(words[language(words)]);
+  const shipped = served(models.ours);
+  let ours = shipped;
+  const primer = models.primer ? served(models.primer) : null;
+  return {
+    // Both sessions made and run once, so the first reading while drawing is as quick as the rest.
+    async warm() {
+      const blank = prepareStrokes({size: 280, strokes: [[100, 60, 140, 200]]});
+      await Promise.all([ours, primer].filter(Boolean).map((url) => session(url).then(() => readOne(url, blank))));
+      return this;
+    },
+    // The visitor's own CNN (a server path in Gradio's cache), or null for the shipped one.
+    useOurs(path) {
+      ours = path ? served(path) : shipped;
+      session(ours).catch(() => {}); // loaded now; a failure shows when a reading asks for it
+    },
+    // The page's strokes -> the four values the page shows while the pen moves.
+    async read(value) {
+      const steps = prepareStrokes(value);
+      const [mine, theirs] = await Promise.all([readOne(ours, steps), primer && readOne(primer, steps)]);
+      return [labelValue(mine.probs), verdictText(mine, say),
+              theirs ? labelValue(theirs.probs) : {}, theirs ? verdictText(theirs, say) : say('draw.primer.missing')];
+    },
+  };
+}

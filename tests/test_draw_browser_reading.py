@@ -1,0 +1,121 @@
+"""The Draw tab reads while the pen moves in the visitor's browser (static/draw_reader.js), with the
+network to the server watched (Playwright's request events): no server call while the pen moves, a
+reading shown after each movement, the server's reading (with its views) after the pen lifts, and
+the same with a visitor's own CNN; with the browser's runtime made to fail, the same readings come
+from the server, silently.
+(The parity of the two readings: tests/test_browser_reading_parity.py.)"""
+
+import pytest
+
+from inference.sessions import PRIMER_CNN, shipped
+from tabs.draw import browser_model
+from tests.test_draw_browser import SEVEN, canvas_box
+
+pytestmark = pytest.mark.browser
+
+CALLS = ("/gradio_api/run/", "/gradio_api/queue/", "/gradio_api/call/")  # a reading asked of the server
+
+
+def open_draw(browser, app_url, block_runtime: bool = False):
+    """A fresh page on the app; returns (context, page, calls: [(url, "move"|"up"|"other")]), the
+    calls of the page's own loading already made and forgotten."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    if block_runtime:  # as if the browser could not load it: no WebAssembly for this page
+        page.route("**/onnxruntime-web/**", lambda route: route.abort())
+    calls = []
+
+    def watch(request):
+        if any(part in request.url for part in CALLS):
+            body = request.post_data or ""
+            kind = "up" if '\\"up\\":true' in body else "move" if '\\"up\\":false' in body else "other"
+            calls.append((request.url, kind))
+    page.on("request", watch)
+    page.goto(app_url)
+    page.wait_for_selector("#draw-canvas canvas[data-ready=true]")
+    # The page's first calls (other tabs' load events) are done by the time the runtime is.
+    page.wait_for_selector(f"#draw-canvas canvas[data-reader={'server' if block_runtime else 'browser'}]", timeout=20_000)
+    page.wait_for_timeout(1500)
+    calls.clear()
+    return context, page, calls
+
+
+def draw_slowly(page, stroke=SEVEN[0], pause_ms: int = 250) -> list[str]:
+    """Draw `stroke` (fractions of the canvas) with pauses; the label's text after each movement."""
+    box = canvas_box(page)
+    at = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])
+    page.mouse.move(*at(*stroke[0]))
+    page.mouse.down()
+    seen = []
+    for x, y in stroke[1:]:
+        page.mouse.move(*at(x, y), steps=4)
+        page.wait_for_timeout(pause_ms)
+        seen.append(page.inner_text("#draw-label .container") if page.locator("#draw-label .container").count() else "")
+    return seen
+
+
+def seen_src(page) -> str:
+    return page.get_attribute("#draw-seen img", "src") or ""
+
+
+def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lifts(browser, app_url):
+    """...with the shipped CNNs, then with one the server names for this visitor."""
+    context, page, calls = open_draw(browser, app_url)
+    try:
+        before = seen_src(page)
+        labels = draw_slowly(page)
+        assert calls == [], f"the server was asked while the pen moved: {calls}"
+        assert all(labels), f"a movement with no reading shown: {labels}"
+        assert len(set(labels)) >= 2, f"the reading did not follow the pen: {labels}"
+        page.mouse.up()
+        page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
+        assert [kind for _, kind in calls] == ["up"], calls  # one call: the pen-up's
+        assert page.inner_text("#draw-label .container").split("\n")[0] == "7"
+        assert "7" in page.inner_text("#draw-verdict") and page.inner_text("#draw-primer-verdict").strip()
+
+        # The CNN the server names (tabs/draw.py's browser_model): a file it serves becomes the one
+        # the page reads with (here the primer's, so both labels agree); one it cannot fetch leaves
+        # the readings to the server.
+        page.evaluate("path => window.digitLabCanvas.useModel({own: true, path})", str(shipped(PRIMER_CNN)))
+        calls.clear()
+        draw_slowly(page, SEVEN[0][:4])
+        assert calls == [], calls
+        ours, primer = (page.inner_text(f"#{name} .container") for name in ("draw-label", "draw-primer-label"))
+        assert ours == primer, (ours, primer)
+        page.mouse.up()
+        page.evaluate("() => window.digitLabCanvas.useModel({own: true, path: null})")
+        assert page.get_attribute("#draw-canvas canvas", "data-reader") == "server"
+        calls.clear()
+        draw_slowly(page, SEVEN[0][:3])
+        page.mouse.up()
+        assert "move" in [kind for _, kind in calls], calls
+    finally:
+        context.close()
+
+
+def test_when_the_browser_cannot_run_it_the_server_reads_while_the_pen_moves(browser, app_url):
+    context, page, calls = open_draw(browser, app_url, block_runtime=True)
+    try:
+        assert page.get_attribute("#draw-canvas canvas", "data-reader") == "server"  # the runtime's load failed
+        labels = draw_slowly(page)
+        page.mouse.up()
+        page.wait_for_function("() => document.querySelector('#draw-label .container')?.innerText.startsWith('7')", timeout=10_000)
+        kinds = [kind for _, kind in calls]
+        assert kinds.count("move") >= 2 and "up" in kinds, kinds
+        assert any(labels), "no reading while the pen moved"
+        assert not page.locator(".toast-body, .error").count(), "the fallback showed an error"
+    finally:
+        context.close()
+
+
+def test_a_visitors_own_cnn_is_served_to_their_page_only_by_a_hashed_name(tmp_path):
+    import gradio as gr
+
+    block = gr.JSON()
+    mine = tmp_path / "cnn.onnx"
+    mine.write_bytes(b"not really a model")
+    served = browser_model(str(mine), block)
+    assert served["own"] and served["path"] != str(mine) and open(served["path"], "rb").read() == mine.read_bytes()
+    assert len(served["path"].split("/")[-2]) == 64  # Gradio's cache: a folder named by the file's hash
+    assert browser_model(None, block) == {"own": False}
+    assert browser_model(str(tmp_path / "gone.onnx"), block) == {"own": True, "path": None}
