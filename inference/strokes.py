@@ -31,6 +31,10 @@ MIN_WIDTH = 2.0  # raster pixels: a dot stays a dot (and too small to read), nev
 BATCH_PIXELS = 1 << 15  # pixels tested per numpy step: few steps, each small enough for the cache
 MAX_STROKES = 300  # bounds on what one request may cost; a digit uses 1-4 strokes, ~100 points
 MAX_POINTS = 6000
+# The pen's whole path, in canvas sides: a digit's is 1-4, a long scribble's tens. Rasterising costs
+# about the path times the pen's width, so this bounds what one request may cost (~0.1 s of a core;
+# 6,000 points flung across the canvas, 3,000 sides, took 2 s).
+MAX_PATH = 100
 MAX_CHARS = 200_000  # the JSON text itself
 
 
@@ -61,7 +65,7 @@ def parse(value) -> tuple[float, list[np.ndarray], bool]:
     raw = value.get("strokes") or []
     if not isinstance(raw, list) or len(raw) > MAX_STROKES:
         raise BadStrokes("bad strokes")
-    strokes, total = [], 0
+    strokes, total, path = [], 0, 0.0
     for stroke in raw:
         if not isinstance(stroke, list) or len(stroke) % 2:
             raise BadStrokes("a stroke is not x, y pairs")
@@ -76,6 +80,9 @@ def parse(value) -> tuple[float, list[np.ndarray], bool]:
         if not np.isfinite(points).all():
             raise BadStrokes("not finite")
         strokes.append(np.clip(points, 0.0, float(size)))
+        path += float(np.hypot(*np.diff(strokes[-1], axis=0).T).sum())
+        if path > MAX_PATH * size:
+            raise BadStrokes("too long a path")
     return float(size), strokes, value.get("up") is not False
 
 

@@ -14,6 +14,7 @@ export const WIDTH_SHARE = 0.13;
 export const MIN_WIDTH = 2.0;
 export const MAX_STROKES = 300;
 export const MAX_POINTS = 6000;
+export const MAX_PATH = 100; // the pen's whole path, in canvas sides (strokes.py says why)
 export const MAX_CHARS = 200000;
 export const FIELD = 28; // inference/preprocess.py
 export const BOX = 20;
@@ -47,7 +48,7 @@ export function parse(value) {
   const raw = value.strokes || [];
   if (!Array.isArray(raw) || raw.length > MAX_STROKES) throw new BadStrokes('bad strokes');
   const strokes = [];
-  let total = 0;
+  let total = 0, path = 0;
   for (const stroke of raw) {
     if (!Array.isArray(stroke) || stroke.length % 2) throw new BadStrokes('a stroke is not x, y pairs');
     total += stroke.length / 2;
@@ -55,7 +56,10 @@ export function parse(value) {
     if (!stroke.length) continue;
     if (!stroke.every((n) => typeof n === 'number')) throw new BadStrokes('not numbers');
     if (!stroke.every(Number.isFinite)) throw new BadStrokes('not finite');
-    strokes.push(Float64Array.from(stroke, (n) => Math.min(size, Math.max(0, n))));
+    const points = Float64Array.from(stroke, (n) => Math.min(size, Math.max(0, n)));
+    for (let i = 2; i < points.length; i += 2) path += Math.hypot(points[i] - points[i - 2], points[i + 1] - points[i - 1]);
+    if (path > MAX_PATH * size) throw new BadStrokes('too long a path');
+    strokes.push(points);
   }
   return {size, strokes, lifted: value.up !== false};
 }

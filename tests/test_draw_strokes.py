@@ -28,6 +28,7 @@ def test_parse_reads_the_pages_json_and_clips_to_the_canvas():
     json.dumps({"strokes": [["a", "b"]]}), json.dumps({"strokes": [[1, True]]}), json.dumps({"strokes": "x"}),
     json.dumps({"strokes": [[0, 0]] * (strokes.MAX_STROKES + 1)}), json.dumps({"strokes": [[0, 0] * (strokes.MAX_POINTS + 1)]}),
     "[" * 100_000, "1e999", json.dumps({"strokes": [[float("nan"), 1]]}).replace("NaN", "1e999"),
+    json.dumps({"size": 280, "strokes": [[0, 0, 280, 0] * (strokes.MAX_PATH // 2 + 1)]}),  # a path past MAX_PATH sides
 ])
 def test_anything_else_is_refused_cleanly(value):
     with pytest.raises(BadStrokes):
