@@ -125,8 +125,10 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
     train_set = data.load(cfg.dataset)[0].to(rt.device)
     judge = _default_judge() if judge == "default" else judge
 
-    generator = build_generator(asdict(cfg)).to(rt.device)
-    discriminator = build_discriminator(asdict(cfg)).to(rt.device)
+    # Channels-last, as the CNNs: oneDNN's convolutions then skip a reorder of every activation (our
+    # GAN's step 1.2-1.6x faster, the primer's 1.2x median, paired rounds on 1 shared thread).
+    generator = runtime.place(build_generator(asdict(cfg)), rt.device, channels_last=True)
+    discriminator = runtime.place(build_discriminator(asdict(cfg)), rt.device, channels_last=True)
     ema = runtime.moving_average(generator, cfg.ema) if cfg.ema else None
     served = ema.module if ema else generator  # the generator that is sampled and exported
     opt_g = runtime.adam(generator, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
