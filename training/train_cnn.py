@@ -30,7 +30,7 @@ class CNNConfig:
 
     arch: str = "lab"  # "lab": Digit Lab's CNN and recipe; "seed": the primer's
     dataset: str = "mnist-5k"
-    epochs: int | None = None  # lab 6, seed 10
+    epochs: int | None = None  # lab 9, seed 10
     batch_size: int = 64
     lr: float | None = None  # AdamW; lab 1e-2 (the one-cycle schedule's peak), seed 1e-3
     weight_decay: float | None = None  # lab 5e-4, seed 0 (AdamW without weight decay is Adam)
