@@ -17,6 +17,7 @@ time is taken off the clock.
     python -m benchmarks.train --skip-gan   # CNN only
     python -m benchmarks.train --skip-gan --seeds 0 1 2   # the median of three seeds, with the spread
     python -m benchmarks.train --seeds 0 1 2 --recipe old new   # before and after, run by run in turn
+    python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe old new --whole   # CNN runs to their end
 
 `--recipe old` is the defaults as they were before issue 19's second round (RECIPES below), `new`
 the training scripts' defaults now; given both, each seed runs old then new in turn, so a machine
@@ -80,9 +81,10 @@ def meets_bar(quality: dict) -> bool:
 
 
 def measure(kind: str, epochs: int | None = None, threads: int | None = None, limit: float | None = None,
-            seed: int | None = None, recipe: str = "new") -> dict:
+            seed: int | None = None, recipe: str = "new", whole: bool = False) -> dict:
     """One default run of `kind` (its default seed unless `seed`) with `recipe`'s settings (RECIPES),
-    stopped once its targets are met; its timeline and figures."""
+    stopped once its targets are met (or run to its end if `whole`: its best figure is then the
+    run's, not the one where it stopped); its timeline and figures."""
     from training import train_cnn, train_gan
 
     own = RECIPES[recipe][kind]
@@ -117,7 +119,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
                             if meets_bar(quality):
                                 reached["shipped_bar"] = (elapsed, event.epoch, event.step)
                         timeline.append(point)
-                        if len(reached) == goals:
+                        if len(reached) == goals and not whole:
                             jobs.request_stop(run, "benchmark targets met", wait=0)
                     yield event
             finally:
@@ -166,7 +168,8 @@ def median_of_seeds(runs: list[dict]) -> dict:
 
 
 def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, threads: int | None = None,
-        seeds: list[int] | None = None, recipes: tuple[str, ...] = ("new",), gan_seeds: list[int] | None = None) -> dict:
+        seeds: list[int] | None = None, recipes: tuple[str, ...] = ("new",), gan_seeds: list[int] | None = None,
+        whole: bool = False) -> dict:
     """Figures for the CNN (one run, or one per seed and their medians), and for the GAN unless
     `gan` is False or `quick` is set, for each recipe; the recipes take turns within each seed."""
     figures = {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2), "recipes": list(recipes)}
@@ -175,7 +178,8 @@ def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, th
         by_recipe = {recipe: [] for recipe in recipes}
         for seed in kind_seeds:
             for recipe in recipes:
-                by_recipe[recipe].append(measure(kind, cnn_epochs if kind == "cnn" else None, threads, seed=seed, recipe=recipe))
+                by_recipe[recipe].append(measure(kind, cnn_epochs if kind == "cnn" else None, threads, seed=seed, recipe=recipe,
+                                                 whole=whole and kind == "cnn"))
         for recipe, runs in by_recipe.items():
             name = kind if recipe == recipes[-1] else f"{kind}_{recipe}"  # figures["cnn"]: the last recipe's
             figures[name] = runs[0]
@@ -255,9 +259,10 @@ if __name__ == "__main__":
     parser.add_argument("--gan-seeds", type=int, nargs="+", help="one GAN run per seed (default: the GAN's own seed only)")
     parser.add_argument("--recipe", nargs="+", choices=list(RECIPES), default=["new"],
                         help="old: the defaults before issue 19's second round; new: today's; both: in turn, seed by seed")
+    parser.add_argument("--whole", action="store_true", help="run each CNN run to its end, so its best held-out is the run's")
     args = parser.parse_args()
     figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads, seeds=args.seeds,
-                  recipes=tuple(args.recipe), gan_seeds=args.gan_seeds)
+                  recipes=tuple(args.recipe), gan_seeds=args.gan_seeds, whole=args.whole)
     print(json.dumps(figures, indent=1))
     for row in rows(figures):
         print(" | ".join(row))
