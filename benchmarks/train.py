@@ -16,6 +16,12 @@ time is taken off the clock.
     python -m benchmarks.train              # CNN then GAN (the GAN part takes many minutes on a CPU)
     python -m benchmarks.train --skip-gan   # CNN only
     python -m benchmarks.train --skip-gan --seeds 0 1 2   # the median of three seeds, with the spread
+    python -m benchmarks.train --seeds 0 1 2 --recipe old new   # before and after, run by run in turn
+    python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe old new --whole   # CNN runs to their end
+
+`--recipe old` is the defaults as they were before issue 19's second round (RECIPES below), `new`
+the training scripts' defaults now; given both, each seed runs old then new in turn, so a machine
+whose load changes during the benchmark weighs on both alike, and a table of both is printed.
 """
 import statistics
 import argparse
@@ -31,6 +37,19 @@ TARGETS = {"cnn": ("held_out_accuracy", (0.97, 0.985)), "gan": ("label_fidelity"
 SHIPPED_BAR = {"label_fidelity": 0.97, "frechet_ratio": 10.0}  # the GAN's figures to reach, 2,000 samples
 JUDGE_FROM = 0.9  # in-loop label fidelity from which GAN snapshots are judged in full
 LIMIT_SECONDS = {"cnn": 900, "gan": 1800}
+# The default runs before issue 19's second round, every knob that changed spelled out, so "old"
+# stays what it was whatever the defaults become. "new" is the defaults as they are.
+RECIPES = {
+    "old": {
+        "cnn": {"epochs": 12, "lr": 1e-2, "batch_size": 64, "knobs": {
+            "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True, "canvas_share": 0.5, "typed_digits": True,
+            "ema": 0.99, "dropout": 0.2, "schedule": "one-cycle", "loss": "ce"}},
+        "gan": {"epochs": 60, "lr": 1e-4, "batch_size": 64, "knobs": {
+            "d_lr": 4e-4, "beta1": 0.0, "beta2": 0.9, "z_dim": 32, "g_width": 96, "d_width": 48, "ema": 0.999,
+            "augment": True, "loss": "hinge"}},
+    },
+    "new": {"cnn": {"knobs": {}}, "gan": {"knobs": {}}},
+}
 
 
 class FullJudge:
@@ -62,12 +81,15 @@ def meets_bar(quality: dict) -> bool:
 
 
 def measure(kind: str, epochs: int | None = None, threads: int | None = None, limit: float | None = None,
-            seed: int | None = None) -> dict:
-    """One default run of `kind` (its default seed unless `seed`), stopped once its targets are met;
-    its timeline and figures."""
+            seed: int | None = None, recipe: str = "new", whole: bool = False) -> dict:
+    """One default run of `kind` (its default seed unless `seed`) with `recipe`'s settings (RECIPES),
+    stopped once its targets are met (or run to its end if `whole`: its best figure is then the
+    run's, not the one where it stopped); its timeline and figures."""
     from training import train_cnn, train_gan
 
-    defaults = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)()
+    own = RECIPES[recipe][kind]
+    config = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)
+    defaults = config(**{k: v for k, v in own.items() if k != "knobs"}, **own["knobs"])
     metric, targets = TARGETS[kind]
     timeline, reached = [], {}
     full_judge = FullJudge(defaults.dataset) if kind == "gan" else None
@@ -76,7 +98,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
         caps = replace(settings.TrainSettings(), runs_dir=runs_dir, max_seconds=limit or LIMIT_SECONDS[kind],
                        max_epochs=10_000, threads=threads or os.cpu_count() or 1)
         request = jobs.RunRequest(kind, defaults.dataset, epochs or defaults.epochs, defaults.lr, defaults.batch_size,
-                                  defaults.seed if seed is None else seed)
+                                  defaults.seed if seed is None else seed, dict(own["knobs"]))
 
         def recorded(run):
             events = jobs.training_events(run)
@@ -97,7 +119,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
                             if meets_bar(quality):
                                 reached["shipped_bar"] = (elapsed, event.epoch, event.step)
                         timeline.append(point)
-                        if len(reached) == goals:
+                        if len(reached) == goals and not whole:
                             jobs.request_stop(run, "benchmark targets met", wait=0)
                     yield event
             finally:
@@ -110,8 +132,9 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
         run.done.wait()
         view = run.view()
     figures = {
+        "recipe": recipe,
         "config": {"epochs": request.epochs, "batch_size": request.batch_size, "lr": request.lr, "dataset": request.dataset,
-                   "seed": request.seed},
+                   "seed": request.seed, **request.knobs},
         "torch_threads": caps.torch_threads(),
         # on the run's clock, the full judging left out
         "steps_per_second": round(timeline[-1]["step"] / timeline[-1]["seconds"], 2) if timeline else None,
@@ -127,6 +150,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
         hit = reached.get(goal)
         figures["seconds_to_" + name] = round(hit[0], 1) if hit else None
         figures["epochs_to_" + name] = hit[1] if hit else None
+        figures["steps_to_" + name] = hit[2] if hit else None
     return figures
 
 
@@ -136,24 +160,31 @@ def median_of_seeds(runs: list[dict]) -> dict:
     summary = {"seeds": [r["config"]["seed"] for r in runs]}
     for name in runs[0]:
         values = [r[name] for r in runs]
-        if name.startswith(("seconds_to_", "best_", "wall_seconds")) and all(isinstance(v, (int, float)) for v in values):
+        if name.startswith(("seconds_to_", "steps_to_", "best_", "wall_seconds", "steps_per_second")) and all(isinstance(v, (int, float)) for v in values):
             summary[name] = {"median": round(statistics.median(values), 4), "min": min(values), "max": max(values), "each": values}
+        elif name.startswith(("seconds_to_", "steps_to_")):  # a seed that never got there: no median, each said
+            summary[name] = {"each": values}
     return summary
 
 
 def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, threads: int | None = None,
-        seeds: list[int] | None = None) -> dict:
+        seeds: list[int] | None = None, recipes: tuple[str, ...] = ("new",), gan_seeds: list[int] | None = None,
+        whole: bool = False) -> dict:
     """Figures for the CNN (one run, or one per seed and their medians), and for the GAN unless
-    `gan` is False or `quick` is set."""
-    figures = {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2)}
-    if seeds:
-        figures["cnn_seeds"] = [measure("cnn", cnn_epochs, threads, seed=seed) for seed in seeds]
-        figures["cnn_median"] = median_of_seeds(figures["cnn_seeds"])
-        figures["cnn"] = figures["cnn_seeds"][0]
-    else:
-        figures["cnn"] = measure("cnn", cnn_epochs, threads)
-    if gan and not quick:
-        figures["gan"] = measure("gan", None, threads)
+    `gan` is False or `quick` is set, for each recipe; the recipes take turns within each seed."""
+    figures = {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2), "recipes": list(recipes)}
+    kinds = {"cnn": seeds or [None]} | ({"gan": gan_seeds or [None]} if gan and not quick else {})
+    for kind, kind_seeds in kinds.items():
+        by_recipe = {recipe: [] for recipe in recipes}
+        for seed in kind_seeds:
+            for recipe in recipes:
+                by_recipe[recipe].append(measure(kind, cnn_epochs if kind == "cnn" else None, threads, seed=seed, recipe=recipe,
+                                                 whole=whole and kind == "cnn"))
+        for recipe, runs in by_recipe.items():
+            name = kind if recipe == recipes[-1] else f"{kind}_{recipe}"  # figures["cnn"]: the last recipe's
+            figures[name] = runs[0]
+            if len(runs) > 1:
+                figures[name + "_seeds"], figures[name + "_median"] = runs, median_of_seeds(runs)
     figures["load_average_at_end"] = round(os.getloadavg()[0], 2)
     try:
         import torch
@@ -162,6 +193,40 @@ def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, th
     except Exception:
         figures["device"] = "unknown"
     return figures
+
+
+def _spread(runs: list[dict], name: str, unit: str = "") -> str:
+    """'median (min-max)' over the seeds, or each seed's value where one never got there."""
+    values = [r[name] for r in runs]
+    if any(v is None for v in values):
+        return ", ".join("never" if v is None else f"{v:g}{unit}" for v in values)
+    if len(values) == 1:
+        return f"{values[0]:g}{unit}"
+    return f"{statistics.median(values):g}{unit} ({min(values):g}-{max(values):g})"
+
+
+def comparison(figures: dict) -> list[str]:
+    """A Markdown table of each kind and recipe: time and steps to each target, best figure and
+    steps a second, as medians over the seeds with their range."""
+    lines = []
+    for kind in ("cnn", "gan"):
+        metric, targets = TARGETS[kind]
+        goals = [f"{metric}_{t:g}".replace(".", "_") for t in targets] + (["shipped_bar"] if kind == "gan" else [])
+        words = [f"{100 * t:g}%" if kind == "cnn" else f"fidelity {t:g}" for t in targets] + (["the shipped bar"] if kind == "gan" else [])
+        header = ["recipe", "seeds"] + [f"to {w}: s / steps" for w in words] + [f"best {metric.replace('_', ' ')}", "steps/s"]
+        rows = []
+        for recipe in figures.get("recipes", ["new"]):
+            name = kind if recipe == figures["recipes"][-1] else f"{kind}_{recipe}"
+            if name not in figures:
+                continue
+            runs = figures.get(name + "_seeds") or [figures[name]]
+            cells = [f"{_spread(runs, 'seconds_to_' + g, ' s')} / {_spread(runs, 'steps_to_' + g)}" for g in goals]
+            rows.append([recipe, " ".join(str(r["config"]["seed"]) for r in runs), *cells,
+                         _spread(runs, "best_" + metric), _spread(runs, "steps_per_second")])
+        if rows:
+            lines += [f"{kind.upper()} default run, {runs[0]['torch_threads']} torch thread(s):", "| " + " | ".join(header) + " |",
+                      "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in rows] + [""]
+    return lines
 
 
 def rows(figures: dict) -> list[tuple[str, str, str]]:
@@ -188,14 +253,18 @@ def rows(figures: dict) -> list[tuple[str, str, str]]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-gan", action="store_true", help="measure the CNN only (the GAN takes many minutes on a CPU)")
-    parser.add_argument("--cnn-epochs", type=int, help="epochs for the CNN run (default: CNNConfig's)")
+    parser.add_argument("--cnn-epochs", type=int, help="epochs for the CNN run (default: the recipe's)")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument("--seeds", type=int, nargs="+", help="one CNN run per seed, and their medians with the spread")
+    parser.add_argument("--gan-seeds", type=int, nargs="+", help="one GAN run per seed (default: the GAN's own seed only)")
+    parser.add_argument("--recipe", nargs="+", choices=list(RECIPES), default=["new"],
+                        help="old: the defaults before issue 19's second round; new: today's; both: in turn, seed by seed")
+    parser.add_argument("--whole", action="store_true", help="run each CNN run to its end, so its best held-out is the run's")
     args = parser.parse_args()
-    figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads, seeds=args.seeds)
+    figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads, seeds=args.seeds,
+                  recipes=tuple(args.recipe), gan_seeds=args.gan_seeds, whole=args.whole)
+    print(json.dumps(figures, indent=1))
     for row in rows(figures):
         print(" | ".join(row))
-    for name, spread in figures.get("cnn_median", {}).items():
-        if name != "seeds":
-            print(f"CNN, seeds {figures['cnn_median']['seeds']}: {name} median {spread['median']} (range {spread['min']}-{spread['max']})")
-    print(json.dumps(figures, indent=1))
+    print(f"load average {figures['load_average_at_start']} -> {figures['load_average_at_end']} on {figures['cpus']} CPUs, device {figures['device']}\n")
+    print("\n".join(comparison(figures)))

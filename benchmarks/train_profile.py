@@ -11,6 +11,7 @@ rate of a float32 2048x2048 matmul on the same threads.
     python -m benchmarks.train_profile                       # all four, every core
     python -m benchmarks.train_profile --only cnn:lab --threads 1
     python -m benchmarks.train_profile --json profile.json
+    python -m benchmarks.train_profile --recipe old new      # our arch's settings before and after, in turn
 """
 import argparse
 import json
@@ -39,12 +40,24 @@ def matmul_limit(threads: int, device: str = "cpu", size: int = 2048, repeats: i
     return 2 * size**3 / best / 1e9
 
 
-def _loop(kind: str, arch: str, device: str, max_steps: int, phases=None):
+def _settings(kind: str, arch: str, recipe: str) -> dict:
+    """The recipe's settings for our arch (benchmarks/train.py's RECIPES); the primer's recipe is
+    the same in both."""
+    from benchmarks.train import RECIPES
+
+    if arch != "lab":
+        return {}
+    own = RECIPES[recipe][kind]
+    return {k: v for k, v in own.items() if k not in ("knobs", "epochs")} | own["knobs"]
+
+
+def _loop(kind: str, arch: str, device: str, max_steps: int, phases=None, recipe: str = "new"):
     from training import train_cnn, train_gan
 
-    if kind == "cnn":
-        return train_cnn.train(train_cnn.CNNConfig(arch=arch, device=device, max_steps=max_steps), phases=phases)
-    return train_gan.train(train_gan.GANConfig(arch=arch, device=device, max_steps=max_steps), phases=phases)
+    config = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)
+    # the epochs as the recipe has them matter only for the one-cycle schedule's shape, not a step's cost
+    settings = _settings(kind, arch, recipe) | {"arch": arch, "device": device, "max_steps": max_steps}
+    return (train_cnn if kind == "cnn" else train_gan).train(config(**settings), phases=phases)
 
 
 def _conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
@@ -58,12 +71,12 @@ def _conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padd
     return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
 
 
-def step_flops(kind: str, arch: str, device: str) -> float:
+def step_flops(kind: str, arch: str, device: str, recipe: str = "new") -> float:
     """FLOPs of the loop's second step (the first also sets the run up, the last evaluates)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    events = _loop(kind, arch, device, max_steps=3)
+    events = _loop(kind, arch, device, max_steps=3, recipe=recipe)
     next(events)
     mapping = {torch.ops.aten.convolution_backward: _conv_backward_flops}
     with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
@@ -72,14 +85,26 @@ def step_flops(kind: str, arch: str, device: str) -> float:
     return float(counter.get_total_flops())
 
 
-def profile(kind: str, arch: str, device: str = "cpu") -> dict:
-    """One epoch of the loop, timed by phase; the per-step figures are over the epoch's steps."""
+def warm_up(kind: str, arch: str, device: str = "cpu", steps: int = 5, recipe: str = "new") -> float:
+    """Seconds of a few steps of the loop, the last evaluating: what a process pays once (oneDNN
+    picks and builds its kernels for each shape, the thread pool starts, the heap grows), which
+    would otherwise land in the first profiled loop's steps and not the others'."""
+    started = time.perf_counter()
+    for _ in _loop(kind, arch, device, max_steps=steps, recipe=recipe):
+        pass
+    return time.perf_counter() - started
+
+
+def profile(kind: str, arch: str, device: str = "cpu", warm: bool = True, recipe: str = "new") -> dict:
+    """One epoch of the loop, timed by phase; the per-step figures are over the epoch's steps.
+    Unless `warm` is False, a few untimed steps go first (warm_up)."""
     from training import data, runtime, train_cnn, train_gan  # noqa: F401 (imported before the clock starts)
 
+    warm_up_seconds = warm_up(kind, arch, device, recipe=recipe) if warm else None
     per_epoch = data.steps_per_epoch(data.load("mnist-5k")[0], 64)  # the first epoch's end, near enough
     phases = runtime.Phases(runtime.pick_device(device))
     started = time.perf_counter()
-    events = _loop(kind, arch, device, max_steps=per_epoch, phases=phases)
+    events = _loop(kind, arch, device, max_steps=per_epoch, phases=phases, recipe=recipe)
     first = next(events)
     setup = time.perf_counter() - started - sum(phases.seconds.values())
     steps = first.step
@@ -89,32 +114,39 @@ def profile(kind: str, arch: str, device: str = "cpu") -> dict:
     per_step = {name: 1000 * phases.seconds.get(name, 0.0) / steps for name in PHASES}
     per_step["other"] = 1000 * stepping / steps - sum(per_step.values())
     return {"steps": steps, "setup_seconds": round(setup, 2), "steps_per_second": round(steps / stepping, 2),
+            "warm_up_seconds": round(warm_up_seconds, 2) if warm else None,
             "ms_per_step": {k: round(v, 2) for k, v in per_step.items()}}
 
 
-def main(only=RUNS, threads: int | None = None, device: str = "cpu") -> dict:
+def main(only=RUNS, threads: int | None = None, device: str = "cpu", recipes=("new",)) -> dict:
+    """Each loop of `only` under each recipe, the recipes in turn loop by loop (the primer's arch
+    has one recipe: it runs once)."""
+    import training  # noqa: F401 (first: its OpenMP setting must precede torch's loading)
     import torch
 
     threads = threads or os.cpu_count() or 1
     limit = matmul_limit(threads, device)
     figures = {"torch": torch.__version__, "threads": threads, "interop_threads": torch.get_num_interop_threads(),
-               "device": device, "matmul_gflops": round(limit, 1), "runs": {}}
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "device": device, "matmul_gflops": round(limit, 1), "runs": {}}
     for name in only:
         kind, arch = name.split(":")
-        torch.set_num_threads(threads)
-        run = profile(kind, arch, device)
-        run["gflop_per_step"] = round(step_flops(kind, arch, device) / 1e9, 3)
-        run["gflops"] = round(run["gflop_per_step"] * run["steps_per_second"], 2)
-        run["share_of_limit"] = round(run["gflops"] / limit, 4)
-        figures["runs"][name] = run
-        print(_line(name, run), flush=True)
+        for recipe in recipes if arch == "lab" else recipes[-1:]:
+            torch.set_num_threads(threads)
+            run = profile(kind, arch, device, recipe=recipe)
+            run["gflop_per_step"] = round(step_flops(kind, arch, device, recipe) / 1e9, 3)
+            run["gflops"] = round(run["gflop_per_step"] * run["steps_per_second"], 2)
+            run["share_of_limit"] = round(run["gflops"] / limit, 4)
+            label = name if len(recipes) == 1 or arch != "lab" else f"{name} ({recipe})"
+            figures["runs"][label] = run
+            print(_line(label, run), flush=True)
     return figures
 
 
 def _line(name: str, run: dict) -> str:
     parts = ", ".join(f"{k} {v:.1f}" for k, v in run["ms_per_step"].items() if v >= 0.05)
     share = f", {100 * run['share_of_limit']:.1f}% of the matmul limit"
-    return (f"{name}: {run['steps_per_second']} steps/s over {run['steps']} steps (set-up {run['setup_seconds']} s); "
+    return (f"{name}: {run['steps_per_second']} steps/s over {run['steps']} steps (set-up {run['setup_seconds']} s, "
+            f"warm-up {run['warm_up_seconds']} s untimed); "
             f"ms a step: {parts}; {run['gflop_per_step']} GFLOP a step, {run['gflops']} GFLOP/s{share}")
 
 
@@ -124,9 +156,12 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--recipe", nargs="+", choices=("old", "new"), default=["new"],
+                        help="our arch's settings: old (before issue 19's second round), new (today's), or both in turn")
     args = parser.parse_args()
-    figures = main(args.only, args.threads, args.device)
-    print(f"limit: float32 2048x2048 matmul, best of 5, {figures['threads']} thread(s): {figures['matmul_gflops']} GFLOP/s")
+    figures = main(args.only, args.threads, args.device, tuple(args.recipe))
+    print(f"limit: float32 2048x2048 matmul, best of 5, {figures['threads']} thread(s): {figures['matmul_gflops']} GFLOP/s; "
+          f"OMP_WAIT_POLICY {figures['omp_wait_policy']}, load average {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(figures, out, indent=1)

@@ -29,7 +29,7 @@ class GANConfig:
     dataset: str = "mnist-5k"
     epochs: int | None = None  # lab 60, seed 30
     batch_size: int = 64
-    lr: float | None = None  # the generator's Adam; lab 1e-4, seed 3e-4
+    lr: float | None = None  # the generator's Adam; lab 2e-4, seed 3e-4
     d_lr: float | None = None  # the discriminator's; lab 4e-4 (two time-scale update rule), seed 3e-4
     beta1: float | None = None  # Adam's betas: lab (0, 0.9) as usual with spectral norm, seed Adam's defaults (0.9, 0.999)
     beta2: float | None = None
@@ -161,8 +161,10 @@ def train(cfg: GANConfig, resume: dict | None = None, judge="default", phases=No
     train_set = data.load(cfg.dataset)[0].to(rt.device)
     judge = _default_judge() if judge == "default" else judge
 
-    generator = build_generator(asdict(cfg)).to(rt.device)
-    discriminator = build_discriminator(asdict(cfg)).to(rt.device)
+    # Channels-last, as the CNNs: oneDNN's convolutions then skip a reorder of every activation (our
+    # GAN's step 1.2-1.6x faster in four paired rounds on 1 shared thread, the primer's 1.1x median).
+    generator = runtime.place(build_generator(asdict(cfg)), rt.device, channels_last=True)
+    discriminator = runtime.place(build_discriminator(asdict(cfg)), rt.device, channels_last=True)
     ema = runtime.moving_average(generator, cfg.ema) if cfg.ema else None
     served = ema.module if ema else generator  # the generator that is sampled and exported
     opt_g = runtime.adam(generator, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))

@@ -1,0 +1,82 @@
+"""How a training step's speed depends on OpenMP's wait policy and the torch thread count: our
+CNN's and the primer's steps (the real loop, augmentation included) in fresh processes, one per
+policy, each timing its steps on 1 thread and on every core in turn, the policies taking turns.
+
+OpenMP reads its wait policy once, when torch loads, so each policy needs a process of its own.
+`passive` is what training/__init__.py sets (waiting threads sleep at once); `spin` is libgomp's
+own behaviour without it (spin up to 300,000 times, then sleep; GOMP_SPINCOUNT). On a machine whose cores are
+shared with other busy processes, spinning collapses a multi-threaded step; on an idle one the
+two should be close: run it both ways to see which this machine is.
+
+    python -m benchmarks.threads                  # our CNN, 3 rounds of 20 steps each way
+    python -m benchmarks.threads --arch seed --rounds 5
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The child imports torch before anything of training/, so OpenMP loads with exactly these.
+POLICIES = {"passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "spin": {}}
+
+CHILD = """
+import json, sys, time
+import torch  # first: OpenMP reads the environment the parent gave, before training/ could set it
+from benchmarks.train_profile import _loop
+arch, steps, threads = sys.argv[1], int(sys.argv[2]), [int(t) for t in sys.argv[3:]]
+rates = {}
+for count in threads:
+    torch.set_num_threads(count)
+    events = _loop("cnn", arch, "cpu", max_steps=10_000)
+    for _ in range(5):  # set-up and the kernels' first builds, untimed
+        next(events)
+    started = time.perf_counter()
+    for _ in range(steps):
+        next(events)
+    rates[count] = steps / (time.perf_counter() - started)
+    events.close()
+print(json.dumps(rates))
+"""
+
+
+def one_round(policy: str, arch: str, steps: int, threads: list[int]) -> dict[int, float]:
+    """Steps a second on each thread count, in a fresh process with `policy`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env |= POLICIES[policy] | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", CHILD, arch, str(steps), *map(str, threads)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+
+
+def main(arch: str = "lab", rounds: int = 3, steps: int = 20) -> dict:
+    cores = os.cpu_count() or 1
+    threads = sorted({1, cores})
+    rates = {policy: {t: [] for t in threads} for policy in POLICIES}
+    load = [round(os.getloadavg()[0], 2)]
+    for _ in range(rounds):
+        for policy in POLICIES:
+            for count, rate in one_round(policy, arch, steps, threads).items():
+                rates[policy][count].append(rate)
+    load.append(round(os.getloadavg()[0], 2))
+    print(f"cnn:{arch}, {steps} steps a round, {rounds} rounds, load average {load[0]} -> {load[1]} on {cores} CPUs")
+    print("| wait policy | " + " | ".join(f"{t} thread(s): steps/s, median (range)" for t in threads) + " |")
+    print("|---|" + "---|" * len(threads))
+    for policy, by_threads in rates.items():
+        cells = [f"{statistics.median(r):.1f} ({min(r):.1f}-{max(r):.1f})" for r in by_threads.values()]
+        print(f"| {policy} | " + " | ".join(cells) + " |")
+    return {"arch": arch, "load_average": load, "rates": rates}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", choices=("lab", "seed"), default="lab")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    main(args.arch, args.rounds, args.steps)
