@@ -22,6 +22,8 @@ import time
 import traceback
 from pathlib import Path
 
+import training  # noqa: F401 (its OpenMP wait policy must be set before machine() imports torch)
+
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SECTIONS = ("runtimes", "serving", "soak", "draw", "inside", "generate", "gradients", "train")
 
