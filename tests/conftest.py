@@ -19,6 +19,17 @@ def pytest_cmdline_main(config):
         config.option.numprocesses = 0
 
 
+def pytest_collection_modifyitems(config, items):
+    """The files with the most training and browser tests first: pytest-xdist (--dist loadfile)
+    hands out whole files in this order, so the long ones start at once and the short ones fill the
+    gaps at the end, rather than one process finishing a long file alone while the other waits."""
+    cost = {}
+    for item in items:
+        heavy = item.get_closest_marker("slow") or item.get_closest_marker("browser")
+        cost[item.path] = cost.get(item.path, 0.0) + (10.0 if heavy else 0.3)
+    items.sort(key=lambda item: -cost[item.path])  # stable: a file's own tests keep their order
+
+
 def cnn_steps(epochs: int, batch_size: int) -> int:
     """Steps in a default CNN run on mnist-5k: its 4,500 training digits and the typed ones."""
     from training import data, fonts

@@ -31,13 +31,6 @@ def test_arch_seed_alone_is_the_primers_recipe():
     assert (gan.beta1, gan.beta2) == (0.9, 0.999)  # Adam's defaults, as the listing
 
 
-def test_the_train_tabs_default_cnn_run_is_the_command_lines():
-    from training import settings
-
-    assert settings.DEFAULT_EPOCHS["cnn"] == knobs.defaults("cnn")["epochs"] == train_cnn.CNNConfig().epochs
-    assert settings.DEFAULT_BATCH_SIZE == train_cnn.CNNConfig().batch_size
-
-
 def test_lab_stays_the_default_and_explicit_settings_override_the_arch():
     assert train_cnn.CNNConfig().arch == "lab" and train_cnn.CNNConfig().lr == 1e-2 and train_cnn.CNNConfig().dropout == 0.2
     assert train_gan.GANConfig().loss == "hinge" and train_gan.GANConfig().z_dim == 32
