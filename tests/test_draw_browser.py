@@ -85,9 +85,18 @@ def desk(browser, app_url):
 
 
 def canvas_box(page) -> dict:
+    """Where the canvas is, once the page has stopped moving it: the components around it still lay
+    out after it is ready (a pen put down at a box read too early lands on the page's text)."""
     canvas = page.locator("#draw-canvas canvas")
     canvas.scroll_into_view_if_needed()
-    return canvas.bounding_box()
+    box = canvas.bounding_box()
+    for _ in range(30):
+        page.wait_for_timeout(100)
+        now = canvas.bounding_box()
+        if now == box:
+            break
+        box = now
+    return box
 
 
 def draw(page, strokes=SEVEN, steps: int = 2, pause_ms: int = 0) -> None:
