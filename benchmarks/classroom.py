@@ -5,8 +5,9 @@ second whose runs take turns (training/jobs.py's queue).
     python -m benchmarks.classroom [--trainers 10] [--kind cnn] [--epochs 1]
 
 Drawing: N visitors, one HTTP client each, draw digits as the page
-does now: the readings while the pen moves are made in the browser, so the server hears each
-pen-up (the strokes so far, then the two views' images fetched) and each Clear (its blank reading and the button's event),
+does now: the readings while the pen moves and at each pen-up are made in the browser, so the
+server hears a digit once the pen stays up (the strokes, then the two views' images fetched) and
+each Clear (its blank reading),
 at PEN_SPEED with LOOK_S between digits. Prints the pen-up reading's median and p95, the errors and
 the server's CPU per drawn digit (also net of its idle CPU, measured first). --moving-on-server plays
 the page as it was before (the strokes so far every 120 ms while the pen moves, one in flight),
@@ -115,6 +116,8 @@ def run(trainers: int = 10, kind: str = "cnn", epochs: int = 1) -> list[dict]:
 PEN_SPEED = 250.0  # canvas units a second: a 7 of 60% of the canvas (~300 units of path) in 1.2 s
 THROTTLE_S = 0.12  # tabs/canvas.py's THROTTLE_MS: the old page's readings while the pen moves
 LOOK_S = 2.0  # a visitor reads the two verdicts before pressing Clear
+EXTRA_ENV = {}
+BETWEEN_STROKES_S = 0.2  # the pen's trip from one stroke's end to the next one's start (< tabs/canvas.py SETTLE_MS)
 IDLE_S = 5.0  # the server's own CPU with nobody drawing is measured this long first
 
 
@@ -150,7 +153,9 @@ class Drawer:
         return took
 
     def digit(self, moving_on_server: bool, pen_ups: list, moving: list) -> None:
-        """Draw one digit stroke by stroke at PEN_SPEED, a reading at each pen-up, look, Clear."""
+        """Draw one digit stroke by stroke at PEN_SPEED, look, Clear. The page reads each pen-up
+        itself and asks the server once the pen stays up (tabs/canvas.py SETTLE_MS), so after the
+        last stroke; the page before (--moving-on-server) asked at every pen-up."""
         from tests.draw_digits import page_digit
 
         drawing = json.loads(page_digit(int(self.rng.integers(10)), self.rng, float(self.rng.uniform(0.4, 0.8))))["strokes"]
@@ -165,10 +170,12 @@ class Drawer:
                 sent = time.perf_counter()
                 moving.append(self.call(drawing[:k] + [stroke[:shown]], up=False))
                 time.sleep(max(0.0, THROTTLE_S - (time.perf_counter() - sent)))
-            pen_ups.append(self.call(drawing[: k + 1], up=True))
+            if moving_on_server or k == len(drawing) - 1:
+                pen_ups.append(self.call(drawing[: k + 1], up=True))
+            else:  # the pen travels to the next stroke: the page's reading only, the server's waits (SETTLE_MS)
+                time.sleep(BETWEEN_STROKES_S)
         time.sleep(LOOK_S)
-        self.call([], up=True)  # Clear: the page asks for the blank reading, and the button's own event
-        self.http.post(self.url + "gradio_api/run/clear_canvas", json={"data": [], "session_hash": self.session}).raise_for_status()
+        self.call([], up=True)  # Clear: the page asks for the blank reading (the button itself calls nothing)
 
 
 def draw_run(visitors: int, seconds: float, moving_on_server: bool = False) -> dict:
@@ -176,7 +183,7 @@ def draw_run(visitors: int, seconds: float, moving_on_server: bool = False) -> d
     import threading
 
     runs = tempfile.mkdtemp(prefix="classroom-runs-")
-    server = Server(env_extra={"DIGIT_LAB_RUNS_DIR": runs})
+    server = Server(env_extra={"DIGIT_LAB_RUNS_DIR": runs, **EXTRA_ENV})
     pen_ups, moving, errors, digits, lock = [], [], [], [0], threading.Lock()
     try:
         Drawer(server.url, 99999).call([[100, 60, 150, 200]], up=True)  # the sessions warm, as a page load does

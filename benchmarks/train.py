@@ -18,8 +18,9 @@ time is taken off the clock.
     python -m benchmarks.train --skip-gan --seeds 0 1 2   # the median of three seeds, with the spread
     python -m benchmarks.train --seeds 0 1 2 --recipe old new   # before and after, run by run in turn
     python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe old new --whole   # CNN runs to their end
+    python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe fp32 new --whole   # float32 against bf16 on the CPU
 
-`--recipe old` is the defaults as they were before issue 19's second round (RECIPES below), `new`
+`--recipe fp32` is `new` in full float32 where the CPU would train in bf16. `--recipe old` is the defaults as they were before issue 19's second round (RECIPES below), `new`
 the training scripts' defaults now; given both, each seed runs old then new in turn, so a machine
 whose load changes during the benchmark weighs on both alike, and a table of both is printed.
 """
@@ -49,6 +50,8 @@ RECIPES = {
             "augment": True, "loss": "hinge"}},
     },
     "new": {"cnn": {"knobs": {}}, "gan": {"knobs": {}}},
+    # "new" in full float32 on a CPU that would compute in bf16 (training/runtime.py cpu_bf16)
+    "fp32": {"cnn": {"knobs": {}, "env": {"DIGIT_LAB_CPU_BF16": "0"}}, "gan": {"knobs": {}, "env": {"DIGIT_LAB_CPU_BF16": "0"}}},
 }
 
 
@@ -89,7 +92,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
 
     own = RECIPES[recipe][kind]
     config = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)
-    defaults = config(**{k: v for k, v in own.items() if k != "knobs"}, **own["knobs"])
+    defaults = config(**{k: v for k, v in own.items() if k not in ("knobs", "env")}, **own["knobs"])
     metric, targets = TARGETS[kind]
     timeline, reached = [], {}
     full_judge = FullJudge(defaults.dataset) if kind == "gan" else None
@@ -125,12 +128,18 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
             finally:
                 events.close()
 
-        started = time.monotonic()
-        run = jobs.start(request, "benchmark", caps=caps, make_events=recorded)
-        run.training_ended.wait()
-        trained = time.monotonic()
-        run.done.wait()
-        view = run.view()
+        outer = {name: os.environ.get(name) for name in own.get("env", {})}
+        os.environ.update(own.get("env", {}))
+        try:
+            started = time.monotonic()
+            run = jobs.start(request, "benchmark", caps=caps, make_events=recorded)
+            run.training_ended.wait()
+            trained = time.monotonic()
+            run.done.wait()
+            view = run.view()
+        finally:
+            for name, value in outer.items():
+                os.environ.pop(name) if value is None else os.environ.update({name: value})
     figures = {
         "recipe": recipe,
         "config": {"epochs": request.epochs, "batch_size": request.batch_size, "lr": request.lr, "dataset": request.dataset,

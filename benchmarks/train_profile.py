@@ -48,7 +48,7 @@ def _settings(kind: str, arch: str, recipe: str) -> dict:
     if arch != "lab":
         return {}
     own = RECIPES[recipe][kind]
-    return {k: v for k, v in own.items() if k not in ("knobs", "epochs")} | own["knobs"]
+    return {k: v for k, v in own.items() if k not in ("knobs", "epochs", "env")} | own["knobs"]
 
 
 def _loop(kind: str, arch: str, device: str, max_steps: int, phases=None, recipe: str = "new"):

@@ -2,12 +2,13 @@
 // `props` and `trigger`). It draws locally and sends only the strokes, as JSON in props.value:
 // {"size": S, "pen": P, "up": true|false, "strokes": [[x0, y0, x1, y1, ...], ...]} in canvas units
 // (0..S, the same on any box size). Setting props.value fires the component's change event, which
-// the server answers with the reading: at once when the pen lifts, and every THROTTLE ms while it
-// moves unless the page reads those itself (below). Undo, Clear and the pen size are Gradio buttons
-// that call window.digitLabCanvas.
+// the server answers with the reading: when the pen lifts, and every THROTTLE ms while it moves
+// unless the page reads those itself (below). Undo, Clear and the pen size are Gradio buttons that
+// call window.digitLabCanvas.
 const canvas = element.querySelector('canvas');
 const size = Number(props.size);
 const THROTTLE = Number(props.throttle);
+const SETTLE = Number(props.settle);
 const MIN_STEP = 2; // canvas units: closer points add nothing the server can see
 const SCALE = 2; // backing pixels per canvas unit, so strokes stay sharp on a phone's screen
 canvas.width = canvas.height = size * SCALE;
@@ -18,12 +19,16 @@ let strokes = []; // {pen, points: [x, y, ...]}
 let current = null;
 let timer = null;
 let lastSent = 0;
+let settling = null; // the server's pen-up reading, waiting SETTLE ms for the pen to stay up
 
 // While the pen moves the page reads the strokes itself (static/draw_reader.js, given by
 // props.reader) and shows the readings through a js-only event ('submit' on this component, whose
 // handler calls pageReading()): no server call until the pen lifts. Until the reader has loaded, or
 // when it cannot (no WebAssembly, a file not served, a model that fails), the server reads while
-// the pen moves, as it always did; nothing is said about it.
+// the pen moves, as it always did; nothing is said about it. When the page reads, the pen lifting
+// shows its reading at once, and the server's (with the views only it makes: the 28x28 as the
+// model saw it, where it looked) is asked for once the pen has stayed up SETTLE ms: the strokes of
+// a 4 or a 5 cost the server one reading, not one a stroke.
 let reader = null;
 let own = {own: false}; // this visitor's CNN (tabs/draw.py's browser_model), once the server says
 let asked = 0; // readings asked for: one made here is shown only if nothing newer was asked since
@@ -76,7 +81,7 @@ function readInPage() {
     },
   ).finally(() => {
     reading = false;
-    if (again && current && canvas.dataset.reader === 'browser') readInPage();
+    if (again && inPage()) readInPage();
   });
 }
 
@@ -107,12 +112,16 @@ function redraw() {
   }
 }
 
+const inPage = () => reader && canvas.dataset.reader === 'browser';
+
 function send(up) {
   if (timer) clearTimeout(timer);
-  timer = null;
+  if (settling) clearTimeout(settling);
+  timer = settling = null;
   lastSent = performance.now();
   asked += 1;
-  if (!up && reader && canvas.dataset.reader === 'browser') readInPage();
+  if (up) again = false; // the server's reading is the newest now
+  if (!up && inPage()) readInPage();
   else props.value = strokesJSON(up);
 }
 
@@ -132,6 +141,8 @@ function at(event) {
 canvas.addEventListener('pointerdown', (event) => {
   if (event.button !== 0 && event.pointerType === 'mouse') return;
   event.preventDefault();
+  if (settling) clearTimeout(settling); // another stroke: the server reads when this one ends
+  settling = null;
   canvas.setPointerCapture?.(event.pointerId);
   const [x, y] = at(event);
   current = {pen, points: [x, y], id: event.pointerId};
@@ -163,7 +174,12 @@ function lift(event) {
     segment(p[p.length - 4], p[p.length - 3], x, y, current.pen);
   }
   current = null;
-  send(true);
+  if (!inPage()) {
+    send(true);
+    return;
+  }
+  send(false); // the page's reading, now
+  settling = setTimeout(() => send(true), SETTLE);
 }
 canvas.addEventListener('pointerup', lift);
 canvas.addEventListener('pointercancel', lift);

@@ -10,7 +10,8 @@ settles one small POST after the pen lifts.
 
 While the pen moves the page reads the strokes itself (static/draw_reader.js: the same preparation
 ported to JavaScript, both CNNs in onnxruntime-web) and shows the readings through a js-only event
-(`SHOW_HERE`), so the server hears only pen-ups. Where that cannot run, the server reads as before.
+(`SHOW_HERE`), so the server hears only the pen staying up (SETTLE_MS after the last stroke). Where
+that cannot run, the server reads as before.
 """
 from pathlib import Path
 
@@ -21,6 +22,9 @@ SIDE = 340  # the canvas's box on a desktop, CSS pixels (a phone's narrower colu
 PENS = (10, 18, 28)  # the pen widths offered, in canvas units (thin, medium, bold)
 PEN = PENS[1]
 THROTTLE_MS = 120  # while the pen moves, at most one reading this often
+# Where the page reads for itself: the server's pen-up reading waits this long for the pen to stay
+# up (a visitor's pause between two strokes of one digit is shorter), so a digit costs one.
+SETTLE_MS = 300
 
 JS = (Path(__file__).with_name("canvas.js")).read_text(encoding="utf-8")
 
@@ -54,6 +58,7 @@ def strokes_canvas(label, describedby: str, elem_id: str = "draw-canvas", reader
         side=SIDE,
         pen=PEN,
         throttle=THROTTLE_MS,
+        settle=SETTLE_MS,
         describedby=describedby,
         reader=reader,
     )
@@ -67,6 +72,10 @@ def reader_props(static_dir: str, ours: str, primer: str | None, words: dict) ->
 
 # The js-only event that shows a reading the page made (no server call): the four outputs' values.
 SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
+
+
+# Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one output).
+CLEAR = "() => { window.digitLabCanvas?.clear(); return null; }"
 
 
 def call(method: str) -> str:

@@ -258,8 +258,8 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     upload.change(classify_upload, [upload, cnn_path], page, api_name="classify_upload", **live)
     sketchpad.change(classify, [sketchpad, cnn_path], [full_label, verdict, model_view, looked, seen], api_name="classify", **live)
     undo.click(None, None, None, js=pad.call("undo"))
-    # Clear wipes the strokes in the page (which then asks for a blank reading) and the upload.
-    clear.click(lambda: None, None, upload, api_name="clear_canvas", show_progress="hidden", queue=False, js=pad.call("clear"))
+    # Clear wipes the strokes (the canvas then asks for the blank reading) and the upload, in the page.
+    clear.click(None, None, upload, js=pad.CLEAR)
     pen.change(None, pen, None, js=pad.call("setPen"))
     correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
     return seen
