@@ -11,9 +11,13 @@ its thread has. So the process keeps the peak of every arena at once.
 sets, through glibc's mallopt, what MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ would set before
 Python starts:
 - two arenas (one a core here) rather than up to 16;
-- a fixed mmap threshold, so every block of 128 KiB or more (the images) is mapped for its own
-  use and given back to the system when freed, instead of glibc raising the threshold after the
-  first large free and keeping such blocks in the arenas from then on;
+- a fixed mmap threshold of 4 MiB, so a block that large (a huge upload's pixels) is mapped for
+  its own use and given back to the system when freed, instead of glibc raising the threshold
+  after the first large free and keeping such blocks in the arenas from then on. A reading's own
+  buffers (0.1-1 MiB: the strokes' fine grid, the ink, the views) stay below it and are reused
+  from the arenas: mapping each anew cost the server more CPU than its readings' arithmetic (40
+  visitors drawing, python -m benchmarks.classroom: 53 ms of CPU a drawn digit with 128 KiB, glibc's
+  own start, against 41 ms with 8 MiB);
 - and, every few seconds, malloc_trim: what is still freed but kept inside the arenas goes back.
 DIGIT_LAB_MALLOC=default leaves glibc as it is (to measure the difference). Elsewhere than glibc
 (macOS, musl) it does nothing.
@@ -31,7 +35,7 @@ import time
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 ARENAS = 2
-MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
+MMAP_THRESHOLD = 4 * 2**20  # above every buffer of a reading; kept fixed
 TRIM_THRESHOLD = 4 * 2**20  # free memory at the top of the heap beyond this goes back at once
 TRIM_EVERY_S = 5.0  # how often free pages inside the arenas go back to the system
 

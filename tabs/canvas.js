@@ -35,6 +35,7 @@ let asked = 0; // readings asked for: one made here is shown only if nothing new
 let reading = false; // one reading here at a time; `again`: the strokes changed meanwhile
 let again = false;
 let shown = null; // the newest reading made here: what pageReading() hands the js-only event
+let shownAt = 0; // the `asked` it answered
 canvas.dataset.reader = 'server';
 if (props.reader) {
   const root = window.gradio_config?.root ?? '';
@@ -73,6 +74,7 @@ function readInPage() {
     (outputs) => {
       if (mine !== asked) return;
       shown = outputs;
+      shownAt = mine;
       trigger('submit');
     },
     () => { // this one, and the rest until another model is chosen, from the server instead
@@ -121,8 +123,14 @@ function send(up) {
   lastSent = performance.now();
   asked += 1;
   if (up) again = false; // the server's reading is the newest now
-  if (!up && inPage()) readInPage();
-  else props.value = strokesJSON(up);
+  const value = strokesJSON(up);
+  if (up && value === props.value) {
+    // The server's last reading was of these very strokes (Clear twice, an Undo back to them), so
+    // setting the value changes nothing and asks nothing: its views stand, and the labels the page
+    // has shown since are read here again.
+    if (inPage()) readInPage();
+  } else if (!up && inPage()) readInPage();
+  else props.value = value;
 }
 
 function schedule() {
@@ -201,7 +209,10 @@ window.digitLabCanvas = {
     redraw();
     send(true);
   },
-  pageReading: () => shown, // the js-only event's outputs: the newest reading made here
+  // The js-only event's outputs: the newest reading made here, unless the server has been asked
+  // since (Clear, Undo, the pen staying up; Gradio may run the event after that answer): then
+  // nothing changes (Gradio's "update" with no values, what gr.skip() sends).
+  pageReading: () => (shownAt === asked ? shown : shown.map(() => ({__type__: 'update'}))),
   useModel, // the server's word on this visitor's CNN (tabs/draw.py)
   setPen(width) {
     const value = Number(width);

@@ -93,6 +93,33 @@ def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lif
         context.close()
 
 
+# A 4 in two strokes (fractions of the canvas): the down-and-across, then the long stem.
+FOUR = [[(0.35, 0.2), (0.3, 0.45), (0.3, 0.55), (0.5, 0.55), (0.68, 0.55)], [(0.58, 0.2), (0.58, 0.5), (0.58, 0.85)]]
+
+
+def test_a_digit_in_two_strokes_costs_the_server_one_reading_once_the_pen_stays_up(browser, app_url):
+    """The page reads each pen-up itself; the server is asked once the pen has stayed up
+    (tabs/canvas.py SETTLE_MS), so the pause between a 4's two strokes asks it nothing."""
+    context, page, calls = open_draw(browser, app_url)
+    try:
+        box = canvas_box(page)
+        at = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])
+        before = seen_src(page)
+        for stroke in FOUR:
+            page.mouse.move(*at(*stroke[0]))
+            page.mouse.down()
+            for x, y in stroke[1:]:
+                page.mouse.move(*at(x, y), steps=3)
+            page.mouse.up()  # and at once down again for the next stroke: a pause well under SETTLE_MS
+        shown = page.inner_text("#draw-label .container") if page.locator("#draw-label .container").count() else ""
+        page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
+        assert [kind for _, kind in calls] == ["up"], calls  # one reading for the two strokes
+        assert page.inner_text("#draw-label .container").split("\n")[0] == "4"
+        assert shown, "the page showed no reading of its own when the pen lifted"
+    finally:
+        context.close()
+
+
 def test_when_the_browser_cannot_run_it_the_server_reads_while_the_pen_moves(browser, app_url):
     context, page, calls = open_draw(browser, app_url, block_runtime=True)
     try:

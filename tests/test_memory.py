@@ -27,7 +27,7 @@ def imported(env_extra: dict) -> dict:
 @glibc_only
 def test_importing_the_serving_code_holds_malloc():
     seen = imported({"DIGIT_LAB_MALLOC": ""})
-    assert seen["held"]["arena_max"] == 2 and seen["held"]["mmap_threshold"] == 128 * 1024
+    assert seen["held"]["arena_max"] == 2 and seen["held"]["mmap_threshold"] == 4 * 2**20
     assert "malloc-trim" in seen["threads"]
 
 

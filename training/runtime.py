@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch.optim.swa_utils import AveragedModel
 
+from inference import memory
+
 
 @dataclass
 class Progress:
@@ -167,7 +169,6 @@ def place(module: torch.nn.Module, device: torch.device, channels_last: bool = F
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt options
 TRAINING_MMAP_THRESHOLD = 32 * 2**20  # glibc's largest: a step's activations (0.1-6 MiB each) stay in the heap
-SERVING_MMAP_THRESHOLD, SERVING_TRIM_THRESHOLD = 128 * 1024, 4 * 2**20  # inference/memory.py's (the first is glibc's own start)
 
 
 def _mallopt():
@@ -183,8 +184,8 @@ def _mallopt():
 @contextlib.contextmanager
 def reused_buffers(device: torch.device):
     """While a CPU run trains, the buffers of one step are reused by the next. PyTorch's CPU
-    allocator is malloc, and glibc maps every block above its threshold (128 KiB; the serving
-    process fixes it there, inference/memory.py) afresh and hands it back when freed, so each
+    allocator is malloc, and glibc maps every block above its threshold (128 KiB at its start; 4
+    MiB in the serving process, inference/memory.py) afresh and hands it back when freed, so each
     step faulted in its activations' pages anew: 2,400 page faults and a quarter of a step's time
     for our CNN. Afterwards the serving thresholds come back."""
     mallopt = _mallopt() if device.type == "cpu" else None
@@ -196,8 +197,8 @@ def reused_buffers(device: torch.device):
     try:
         yield
     finally:
-        mallopt(M_MMAP_THRESHOLD, SERVING_MMAP_THRESHOLD)
-        mallopt(M_TRIM_THRESHOLD, SERVING_TRIM_THRESHOLD)
+        mallopt(M_MMAP_THRESHOLD, memory.MMAP_THRESHOLD)
+        mallopt(M_TRIM_THRESHOLD, memory.TRIM_THRESHOLD)
 
 
 def adam(module: torch.nn.Module, decoupled: bool = False, **options) -> torch.optim.Optimizer:
