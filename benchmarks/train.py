@@ -24,8 +24,9 @@ time is taken off the clock.
 the training scripts' defaults now; given both, each seed runs old then new in turn, so a machine
 whose load changes during the benchmark weighs on both alike, and a table of both is printed.
 """
-import statistics
 import argparse
+import contextlib
+import statistics
 import json
 import os
 import tempfile
@@ -53,6 +54,19 @@ RECIPES = {
     # "new" in full float32 on a CPU that would compute in bf16 (training/runtime.py cpu_bf16)
     "fp32": {"cnn": {"knobs": {}, "env": {"DIGIT_LAB_CPU_BF16": "0"}}, "gan": {"knobs": {}, "env": {"DIGIT_LAB_CPU_BF16": "0"}}},
 }
+
+
+@contextlib.contextmanager
+def environment(own: dict):
+    """A recipe's environment variables (its "env", e.g. DIGIT_LAB_CPU_BF16) set for as long as
+    its run lasts, then as they were."""
+    outer = {name: os.environ.get(name) for name in own.get("env", {})}
+    os.environ.update(own.get("env", {}))
+    try:
+        yield
+    finally:
+        for name, value in outer.items():
+            os.environ.pop(name) if value is None else os.environ.update({name: value})
 
 
 class FullJudge:
@@ -128,18 +142,13 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
             finally:
                 events.close()
 
-        outer = {name: os.environ.get(name) for name in own.get("env", {})}
-        os.environ.update(own.get("env", {}))
-        try:
+        with environment(own):
             started = time.monotonic()
             run = jobs.start(request, "benchmark", caps=caps, make_events=recorded)
             run.training_ended.wait()
             trained = time.monotonic()
             run.done.wait()
             view = run.view()
-        finally:
-            for name, value in outer.items():
-                os.environ.pop(name) if value is None else os.environ.update({name: value})
     figures = {
         "recipe": recipe,
         "config": {"epochs": request.epochs, "batch_size": request.batch_size, "lr": request.lr, "dataset": request.dataset,

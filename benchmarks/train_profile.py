@@ -12,6 +12,7 @@ rate of a float32 2048x2048 matmul on the same threads.
     python -m benchmarks.train_profile --only cnn:lab --threads 1
     python -m benchmarks.train_profile --json profile.json
     python -m benchmarks.train_profile --recipe old new      # our arch's settings before and after, in turn
+    python -m benchmarks.train_profile --recipe fp32 new     # float32 against bf16 where the CPU has it, all four
 """
 import argparse
 import json
@@ -120,7 +121,9 @@ def profile(kind: str, arch: str, device: str = "cpu", warm: bool = True, recipe
 
 def main(only=RUNS, threads: int | None = None, device: str = "cpu", recipes=("new",)) -> dict:
     """Each loop of `only` under each recipe, the recipes in turn loop by loop (the primer's arch
-    has one recipe: it runs once)."""
+    has one recipe: it runs once, and once more for each recipe that sets the environment, fp32)."""
+    from benchmarks.train import RECIPES, environment
+
     import training  # noqa: F401 (first: its OpenMP setting must precede torch's loading)
     import torch
 
@@ -130,13 +133,14 @@ def main(only=RUNS, threads: int | None = None, device: str = "cpu", recipes=("n
                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "device": device, "matmul_gflops": round(limit, 1), "runs": {}}
     for name in only:
         kind, arch = name.split(":")
-        for recipe in recipes if arch == "lab" else recipes[-1:]:
+        for recipe in recipes if arch == "lab" else [r for r in recipes if "env" in RECIPES[r][kind] or r == recipes[-1]]:
             torch.set_num_threads(threads)
-            run = profile(kind, arch, device, recipe=recipe)
+            with environment(RECIPES[recipe][kind]):
+                run = profile(kind, arch, device, recipe=recipe)
             run["gflop_per_step"] = round(step_flops(kind, arch, device, recipe) / 1e9, 3)
             run["gflops"] = round(run["gflop_per_step"] * run["steps_per_second"], 2)
             run["share_of_limit"] = round(run["gflops"] / limit, 4)
-            label = name if len(recipes) == 1 or arch != "lab" else f"{name} ({recipe})"
+            label = name if len(recipes) == 1 else f"{name} ({recipe})"
             figures["runs"][label] = run
             print(_line(label, run), flush=True)
     return figures
@@ -156,8 +160,9 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures here")
-    parser.add_argument("--recipe", nargs="+", choices=("old", "new"), default=["new"],
-                        help="our arch's settings: old (before issue 19's second round), new (today's), or both in turn")
+    parser.add_argument("--recipe", nargs="+", choices=("old", "fp32", "new"), default=["new"],
+                        help="our arch's settings: old (before issue 19's second round), new (today's), fp32 (today's "
+                             "in float32 where the CPU would train in bf16, both archs), or several in turn")
     args = parser.parse_args()
     figures = main(args.only, args.threads, args.device, tuple(args.recipe))
     print(f"limit: float32 2048x2048 matmul, best of 5, {figures['threads']} thread(s): {figures['matmul_gflops']} GFLOP/s; "
