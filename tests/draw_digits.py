@@ -101,7 +101,9 @@ def _render_strokes(strokes, canvas: int, pen: float, colour, supersample: int =
         for x, y in (points[0], points[-1]):
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     levels = np.asarray(mask.reduce(supersample))
-    pixels = np.take(_reduced_pixels(tuple(colour), supersample).view(np.uint32)[:, 0], levels)  # one RGBA pixel a uint32
+    inked = np.nonzero(levels)  # a digit covers a small part of the canvas: the rest stays (0, 0, 0, 0)
+    pixels = np.zeros((canvas, canvas), np.uint32)  # one RGBA pixel a uint32
+    pixels[inked] = _reduced_pixels(tuple(colour), supersample).view(np.uint32)[levels[inked], 0]
     return pixels.view(np.uint8).reshape(canvas, canvas, 4)
 
 
@@ -133,18 +135,19 @@ def _reduced_pixels(colour: tuple, supersample: int) -> np.ndarray:
 
 def sketchpad_value(layer: np.ndarray, background: str = "white") -> dict:
     """What the Sketchpad sends: an opaque background, the stroke layer, and their composite
-    (alpha-blended in float32; blended only where the layer is partly transparent, since elsewhere
-    the blend gives exactly the layer's or the background's colour)."""
+    (alpha-blended in float32; blended only where the layer has ink, since elsewhere the blend gives
+    exactly the background's colour, and where it is opaque exactly the layer's)."""
     side = layer.shape[:2]
     shade = {"white": 255, "dark": 32}[background]
-    back = np.zeros((*side, 4), np.uint8)
-    back[..., :3], back[..., 3] = shade, 255
+    back = np.full(side, np.frombuffer(bytes((shade, shade, shade, 255)), np.uint32)[0]).view(np.uint8).reshape(*side, 4)
     composite = back.copy()
-    opacity = layer[..., 3]
-    np.copyto(composite[..., :3], layer[..., :3], where=(opacity == 255)[..., None])
-    partial = np.nonzero((opacity > 0) & (opacity < 255))
-    alpha = layer[partial][:, 3:4].astype(np.float32) / 255
-    composite[partial + (slice(0, 3),)] = (layer[partial][:, :3] * alpha + back[partial][:, :3] * (1 - alpha)).astype(np.uint8)
+    inked = np.nonzero(layer[..., 3])
+    ink, paper = layer[inked], back[inked]  # [k, 4] each
+    alpha = ink[:, 3:4].astype(np.float32) / 255
+    blended = (ink[:, :3] * alpha + paper[:, :3] * (1 - alpha)).astype(np.uint8)
+    opaque = ink[:, 3] == 255
+    blended[opaque] = ink[opaque, :3]
+    composite[inked[0], inked[1], :3] = blended
     return {"background": back, "layers": [layer], "composite": composite}
 
 
