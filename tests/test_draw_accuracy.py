@@ -14,7 +14,7 @@ import pytest
 
 from tabs.draw import classify
 from tests.conftest import ARTIFACTS
-from tests.draw_digits import drawn_set, font_paths, typed_set
+from tests.draw_digits import PEN_COLOURS, _render_strokes, digit_strokes, drawn_set, font_paths, sketchpad_value, typed_set
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +41,32 @@ def score(name: str, items: list) -> float:
                    "misreadings": [{"true": t, "read": p, "count": n} for (t, p), n in confusions]}
     path.write_text(json.dumps(saved, indent=2))
     return accuracy
+
+
+def test_the_drawn_digits_are_pillows_rgba_strokes_box_averaged_and_blended():
+    """tests/draw_digits.py draws a mask and looks each block's ink count up, and blends only where
+    the layer is partly transparent: the layer must be, bit for bit, Pillow's own RGBA strokes
+    reduced, and the composite the float32 blend of all of it, on any canvas, pen and colour."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(7)
+    for digit, colour, canvas in zip(range(10), PEN_COLOURS * 2, (200, 280, 400, 800, 224) * 2):
+        strokes, pen = digit_strokes(digit, rng, canvas)
+        big = Image.new("RGBA", (canvas * 2, canvas * 2), (0, 0, 0, 0))
+        draw, width = ImageDraw.Draw(big), max(1, round(pen * 2))
+        for stroke in strokes:
+            points = [(x * 2, y * 2) for x, y in stroke]
+            if len(points) > 1:
+                draw.line(points, fill=(*colour, 255), width=width, joint="curve")
+            for x, y in (points[0], points[-1]):
+                draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=(*colour, 255))
+        layer = _render_strokes(strokes, canvas, pen, colour)
+        np.testing.assert_array_equal(layer, np.asarray(big.reduce(2)))
+        value = sketchpad_value(layer, ("white", "dark")[digit % 2])
+        alpha = layer[..., 3:4].astype(np.float32) / 255
+        blend = value["background"].astype(np.float32)
+        blend[..., :3] = layer[..., :3] * alpha + value["background"][..., :3] * (1 - alpha)
+        np.testing.assert_array_equal(value["composite"], blend.astype(np.uint8))
 
 
 def test_drawn_digits_are_read_right_98_percent_of_the_time():

@@ -28,9 +28,22 @@ def gan_checkpoint():
     return last(train_gan.train(cfg, judge=None)).snapshot()
 
 
-def test_cnn_export_takes_any_batch_and_matches_pytorch(tmp_path, cnn_checkpoint):
-    out = tmp_path / "cnn.onnx"
-    card = export.export(cnn_checkpoint, out)
+@pytest.fixture(scope="module")
+def cnn_export(tmp_path_factory, cnn_checkpoint):
+    """The lab CNN's export, made once for the tests that read it: (its folder, cnn.onnx, its card)."""
+    folder = tmp_path_factory.mktemp("cnn-export")
+    return folder, folder / "cnn.onnx", export.export(cnn_checkpoint, folder / "cnn.onnx")
+
+
+@pytest.fixture(scope="module")
+def gan_export(tmp_path_factory, gan_checkpoint):
+    """The lab GAN's export, made once for the tests that read it: (its folder, gan.onnx, its card)."""
+    folder = tmp_path_factory.mktemp("gan-export")
+    return folder, folder / "gan.onnx", export.export(gan_checkpoint, folder / "gan.onnx")
+
+
+def test_cnn_export_takes_any_batch_and_matches_pytorch(cnn_export):
+    folder, out, card = cnn_export
     model = onnx.load(out)
     assert [i.name for i in model.graph.input] == ["image"]
     assert [o.name for o in model.graph.output][:1] == ["logits"]
@@ -41,13 +54,12 @@ def test_cnn_export_takes_any_batch_and_matches_pytorch(tmp_path, cnn_checkpoint
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["training_command"].startswith("python -m training.train_cnn --arch lab --dataset mnist-5k")
     assert {"dataset", "seed", "metrics", "date"} <= set(saved)
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(folder.glob("*.tmp"))
     assert out.stat().st_size < 10 * 2**20
 
 
-def test_gan_export_reads_z_size_from_the_model(tmp_path, gan_checkpoint):
-    out = tmp_path / "gan.onnx"
-    export.export(gan_checkpoint, out)
+def test_gan_export_reads_z_size_from_the_model(gan_export, gan_checkpoint):
+    _, out, _ = gan_export
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     z_input = session.get_inputs()[0]
     assert z_input.name == "z" and z_input.shape[1] == gan_checkpoint["config"]["z_dim"]
@@ -56,9 +68,12 @@ def test_gan_export_reads_z_size_from_the_model(tmp_path, gan_checkpoint):
     assert image.shape == (5, 1, 28, 28) and np.abs(image).max() <= 1
 
 
-def test_a_failed_parity_check_leaves_the_served_files_untouched(tmp_path, cnn_checkpoint, monkeypatch):
+def test_a_failed_parity_check_leaves_the_served_files_untouched(tmp_path, cnn_checkpoint, cnn_export, monkeypatch):
+    import shutil
+
+    for served in cnn_export[0].iterdir():  # a good export's files, as served (copied: this test writes over them)
+        shutil.copy2(served, tmp_path / served.name)
     out = tmp_path / "cnn.onnx"
-    export.export(cnn_checkpoint, out)
     before = out.read_bytes(), out.with_suffix(".json").read_bytes()
     monkeypatch.setattr(export, "LOGIT_TOLERANCE", -1.0)
     with pytest.raises(export.ExportError, match="parity"):
@@ -84,11 +99,9 @@ def test_the_primers_cnn_exports_with_parity_and_its_arch(tmp_path):
     assert session.run(["logits"], {"image": np.random.rand(64, 1, 28, 28).astype(np.float32)})[0].shape == (64, 10)
 
 
-def test_the_lab_exports_carry_their_arch(tmp_path, cnn_checkpoint, gan_checkpoint):
-    export.export(cnn_checkpoint, tmp_path / "cnn.onnx")
-    assert _metadata(tmp_path / "cnn.onnx")["arch"] == "lab"
-    export.export(gan_checkpoint, tmp_path / "gan.onnx")
-    meta = _metadata(tmp_path / "gan.onnx")
+def test_the_lab_exports_carry_their_arch(cnn_export, gan_export):
+    assert _metadata(cnn_export[1])["arch"] == "lab"
+    meta = _metadata(gan_export[1])
     assert (meta["arch"], meta["conditional"], meta["loss"]) == ("lab", "true", "hinge")
 
 

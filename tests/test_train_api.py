@@ -218,15 +218,26 @@ def classify(client, tmp_path, value) -> dict:
     return {c["label"]: c["confidence"] for c in label["confidences"]}
 
 
-@pytest.mark.slow
-def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path):
+@pytest.fixture(scope="module")
+def first_run(train_app, tmp_path_factory):
+    """One visitor's first run, a short CNN run (one epoch): its streamed outputs, and a drawn 3's
+    reading with the shipped CNN and then with the run's. The next test checks the run itself; the
+    one after trains a second run in the same session, side by side with this one."""
     from tests.draw_digits import drawn_digit
 
-    url, runs = train_app
-    client = new_client(url)
+    url, _ = train_app
+    client, pictures = new_client(url), tmp_path_factory.mktemp("first-run")
     sketch = drawn_digit(3, np.random.default_rng(3), canvas=224)
-    shipped = classify(client, tmp_path, sketch)
+    shipped = classify(client, pictures, sketch)
     outputs = list(client.submit(kind="cnn", epochs=1, batch_size=128, api_name="/train"))
+    mine = classify(client, pictures, sketch)
+    return {"client": client, "sketch": sketch, "shipped": shipped, "outputs": outputs, "mine": mine}
+
+
+@pytest.mark.slow
+def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, first_run, tmp_path):
+    url, runs = train_app
+    client, sketch, shipped, outputs = (first_run[k] for k in ("client", "sketch", "shipped", "outputs"))
     steps = [step_of(o[0]) for o in outputs]
     assert len([s for s in steps if s]) >= 3, f"too few progress updates: {[o[0] for o in outputs]}"
     trained, total = [s for s in steps if s], cnn_steps(1, 128)
@@ -253,7 +264,7 @@ def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path)
     # one), another session's still with the shipped one, and "restore" brings it back.
     from inference.classifier import probabilities
 
-    mine, theirs = classify(client, tmp_path, sketch), classify(new_client(url), tmp_path, sketch)
+    mine, theirs = first_run["mine"], classify(new_client(url), tmp_path, sketch)
     assert theirs == pytest.approx(shipped, abs=1e-6)
     assert max(abs(mine[d] - shipped[d]) for d in shipped) > 0.05, (mine, shipped)
     assert probabilities(np.zeros((1, 28, 28), np.float32), str(files["cnn.onnx"])).shape == (1, 10)  # it serves
@@ -262,16 +273,12 @@ def test_a_short_run_streams_updates_and_swaps_in_its_model(train_app, tmp_path)
 
 
 @pytest.mark.slow
-def test_runs_side_by_side_and_any_one_used_again(train_app, tmp_path):
-    """Two short runs in one session: both in the table and overlaid (a dot each: one epoch), the
-    choice lists both, and /use_run swaps the first one back into this session's Draw tab."""
-    from tests.draw_digits import drawn_digit
-
-    url, _ = train_app
-    client = new_client(url)
-    sketch = drawn_digit(5, np.random.default_rng(5), canvas=224)
-    first = client.predict(kind="cnn", epochs=1, batch_size=512, seed=1, api_name="/train")
-    reading_first = classify(client, tmp_path, sketch)
+def test_runs_side_by_side_and_any_one_used_again(first_run, tmp_path):
+    """A second short run in the first one's session: both in the table and overlaid (a dot each:
+    one epoch), the choice lists both, and /use_run swaps the first one back into this session's
+    Draw tab (whatever it uses now: the test above restores the shipped model)."""
+    client, sketch, first = first_run["client"], first_run["sketch"], first_run["outputs"][-1]
+    reading_first = first_run["mine"]
     second = client.predict(kind="cnn", epochs=1, batch_size=512, seed=2, augment="off", api_name="/train")
     last = {name: value(second[i]) for name, i in OUT.items()}
     lines = last["table"].splitlines()

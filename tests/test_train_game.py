@@ -256,6 +256,8 @@ def test_the_game_is_paused_and_stepped_in_the_browser(browser, app_url):
         assert not page.locator("#train-game").is_visible()  # a CNN's view: no game
         panel.get_by_label("GAN: draws digits", exact=True).check()
         panel.get_by_label("the primer's", exact=True).check()
+        for shown in ("#train-d-steps", "#train-game"):  # shown by the server's replies to the radios: a round trip
+            page.locator(shown).wait_for(state="visible", timeout=20_000)
         assert page.locator("#train-d-steps").is_visible() and page.locator("#train-game").is_visible()
         panel.get_by_role("button", name="Start", exact=True).click()
         wait_for(page.locator("#train-status"), r"step \d+ of")

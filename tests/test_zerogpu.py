@@ -33,15 +33,22 @@ def harness(*scenarios: str, timeout: float = 300) -> dict:
     return results
 
 
-def test_the_old_design_cannot_cross_the_process_boundary():
+@pytest.fixture(scope="module")
+def scenarios() -> dict:
+    """Every scenario of the harness, in one process (its start, with gradio, spaces and torch, is most
+    of a scenario's time; the harness resets what each scenario sets up)."""
+    return harness("real", "stop", "quota", "no_gpu", "queue_timeout", "old_design", timeout=600)
+
+
+def test_the_old_design_cannot_cross_the_process_boundary(scenarios):
     """Before issue 18, spaces.GPU wrapped `_execute(run, make_events)`: a Run holds locks and
     events, and spaces refuses it at the first call. This is what the Spec design guards against."""
-    refused = harness("old_design")["old_design"]["refused"]
+    refused = scenarios["old_design"]["refused"]
     assert refused and "PicklingError" in refused and "pickle" in refused
 
 
-def test_stop_reaches_the_worker_and_its_last_step_comes_back():
-    stop = harness("stop")["stop"]
+def test_stop_reaches_the_worker_and_its_last_step_comes_back(scenarios):
+    stop = scenarios["stop"]
     assert stop["state"] == "finished" and stop["reason"] == "stopped by the visitor"
     # The checkpoint was written by the forked worker (another pid), at the step shown or the one after
     # (through spaces the worker takes one more step before it sees the stop event).
@@ -50,12 +57,12 @@ def test_stop_reaches_the_worker_and_its_last_step_comes_back():
 
 
 @pytest.mark.slow
-def test_a_run_trains_in_the_gpu_worker_and_is_exported_here():
+def test_a_run_trains_in_the_gpu_worker_and_is_exported_here(scenarios):
     """The real loop (four steps) in spaces' worker, the real ONNX export in the main process (apart
     from spaces' patched torch), for the visitor whose token the handler's request carried."""
     from training import executor
 
-    real = harness("real")["real"]
+    real = scenarios["real"]
     assert real["state"] == "finished", real["error"]
     assert real["model"] and real["steps"] == 4 and real["card_device"] == "cpu"
     assert real["token"] and real["token"].count(".") == 2  # the visitor reached ZeroGPU from the run's thread
@@ -63,8 +70,8 @@ def test_a_run_trains_in_the_gpu_worker_and_is_exported_here():
 
 
 @pytest.mark.slow
-def test_a_refused_run_trains_on_the_cpu_and_says_why_in_the_visitors_language():
-    results = harness("quota", "no_gpu", "queue_timeout")
+def test_a_refused_run_trains_on_the_cpu_and_says_why_in_the_visitors_language(scenarios):
+    results = scenarios
     quota = results["quota"]
     assert quota["state"] == "finished", quota["error"]
     assert quota["device"] == "cpu" and quota["steps"] == 2 and quota["snapshot_step"] == 2
