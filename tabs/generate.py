@@ -106,10 +106,14 @@ def slider_specs(gan_path, lang: str = locales.DEFAULT) -> tuple[str, list[tuple
     return problem, specs, table
 
 
-def controls(gan_path, request: gr.Request = None):
+def controls(gan_path, request: gr.Request = None, event: gr.EventData = None):
     """Updates for the status line, the digit choice (off for an unconditional generator), each
-    slider slot's row (shown or hidden), each slider (its name and what it does, back at 0), each
-    strip's name (its alt text) and the table of the sliders' figures, in the visitor's language."""
+    slider slot's row (shown or hidden), each slider (its name and what it does), each strip's name
+    (its alt text) and the table of the sliders' figures, in the visitor's language. The sliders go
+    back to 0 when this visitor's generator is swapped (`event` from gan_path's change: the
+    directions are another model's); on the page's load they keep where the visitor has already
+    moved them."""
+    swapped = event is not None and event.target is not None
     lang = locales.language(request)
     problem, specs, table = slider_specs(gan_path, lang)
     try:
@@ -118,7 +122,7 @@ def controls(gan_path, request: gr.Request = None):
         conditional = True
     rows = [gr.Row(visible=k < len(specs)) for k in range(gen.MAX_SLIDERS)]
     sliders = [
-        gr.Slider(value=0, label=specs[k][0], info=specs[k][1]) if k < len(specs) else gr.Slider(value=0)
+        gr.Slider(**({"value": 0} if swapped else {}), label=specs[k][0], info=specs[k][1]) if k < len(specs) else gr.Slider(value=0)
         for k in range(gen.MAX_SLIDERS)
     ]
     strips = [

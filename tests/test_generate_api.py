@@ -4,6 +4,7 @@ clear message or a clamp, and a missing generator is explained while the tab sti
 import json
 import math
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -123,3 +124,14 @@ def test_the_shipped_sliders_have_names_and_their_figures_meet_the_bar():
     for d in gen.load().directions:
         assert d.class_kept >= 0.9 and d.mean_pixel_change > 0.01 and math.isfinite(d.mean_pixel_change)
     assert len({name for name, _ in specs}) == len(specs)
+
+
+def test_the_sliders_keep_their_place_on_page_load_and_go_back_to_0_when_the_generator_is_swapped():
+    """A visitor who moves a slider before the page's load event answers keeps it there (the load
+    names the sliders only); a swapped generator's sliders are another model's directions: all 0."""
+    offered = len(gen.load().directions)
+    first_slider = 2 + gen.MAX_SLIDERS  # after the status line, the digit radio and the rows
+    loaded = tab.controls(None)[first_slider:first_slider + offered]
+    swapped = tab.controls(None, event=gr.EventData(gr.State(), None))[first_slider:first_slider + offered]
+    assert all("value" not in s.constructor_args and s.constructor_args["label"] for s in loaded)
+    assert all(s.constructor_args["value"] == 0 for s in swapped)
