@@ -1,7 +1,7 @@
 """A classroom on one server: N visitors drawing at once, and M visitors pressing Start within a
 second whose runs take turns (training/jobs.py's queue).
 
-    python -m benchmarks.classroom --visitors 40 [--seconds 25] [--moving-on-server]
+    python -m benchmarks.classroom --visitors 40 [--seconds 25] [--moving-on-server] [--env NAME=VALUE]
     python -m benchmarks.classroom [--trainers 10] [--kind cnn] [--epochs 1]
 
 Drawing: N visitors, one HTTP client each, draw digits as the page
@@ -116,7 +116,6 @@ def run(trainers: int = 10, kind: str = "cnn", epochs: int = 1) -> list[dict]:
 PEN_SPEED = 250.0  # canvas units a second: a 7 of 60% of the canvas (~300 units of path) in 1.2 s
 THROTTLE_S = 0.12  # tabs/canvas.py's THROTTLE_MS: the old page's readings while the pen moves
 LOOK_S = 2.0  # a visitor reads the two verdicts before pressing Clear
-EXTRA_ENV = {}
 BETWEEN_STROKES_S = 0.2  # the pen's trip from one stroke's end to the next one's start (< tabs/canvas.py SETTLE_MS)
 IDLE_S = 5.0  # the server's own CPU with nobody drawing is measured this long first
 
@@ -178,12 +177,13 @@ class Drawer:
         self.call([], up=True)  # Clear: the page asks for the blank reading (the button itself calls nothing)
 
 
-def draw_run(visitors: int, seconds: float, moving_on_server: bool = False) -> dict:
-    """N drawers for `seconds` on a freshly launched app: the figures of report_drawing."""
+def draw_run(visitors: int, seconds: float, moving_on_server: bool = False, env: dict | None = None) -> dict:
+    """N drawers for `seconds` on a freshly launched app (with `env` in its environment): the
+    figures of report_drawing."""
     import threading
 
     runs = tempfile.mkdtemp(prefix="classroom-runs-")
-    server = Server(env_extra={"DIGIT_LAB_RUNS_DIR": runs, **EXTRA_ENV})
+    server = Server(env_extra={"DIGIT_LAB_RUNS_DIR": runs, **(env or {})})
     pen_ups, moving, errors, digits, lock = [], [], [], [0], threading.Lock()
     try:
         Drawer(server.url, 99999).call([[100, 60, 150, 200]], up=True)  # the sessions warm, as a page load does
@@ -242,9 +242,12 @@ def main() -> None:
     parser.add_argument("--trainers", type=int, default=None, help="visitors pressing Start (10 unless --visitors is given)")
     parser.add_argument("--kind", choices=("cnn", "gan"), default="cnn")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set in the drawing half's server's environment (e.g. DIGIT_LAB_MALLOC=default)")
     args = parser.parse_args()
     if args.visitors:
-        report_drawing(draw_run(args.visitors, args.seconds, args.moving_on_server), args.moving_on_server)
+        env = dict(item.split("=", 1) for item in args.env)
+        report_drawing(draw_run(args.visitors, args.seconds, args.moving_on_server, env), args.moving_on_server)
     args.trainers = args.trainers if args.trainers is not None else (0 if args.visitors else 10)
     if not args.trainers:
         return

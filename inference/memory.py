@@ -17,7 +17,8 @@ Python starts:
   buffers (0.1-1 MiB: the strokes' fine grid, the ink, the views) stay below it and are reused
   from the arenas: mapping each anew cost the server more CPU than its readings' arithmetic (40
   visitors drawing, python -m benchmarks.classroom: 53 ms of CPU a drawn digit with 128 KiB, glibc's
-  own start, against 41 ms with 8 MiB);
+  own start, against 40 ms with 4 MiB; 43 ms with `--env DIGIT_LAB_MALLOC=default`). It costs
+  memory: 314 MiB after python -m benchmarks.soak's first three rounds, against 294 MiB;
 - and, every few seconds, malloc_trim: what is still freed but kept inside the arenas goes back.
 DIGIT_LAB_MALLOC=default leaves glibc as it is (to measure the difference). Elsewhere than glibc
 (macOS, musl) it does nothing.

@@ -212,7 +212,7 @@ window.digitLabCanvas = {
   // The js-only event's outputs: the newest reading made here, unless the server has been asked
   // since (Clear, Undo, the pen staying up; Gradio may run the event after that answer): then
   // nothing changes (Gradio's "update" with no values, what gr.skip() sends).
-  pageReading: () => (shownAt === asked ? shown : shown.map(() => ({__type__: 'update'}))),
+  pageReading: () => (shown && shownAt !== asked ? shown.map(() => ({__type__: 'update'})) : shown),
   useModel, // the server's word on this visitor's CNN (tabs/draw.py)
   setPen(width) {
     const value = Number(width);
