@@ -285,7 +285,7 @@ def _execute(run: Run, make_events: Callable | None) -> None:
         run.set_state("exporting")
         exporting = time.monotonic()
         _export(run, last)
-        if not run.cold:  # the first export in a process also imports onnx and onnxruntime's checks
+        if not run.cold:  # the first export in a process also imports onnx and onnxruntime and sets up torch.onnx
             timings.exported(run.request.kind, time.monotonic() - exporting)
         run.set_state("finished")
     except Exception as error:

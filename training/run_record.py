@@ -17,9 +17,10 @@ from training.settings import TrainSettings
 from training.turns import Turns
 
 MAX_POINTS = 200  # plot points per series: the history is averaged into at most this many steps
-# Seconds an export took on two shared CPU cores (the GAN's includes its quality figures): a queued
-# run's wait counts these until this server has timed an export of its own (training/run_queue.py).
-EXPORT_SECONDS = {"cnn": 10, "gan": 35}
+# Seconds an export takes on two CPU cores, warm (the GAN's includes its quality figures and its
+# sliders: 2-3.5 s and about 20 s here, 2026-12-04): a queued run's wait counts these until this
+# server has timed an export of its own (training/run_queue.py).
+EXPORT_SECONDS = {"cnn": 4, "gan": 20}
 
 
 class RunBusy(locales.Explained, RuntimeError):
