@@ -25,6 +25,7 @@ IMPORT = f"const web = await import(`${{window.gradio_config.root}}/gradio_api/f
 # the server's (on 30 random digits, seeds and slider values they matched exactly).
 TOLERANCE = 1
 DRAWN_HERE = "() => Number(document.querySelector('#generate-image img')?.dataset.drawnHere || 0)"
+WAITING = "() => document.getElementById('generate-output').classList.contains('verdicts-wait')"
 IMAGE_SRC = "() => document.querySelector('#generate-image img')?.src || ''"
 
 
@@ -118,10 +119,12 @@ def test_a_drag_is_drawn_in_the_browser_and_asks_the_server_nothing_until_releas
         seen.append(page.evaluate(IMAGE_SRC))
     assert not sent, f"the page called /show or /previews while a slider was dragged: {sent[:3]}"
     assert len(set(seen)) == len(seen), "the image did not change with every move"
+    assert page.evaluate(WAITING), "the verdicts of the value before the drag were not dimmed while it was drawn here"
     here = from_data_url(seen[-1])
     page.mouse.up()  # on release: the server's image (with the verdicts), then the strips
     served = wait_for(page, lambda: page.evaluate(IMAGE_SRC), lambda src: not src.startswith("data:"), 20)
     assert sent, "releasing the slider asked the server nothing"
+    assert not page.evaluate(WAITING), "the verdicts stayed dimmed after the release"
     assert np.abs(here - grey(io.BytesIO(page.request.get(served).body()))).max() <= TOLERANCE, \
         "the image the browser drew differs from the server's for the released value"
     assert float(slider.input_value()) > 0.5
