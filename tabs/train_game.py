@@ -14,7 +14,7 @@ import gradio as gr
 import locales
 from locales import text, ui
 from tabs import game_plots
-from training import executor, jobs, knobs, turns
+from training import executor, game_control, jobs, knobs, turns
 
 
 def ratio_knob() -> gr.Number:
@@ -67,18 +67,18 @@ def step_words(said, summary: dict, lang: str) -> str:
 
 
 def pause_training(request: gr.Request = None) -> str:
-    return jobs.pause(_owner(request)).say(locales.language(request))
+    return game_control.pause(_owner(request)).say(locales.language(request))
 
 
 def resume_training(request: gr.Request = None) -> str:
-    return jobs.resume(_owner(request)).say(locales.language(request))
+    return game_control.resume(_owner(request)).say(locales.language(request))
 
 
 def step_training(side, steps, request: gr.Request = None):
     """/step_training: (words, the grid with its pushes, JSON: side, asked, steps taken, step, the
     losses and scores before and after, how far each network's weights moved)."""
     lang, owner = locales.language(request), _owner(request)
-    said, summary = jobs.step(owner, side, steps)
+    said, summary = game_control.step(owner, side, steps)
     run = jobs.run_of(owner)
     picture = pushes(run.view(), lang) if run is not None and summary.get("steps") else gr.skip()
     return step_words(said, summary, lang), picture, summary or {"message": said.say(lang)}

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tabs import game_plots, train_game, train_runs
-from training import jobs, knobs, train_gan, turns
+from training import game_control, jobs, knobs, train_gan, turns
 from training.settings import TrainSettings
 
 
@@ -65,8 +65,8 @@ def test_the_ratio_and_asked_turns():
     with pytest.raises(ValueError):
         game.ask("x", 1)
     for bad in (0, 51, 2.5, float("nan"), None, True):  # refused before any run is looked for
-        assert jobs.step("nobody", "d", bad)[0].key == "train.turns.bad_count"
-    assert jobs.step("nobody", "x", 1)[0].key == "train.turns.bad_side"
+        assert game_control.step("nobody", "d", bad)[0].key == "train.turns.bad_count"
+    assert game_control.step("nobody", "x", 1)[0].key == "train.turns.bad_side"
 
 
 def test_the_ratio_knob_is_checked_and_recorded_like_the_others():
@@ -102,9 +102,9 @@ def test_on_zerogpu_stepping_is_refused_in_words_and_the_run_goes_on(monkeypatch
     try:
         while run.view().step < 2:
             time.sleep(0.01)
-        refused = jobs.pause("lent")
+        refused = game_control.pause("lent")
         assert refused.key == "train.turns.zerogpu" and "ZeroGPU" in refused.say("en") and "ZeroGPU" in refused.say("zh-CN")
-        assert jobs.step("lent", "d", 1)[0].key == "train.turns.zerogpu"
+        assert game_control.step("lent", "d", 1)[0].key == "train.turns.zerogpu"
         step = run.view().step
         time.sleep(0.1)
         assert run.view().step > step and not run.view().paused
@@ -112,7 +112,7 @@ def test_on_zerogpu_stepping_is_refused_in_words_and_the_run_goes_on(monkeypatch
         jobs.stop("lent", wait=5)
     cnn = jobs.start(jobs.validate("cnn", "mnist-5k", 1, 0, 64, 0, caps), "reader", caps=caps, make_events=events)
     try:
-        assert jobs.pause("reader").key == "train.turns.not_gan"
+        assert game_control.pause("reader").key == "train.turns.not_gan"
     finally:
         jobs.stop("reader", wait=5)
     assert run.done.wait(5) and cnn.done.wait(5)
@@ -147,13 +147,13 @@ def test_a_tiny_run_is_paused_and_each_player_stepped_alone(monkeypatch, tmp_pat
     deadline = time.monotonic() + 30
     while run.view().step < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert jobs.pause("tiny").key == "train.turns.paused"
+    assert game_control.pause("tiny").key == "train.turns.paused"
     time.sleep(0.3)
     held = run.view().step
     time.sleep(0.3)
     assert run.view().step == held and run.view().paused  # paused: no step taken
     before = snapshots[-1]
-    said, summary = jobs.step("tiny", "d", 3)
+    said, summary = game_control.step("tiny", "d", 3)
     after = snapshots[-1]
     assert said.key == "train.turns.stepped.d" and summary["steps"] == 3 and run.view().step == held + 3
     assert all(torch.equal(before["generator"][k], after["generator"][k]) for k in before["generator"])
@@ -162,15 +162,15 @@ def test_a_tiny_run_is_paused_and_each_player_stepped_alone(monkeypatch, tmp_pat
     assert summary["after"]["d_loss"] != summary["before"]["d_loss"] and summary["after"]["d_real"] != summary["before"]["d_real"]
     view = run.view()
     assert view.samples.shape == view.sample_gradients.shape == (100, 28, 28)
-    said, summary = jobs.step("tiny", "g", 2)
+    said, summary = game_control.step("tiny", "g", 2)
     again = snapshots[-1]
     assert said.key == "train.turns.stepped.g" and summary["moved"]["discriminator"] == 0 < summary["moved"]["generator"]
     assert all(torch.equal(after["discriminator"][k], again["discriminator"][k]) for k in after["discriminator"])
     assert not all(torch.equal(after["generator"][k], again["generator"][k]) for k in after["generator"])
     assert summary["after"]["g_loss"] != summary["before"]["g_loss"]
-    assert jobs.step("tiny", "both", 99)[0].key == "train.turns.bad_count"
-    assert jobs.step("someone else", "d", 1)[0].key == "train.turns.none"
-    assert jobs.resume("tiny").key == "train.turns.resumed"
+    assert game_control.step("tiny", "both", 99)[0].key == "train.turns.bad_count"
+    assert game_control.step("someone else", "d", 1)[0].key == "train.turns.none"
+    assert game_control.resume("tiny").key == "train.turns.resumed"
     jobs.stop("tiny", wait=10)
     assert run.done.wait(10)
 

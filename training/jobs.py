@@ -17,9 +17,10 @@ export, or a crash, leaves the visitor's current model in place and says why.
 The run's thread runs in a copy of the starting handler's context (contextvars), so spaces.GPU,
 first pulled there, reads the visitor's Gradio request as if called in the handler itself.
 
-A GAN run going in this process can be paused and stepped (training/turns.py): while paused, its
-thread pulls no event, so the loop waits between two batches; a step asked for lets it pull one
-event a step. A paused run still counts against the time cap, so it cannot hold the server's place.
+A GAN run going in this process can be paused and stepped (training/turns.py; a visitor's controls
+are training/game_control.py): while paused, its thread pulls no event, so the loop waits between
+two batches; a step asked for lets it pull one event a step. A paused run still counts against the
+time cap, so it cannot hold the server's place.
 
 Torch and the training code are imported only when a run starts: the app imports this module at
 start-up and must stay light.
@@ -33,7 +34,7 @@ from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
 from locales import Explained
-from training import executor, run_queue, turns
+from training import executor, run_queue
 from training import settings as settings_module
 from training.executor import _config  # noqa: F401 (tests call it here)
 from training.run_export import export as _export
@@ -178,75 +179,10 @@ def executed_events(run: Run) -> Iterator:
     return executor.events(spec, told, run.turns if run.steppable else None)
 
 
-# -- the GAN's game turn by turn -----------------------------------------------------------------
 def run_of(owner: str) -> Run | None:
     """`owner`'s run, going or waiting."""
     with _lock:
         return _of(owner)
-
-
-def _steppable(owner: str) -> Run:
-    """`owner`'s GAN run, training here; else an Explained saying why it cannot be paused or stepped."""
-    with _lock:
-        run = _of(owner)
-    if run is None:
-        raise Explained("train.turns.none")
-    if run.request.kind != "gan":
-        raise Explained("train.turns.not_gan")
-    if not run.steppable:
-        raise Explained("train.turns.zerogpu")
-    if run.view().state != "training":
-        raise Explained("train.turns.not_training")
-    return run
-
-
-def pause(owner: str) -> Explained:
-    """Pause `owner`'s GAN run after its current step."""
-    try:
-        run = _steppable(owner)
-    except Explained as why:
-        return why
-    run.turns.pause()
-    return Explained("train.turns.paused", step=run.view().step)
-
-
-def resume(owner: str) -> Explained:
-    try:
-        run = _steppable(owner)
-    except Explained as why:
-        return why
-    run.turns.resume()
-    return Explained("train.turns.resumed")
-
-
-def step(owner: str, side: str, count, wait: float = 60.0) -> tuple[Explained, dict]:
-    """Ask `owner`'s paused GAN run for `count` steps of `side` ("d", "g" or "both") and wait for them
-    (up to `wait` s). Returns words and a summary: the losses before and after, and how far each
-    network's weights moved (the norm of each step's change, summed)."""
-    if side not in turns.SIDES:
-        return Explained("train.turns.bad_side", value=repr(side), choices=", ".join(turns.SIDES)), {}
-    if isinstance(count, bool) or not isinstance(count, (int, float)) or not 1 <= count <= turns.MAX_ASKED or count != int(count):
-        return Explained("train.turns.bad_count", value=repr(count), most=turns.MAX_ASKED), {}
-    try:
-        run = _steppable(owner)
-    except Explained as why:
-        return why, {}
-    if not run.turns.paused:
-        return Explained("train.turns.not_paused"), {}
-    before = run.view()
-    done = len(before.turns)
-    target = done + (run.turns.ask(side, int(count)) - run.turns.taken)
-    deadline = time.monotonic() + wait
-    while len(run.view().turns) < target and not run.training_ended.is_set() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    after = run.view()
-    taken = after.turns[done:target]
-    moved = {name: sum(t[3][name] for t in taken) for name in ("generator", "discriminator")}
-    summary = {"side": side, "asked": int(count), "steps": len(taken), "step": after.step,
-               "before": before.losses, "after": after.losses, "moved": moved}
-    if len(taken) < count:
-        return Explained("train.turns.stepped_short", steps=len(taken), asked=int(count)), summary
-    return Explained(f"train.turns.stepped.{side}", steps=len(taken), step=after.step), summary
 
 
 def _wait_for_turn(run: Run) -> bool:
