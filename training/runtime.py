@@ -125,9 +125,10 @@ class Runtime:
 def cpu_bf16() -> bool:
     """Whether CPU training computes its convolutions and matrix products in bf16: where the CPU has
     bf16 instructions (AVX512-BF16 or AMX; oneDNN emulates them elsewhere, slower than float32),
-    unless DIGIT_LAB_CPU_BF16=0. Measured here (AVX512-BF16, 2 threads, our CNN's step at batch 64):
-    1.6x the steps a second of float32, the same held-out accuracy (python -m benchmarks.train
-    --precision fp32 bf16)."""
+    unless DIGIT_LAB_CPU_BF16=0. Measured here (AVX512-BF16, 2 threads): 1.23-1.49x the steps a
+    second of float32 for the four loops (python -m benchmarks.train_profile --recipe fp32 new); the
+    CNN's best held-out accuracy within its seed spread, the GAN at its shipped bar in as many steps
+    (python -m benchmarks.train --recipe fp32 new)."""
     wanted = os.environ.get("DIGIT_LAB_CPU_BF16", "auto").strip().lower()
     if wanted in ("0", "false", "no", "off"):
         return False
