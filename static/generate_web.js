@@ -67,15 +67,27 @@ export function picture(pixels, factor) {
   return canvas.toDataURL('image/png');
 }
 
-// The CNN's and the discriminator's verdicts are the server's, made at release: while the image is
-// drawn here they speak of the value before the drag, so they are dimmed until the slider is let go
-// (tabs/generate.py's CSS for .verdicts-wait).
+// The CNN's and the discriminator's verdicts are the server's, made at release: while the image on
+// screen is one drawn here they speak of an earlier value, so they are dimmed (tabs/generate.py's
+// CSS for .verdicts-wait) until the server's image for the released value replaces it.
 const output = () => document.getElementById('generate-output');
+let watching = false;
+
+function watchForTheServersImage() {
+  const box = output();
+  if (watching || !box) return;
+  watching = true;
+  new MutationObserver(() => {
+    const src = box.querySelector('#generate-image img')?.getAttribute('src') ?? '';
+    if (!src.startsWith('data:')) box.classList.remove('verdicts-wait');
+  }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}
 
 async function paint({numbers, url, digit, truncation, sliders, target}) {
   const pixels = await grey(url, numbers, digit, truncation, sliders);
   target.src = picture(pixels, numbers.display_scale);
   target.dataset.drawnHere = String(Number(target.dataset.drawnHere || 0) + 1);
+  watchForTheServersImage();
   output()?.classList.add('verdicts-wait');
 }
 
@@ -118,10 +130,6 @@ document.addEventListener('keyup', (event) => {
   if (KEYS.has(event.key) && event.target.matches?.('#generate-controls input[type=range]')) {
     event.target.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); // Svelte listens at the root
   }
-});
-// A release: the server's verdicts for the value let go are on their way.
-document.addEventListener('pointerup', (event) => {
-  if (event.target.matches?.('#generate-controls input[type=range]')) output()?.classList.remove('verdicts-wait');
 });
 
 // When the page receives the model's file: load the runtime and the model as soon as the tab is on

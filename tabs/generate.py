@@ -30,8 +30,8 @@ CSS = (
     ".crisp img { image-rendering: pixelated; }"
     " .gradio-container { overflow: clip visible !important; }"  # hidden would stop the sticky column
     " #generate-output { position: sticky; top: 0; align-self: flex-start; z-index: 100; background: var(--background-fill-primary); }"
-    # While a drag is drawn in the browser the verdicts are the last release's (static/generate_web.js).
-    " #generate-output.verdicts-wait :is(#generate-verdict, #generate-reads, #generate-critic) { opacity: 0.4; transition: opacity 0.2s; }"
+    # While the image on screen was drawn in the browser the verdicts are an earlier value's (static/generate_web.js).
+    " #generate-output.verdicts-wait :is(#generate-verdict, #generate-reads, #generate-critic) { opacity: 0.5; transition: opacity 0.2s; }"
     " @media (max-width: 640px) {"
     " #generate-output { order: -1; }"
     " #generate-output .block.crisp { height: 150px !important; }"

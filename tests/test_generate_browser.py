@@ -124,7 +124,7 @@ def test_a_drag_is_drawn_in_the_browser_and_asks_the_server_nothing_until_releas
     page.mouse.up()  # on release: the server's image (with the verdicts), then the strips
     served = wait_for(page, lambda: page.evaluate(IMAGE_SRC), lambda src: not src.startswith("data:"), 20)
     assert sent, "releasing the slider asked the server nothing"
-    assert not page.evaluate(WAITING), "the verdicts stayed dimmed after the release"
+    assert wait_for(page, lambda: not page.evaluate(WAITING), bool, 10), "the verdicts stayed dimmed after the server's image came"
     assert np.abs(here - grey(io.BytesIO(page.request.get(served).body()))).max() <= TOLERANCE, \
         "the image the browser drew differs from the server's for the released value"
     assert float(slider.input_value()) > 0.5
