@@ -74,6 +74,10 @@ def reader_props(static_dir: str, ours: str, primer: str | None, words: dict) ->
 SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
 
 
+# The 'input' event's js (a page that reads): the strokes it asks the server to look at, and the CNN's state.
+LOOKING = "(value, cnn) => [window.digitLabCanvas.lookingAt(), cnn]"
+
+
 # Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one output).
 CLEAR = "() => { window.digitLabCanvas?.clear(); return null; }"
 
