@@ -227,6 +227,7 @@ window.digitLabCanvas = {
   pageReading: () => (shown && shownAt !== asked ? shown.map(() => ({__type__: 'update'})) : shown),
   useModel, // the server's word on this visitor's CNN (tabs/draw.py)
   lookingAt: () => looking, // the strokes for the server to look at (the 'input' event's js)
+  strokesNow: () => strokesJSON(true), // for other views of the strokes (tabs/canvas.py with_strokes)
   // The server's answer {ask, heat} -> {seen, looked: data URLs, news}, or null when the strokes
   // have changed since it was asked (its successor is on its way) or the page no longer reads.
   async views(answer) {

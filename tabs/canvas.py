@@ -82,6 +82,13 @@ LOOKING = "(value, cnn) => [window.digitLabCanvas.lookingAt(), cnn]"
 CLEAR = "() => { window.digitLabCanvas?.clear(); return null; }"
 
 
+def with_strokes(position: int) -> str:
+    """JS for another event that reads the canvas (the backprop view): its input at `position` made
+    the page's strokes as they are now. A page that reads for itself never sets the canvas's value
+    (that would ask the server for the full reading), so the value alone may be stale."""
+    return f"(...inputs) => {{ const now = window.digitLabCanvas?.strokesNow(); if (now) inputs[{position}] = now; return inputs; }}"
+
+
 def call(method: str) -> str:
     """Client-side JS for a button or radio event: call the canvas's `method` (no server call)."""
     return f"(...inputs) => {{ window.digitLabCanvas?.{method}(...inputs); return []; }}"
