@@ -8,8 +8,9 @@ Two ways in, one reading:
 - the page's canvas (tabs/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
   redraws them at a width in proportion to the digit, as MNIST's strokes are. While the pen moves
   the page reads them itself (static/draw_reader.js, the same recipe in JavaScript and both CNNs
-  in onnxruntime-web); the server reads at pen-up, with the views that need more, and reads
-  while the pen moves too wherever the browser cannot;
+  in onnxruntime-web); once the pen stays up the server only looks (/look_strokes: the 28x28
+  state and the saliency as numbers) and the page draws the two views (static/draw_views.js).
+  Wherever the browser cannot, the server reads at pen-up with the views, and while the pen moves;
 - /classify keeps its contract for API users: the Sketchpad value (background, layers,
   composite), read by inference/preprocess.py; its Sketchpad is not shown on the page.
 Uploads (/classify_upload) are the keyboard's way in.
