@@ -78,8 +78,10 @@ SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
 LOOKING = "(value, cnn) => [window.digitLabCanvas.lookingAt(), cnn]"
 
 
-# Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one output).
-CLEAR = "() => { window.digitLabCanvas?.clear(); return null; }"
+# Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one
+# input and output). An empty upload is left alone: setting it to null again fires its change event,
+# a full blank reading on the server (/classify_upload) that Clear does not need.
+CLEAR = "(upload) => { window.digitLabCanvas?.clear(); return upload == null ? {__type__: 'update'} : null; }"
 
 
 def with_strokes(position: int) -> str:

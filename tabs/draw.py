@@ -288,7 +288,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     sketchpad.change(classify, [sketchpad, cnn_path], [full_label, verdict, model_view, looked, seen], api_name="classify", **live)
     undo.click(None, None, None, js=pad.call("undo"))
     # Clear wipes the strokes (the canvas then asks for the blank reading) and the upload, in the page.
-    clear.click(None, None, upload, js=pad.CLEAR)
+    clear.click(None, upload, upload, js=pad.CLEAR)
     pen.change(None, pen, None, js=pad.call("setPen"))
     correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
     return seen
