@@ -5,9 +5,9 @@ second whose runs take turns (training/jobs.py's queue).
     python -m benchmarks.classroom [--trainers 10] [--kind cnn] [--epochs 1]
 
 Drawing: N visitors, one HTTP client each, draw digits as the page
-does now: the readings while the pen moves and at each pen-up are made in the browser, so the
-server hears a digit once the pen stays up (the strokes, then the two views' images fetched) and
-each Clear (its blank reading),
+does now: the readings while the pen moves and at each pen-up are made in the browser, and so are
+the two views, so the server hears a digit once the pen stays up (/look_strokes: the strokes in, the
+28x28 state and the saliency as numbers out) and each Clear (the same call, blank strokes),
 at PEN_SPEED with LOOK_S between digits. Prints the pen-up reading's median and p95, the errors and
 the server's CPU per drawn digit (also net of its idle CPU, measured first). --moving-on-server plays
 the page as it was before (the strokes so far every 120 ms while the pen moves, one in flight),
@@ -129,8 +129,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Drawer:
-    """One visitor's page over plain HTTP: the calls it makes to /classify_strokes (and Clear's),
-    under its own session, with the pen-up reading's views fetched as the page fetches them."""
+    """One visitor's page over plain HTTP: the calls it makes (/look_strokes once the pen stays
+    up and at Clear; /classify_strokes, with the views' images fetched as the page fetches them,
+    for --moving-on-server), under its own session."""
 
     def __init__(self, url: str, k: int):
         import httpx
@@ -151,6 +152,14 @@ class Drawer:
                 self.http.get(output["url"]).raise_for_status()
         return took
 
+    def look(self, strokes: list) -> float:
+        """A reading page's one call for a digit (and for Clear): its seconds."""
+        value = json.dumps({"size": 280, "pen": 18, "up": True, "ask": 1, "strokes": strokes})
+        started = time.perf_counter()
+        response = self.http.post(self.url + "gradio_api/run/look_strokes", json={"data": [value, None], "session_hash": self.session})
+        response.raise_for_status()
+        return time.perf_counter() - started
+
     def digit(self, moving_on_server: bool, pen_ups: list, moving: list) -> None:
         """Draw one digit stroke by stroke at PEN_SPEED, look, Clear. The page reads each pen-up
         itself and asks the server once the pen stays up (tabs/canvas.py SETTLE_MS), so after the
@@ -169,12 +178,17 @@ class Drawer:
                 sent = time.perf_counter()
                 moving.append(self.call(drawing[:k] + [stroke[:shown]], up=False))
                 time.sleep(max(0.0, THROTTLE_S - (time.perf_counter() - sent)))
-            if moving_on_server or k == len(drawing) - 1:
+            if moving_on_server:
                 pen_ups.append(self.call(drawing[: k + 1], up=True))
+            elif k == len(drawing) - 1:  # the pen stays up: the page asks for the 28x28 and the saliency, draws the views
+                pen_ups.append(self.look(drawing))
             else:  # the pen travels to the next stroke: the page's reading only, the server's waits (SETTLE_MS)
                 time.sleep(BETWEEN_STROKES_S)
         time.sleep(LOOK_S)
-        self.call([], up=True)  # Clear: the page asks for the blank reading (the button itself calls nothing)
+        if moving_on_server:
+            self.call([], up=True)  # Clear: the page asked for the blank reading (the button itself calls nothing)
+        else:
+            self.look([])  # Clear: the page shows the blank state itself; the server's 28x28 becomes None
 
 
 def draw_run(visitors: int, seconds: float, moving_on_server: bool = False, env: dict | None = None) -> dict:
@@ -223,7 +237,7 @@ def report_drawing(found: dict, moving_on_server: bool) -> None:
     print(f"{found['visitors']} visitors drawing for {found['seconds']:.0f} s, {how}: {found['digits']} digits drawn, "
           f"{len(ups)} pen-ups, {len(moving)} readings while moving asked of the server, {len(found['errors'])} errors")
     if len(ups):
-        print(f"pen-up reading: median {np.median(ups):.3f} s, p95 {np.percentile(ups, 95):.3f} s")
+        print(f"pen-up call: median {np.median(ups):.3f} s, p95 {np.percentile(ups, 95):.3f} s")
     if len(moving):
         print(f"readings while moving (server): median {np.median(moving):.3f} s, p95 {np.percentile(moving, 95):.3f} s")
     if found["digits"]:

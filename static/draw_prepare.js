@@ -171,17 +171,22 @@ export function crop({data, w}, [top, left, bottom, right]) {
   return {data: out, h: bottom - top, w: right - left};
 }
 
-// Lanczos-3 resampling: a windowed sinc of support 3, widened by the scale factor when shrinking
-// so every input pixel counts (as Pillow's resize, which preprocess.py calls, computes it, so both
-// sides agree); weights in double, normalised to sum 1, each pass stored as float32.
+// Resampling as Pillow's resize computes it (the server calls it): a filter's weights for each
+// output pixel over a support widened by the scale factor when shrinking, so every input pixel
+// counts; weights in double, normalised to sum 1, each pass stored as float32. Lanczos-3 (a
+// windowed sinc) prepares the digit (preprocess.py); the triangle (Pillow's BILINEAR) stretches the
+// saliency over the strokes (classifier.saliency_on_strokes, in draw_views.js).
 function lanczos(x) {
   const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
   return -3 <= x && x < 3 ? sinc(x) * sinc(x / 3) : 0;
 }
 
-function coefficients(inSize, outSize) {
+export const LANCZOS = {support: 3, weight: lanczos};
+export const BILINEAR = {support: 1, weight: (x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0)};
+
+function coefficients(inSize, outSize, filter) {
   const scale = inSize / outSize, filterscale = Math.max(1, scale);
-  const support = 3 * filterscale, ss = 1 / filterscale;
+  const support = filter.support * filterscale, ss = 1 / filterscale;
   const taps = [];
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
@@ -189,17 +194,17 @@ function coefficients(inSize, outSize) {
     const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
     const k = new Float64Array(Math.max(0, xmax));
     let ww = 0;
-    for (let x = 0; x < xmax; x++) ww += k[x] = lanczos((x + xmin - center + 0.5) * ss);
+    for (let x = 0; x < xmax; x++) ww += k[x] = filter.weight((x + xmin - center + 0.5) * ss);
     if (ww !== 0) for (let x = 0; x < xmax; x++) k[x] /= ww;
     taps.push([xmin, k]);
   }
   return taps;
 }
 
-function resize({data, h, w}, outW, outH) {
+export function resize({data, h, w}, outW, outH, filter = LANCZOS) {
   let image = {data, h, w};
   if (outW !== w) { // the horizontal pass first, as the server's resize does it
-    const taps = coefficients(w, outW), out = new Float32Array(h * outW);
+    const taps = coefficients(w, outW, filter), out = new Float32Array(h * outW);
     for (let y = 0; y < h; y++) {
       for (let xx = 0; xx < outW; xx++) {
         const [xmin, k] = taps[xx];
@@ -211,7 +216,7 @@ function resize({data, h, w}, outW, outH) {
     image = {data: out, h, w: outW};
   }
   if (outH !== h) {
-    const taps = coefficients(h, outH), src = image.data, out = new Float32Array(outH * outW);
+    const taps = coefficients(h, outH, filter), src = image.data, out = new Float32Array(outH * outW);
     for (let yy = 0; yy < outH; yy++) {
       const [ymin, k] = taps[yy];
       for (let x = 0; x < outW; x++) {

@@ -2,9 +2,12 @@
 // by draw_prepare.js (inference/strokes.py in JavaScript), both CNNs run by onnxruntime-web on the
 // same .onnx files the server reads, and each reading put into words as tabs/draw.py's
 // `verdict_text` does. tabs/canvas.js loads this module and shows what `read` returns through a
-// js-only Gradio event; at pen-up the server reads as before (its views need more).
+// js-only Gradio event. Once the pen stays up the server sends only what it alone makes (the 28x28
+// state the other views use, and the occlusion saliency as numbers) and `views` draws the two
+// pictures and the screen reader's sentence here (draw_views.js).
 // Anything failing here rejects: the canvas then asks the server, as it did before this existed.
 import {judge, prepareStrokes, pyRound, softmax} from './draw_prepare.js';
+import {dataURL, lookedView, nothingLooked, nothingSeen, seenView} from './draw_views.js';
 import {run, served, session} from './onnx_web.js';
 
 const TOP = 3; // the Label shows the top three, as tabs/draw.py's gr.Label(num_top_classes=3)
@@ -52,6 +55,17 @@ export function reading(steps, logits) {
   return {digit, confidence: probs ? probs[digit] : 0, notSure, reason, values, probs};
 }
 
+// tabs/draw.announcement: what a screen reader hears once the pen stays up (HTML-escaped, as the
+// live region's value is HTML).
+const plain = (markdown) => markdown.replace(/#+ /g, '').replace(/\*+|`/g, '').trim().replaceAll('\n', ': ');
+const escape = (text) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+export function announcement(ours, primer, say) {
+  let text = `${say('draw.ours.title')}: ${plain(ours)}`;
+  if (primer) text += ` ${say('draw.primer.title')}: ${plain(primer)}`;
+  return escape(text);
+}
+
 // One model's reading of prepared steps.
 export async function readOne(url, steps) {
   if (steps.box === null) return reading(steps, null);
@@ -84,6 +98,16 @@ export function reader({models, words}) {
       const [mine, theirs] = await Promise.all([readOne(ours, steps), primer && readOne(primer, steps)]);
       return [labelValue(mine.probs), verdictText(mine, say),
               theirs ? labelValue(theirs.probs) : {}, theirs ? verdictText(theirs, say) : say('draw.primer.missing')];
+    },
+    // The strokes the server looked at and its saliency (null for blank strokes) -> the two
+    // views as PNG data URLs and the announcement of both readings.
+    async views(value, heat) {
+      const steps = prepareStrokes(value);
+      const [, verdict, , primerVerdict] = await this.read(value);
+      const blank = steps.box === null || !heat;
+      return {seen: dataURL(blank ? nothingSeen() : seenView(steps.image)),
+              looked: dataURL(blank ? nothingLooked() : lookedView(steps, heat)),
+              news: announcement(verdict, primerVerdict, say)};
     },
   };
 }

@@ -29,6 +29,7 @@ from inference import inside
 from inference.sessions import shipped
 from inference.strokes import prepare_strokes
 from locales import ui
+from tabs import canvas as canvas_js
 from tabs.inside import model_path
 
 MAX_STEPS = 20  # a call's steps: bounded, so one request costs at most ~0.2 s
@@ -314,16 +315,19 @@ def build(canvas, seen, cnn_path: gr.State) -> None:
     shown = [said, bars, pushed, filter_view]
     looking = [canvas, digit, rate, which, cnn_path, stepped, chosen_filter]
     quiet = dict(show_progress="hidden", trigger_mode="always_last")
+    # The canvas's strokes as the page has them (a page that reads for itself leaves its value unset).
+    now, now_after_opened = canvas_js.with_strokes(0), canvas_js.with_strokes(1)
 
     def if_open(is_open, *inputs, request: gr.Request):
         return look(*inputs, request=request) if is_open else [gr.skip()] * len(shown)
 
-    box.expand(lambda: True, None, opened, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private", **quiet)
+    box.expand(lambda: True, None, opened, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private", js=now, **quiet)
     box.collapse(lambda: False, None, opened, queue=False, api_visibility="private")
     gr.on([seen.change, digit.change, which.change, cnn_path.change, chosen_filter.release], if_open, [opened, *looking], shown,
-          api_visibility="private", **quiet)
+          api_visibility="private", js=now_after_opened, **quiet)
     go.click(step, [canvas, digit, rate, steps, which, cnn_path, stepped, chosen_filter], [said, bars, pushed, stepped, filter_view],
-             api_visibility="private", **quiet)
-    reset.click(lambda: None, None, stepped, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private", **quiet)
+             api_visibility="private", js=now, **quiet)
+    reset.click(lambda: None, None, stepped, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private",
+                                                                                         js=now, **quiet)
     api_trigger.click(backprop_step, [canvas, digit, rate, steps, which, chosen_filter, cnn_path], [said, result], api_name="backprop_step",
                       preprocess=False, queue=False)  # one POST, on the server's thread pool, as /classify_strokes

@@ -20,15 +20,18 @@ let current = null;
 let timer = null;
 let lastSent = 0;
 let settling = null; // the server's pen-up reading, waiting SETTLE ms for the pen to stay up
+let looking = null; // the strokes the server was last asked to look at (a reading page's 'input')
 
 // While the pen moves the page reads the strokes itself (static/draw_reader.js, given by
 // props.reader) and shows the readings through a js-only event ('submit' on this component, whose
 // handler calls pageReading()): no server call until the pen lifts. Until the reader has loaded, or
 // when it cannot (no WebAssembly, a file not served, a model that fails), the server reads while
 // the pen moves, as it always did; nothing is said about it. When the page reads, the pen lifting
-// shows its reading at once, and the server's (with the views only it makes: the 28x28 as the
-// model saw it, where it looked) is asked for once the pen has stayed up SETTLE ms: the strokes of
-// a 4 or a 5 cost the server one reading, not one a stroke.
+// shows its reading at once, and once the pen has stayed up SETTLE ms (or at once after Undo and
+// Clear) the server is asked only for what it alone makes, through this component's 'input' event
+// (tabs/draw.py's /look_strokes, whose js takes the strokes from lookingAt()): the 28x28 state the
+// corrections and the other views read, and the saliency as numbers; `views` then draws the two
+// pictures here. The strokes of a 4 or a 5 cost the server one light call, and no pictures.
 let reader = null;
 let own = {own: false}; // this visitor's CNN (tabs/draw.py's browser_model), once the server says
 let asked = 0; // readings asked for: one made here is shown only if nothing newer was asked since
@@ -61,7 +64,7 @@ function useModel(model) {
 
 const strokesJSON = (up) => JSON.stringify({size, pen, up, strokes: strokes.map((s) => s.points)});
 
-function readInPage() {
+function readInPage(up = false) {
   if (reading) {
     again = true;
     return;
@@ -69,7 +72,7 @@ function readInPage() {
   reading = true;
   again = false;
   const mine = asked;
-  const value = strokesJSON(false);
+  const value = strokesJSON(up);
   reader.read(value).then(
     (outputs) => {
       if (mine !== asked) return;
@@ -85,6 +88,14 @@ function readInPage() {
     reading = false;
     if (again && inPage()) readInPage();
   });
+}
+
+// Ask the server to look at the strokes (and set its 28x28 state); `ask` ties its answer to them.
+function look() {
+  if (settling) clearTimeout(settling);
+  settling = null;
+  looking = JSON.stringify({size, pen, up: true, ask: asked, strokes: strokes.map((s) => s.points)});
+  trigger('input');
 }
 
 const ink = () => getComputedStyle(canvas).color;
@@ -122,15 +133,16 @@ function send(up) {
   timer = settling = null;
   lastSent = performance.now();
   asked += 1;
-  if (up) again = false; // the server's reading is the newest now
+  if (inPage()) { // the page reads; Undo and Clear (up) have the server look at once
+    readInPage(up);
+    if (up) look();
+    return;
+  }
+  again = false; // the server's reading is the newest now
   const value = strokesJSON(up);
-  if (up && value === props.value) {
-    // The server's last reading was of these very strokes (Clear twice, an Undo back to them), so
-    // setting the value changes nothing and asks nothing: its views stand, and the labels the page
-    // has shown since are read here again.
-    if (inPage()) readInPage();
-  } else if (!up && inPage()) readInPage();
-  else props.value = value;
+  // The same strokes as the server's last reading (Clear twice, an Undo back to them) change
+  // nothing and ask nothing: its views stand.
+  if (value !== props.value) props.value = value;
 }
 
 function schedule() {
@@ -187,7 +199,7 @@ function lift(event) {
     return;
   }
   send(false); // the page's reading, now
-  settling = setTimeout(() => send(true), SETTLE);
+  settling = setTimeout(look, SETTLE);
 }
 canvas.addEventListener('pointerup', lift);
 canvas.addEventListener('pointercancel', lift);
@@ -214,6 +226,15 @@ window.digitLabCanvas = {
   // nothing changes (Gradio's "update" with no values, what gr.skip() sends).
   pageReading: () => (shown && shownAt !== asked ? shown.map(() => ({__type__: 'update'})) : shown),
   useModel, // the server's word on this visitor's CNN (tabs/draw.py)
+  lookingAt: () => looking, // the strokes for the server to look at (the 'input' event's js)
+  strokesNow: () => strokesJSON(true), // for other views of the strokes (tabs/canvas.py with_strokes)
+  // The server's answer {ask, heat} -> {seen, looked: data URLs, news}, or null when the strokes
+  // have changed since it was asked (its successor is on its way) or the page no longer reads.
+  async views(answer) {
+    if (!answer || answer.ask !== asked || !inPage() || !looking) return null;
+    const made = await reader.views(looking, answer.heat);
+    return answer.ask === asked ? made : null;
+  },
   setPen(width) {
     const value = Number(width);
     if (value > 0) pen = canvas.dataset.pen = value;

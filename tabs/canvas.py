@@ -74,8 +74,21 @@ def reader_props(static_dir: str, ours: str, primer: str | None, words: dict) ->
 SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
 
 
-# Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one output).
-CLEAR = "() => { window.digitLabCanvas?.clear(); return null; }"
+# The 'input' event's js (a page that reads): the strokes it asks the server to look at, and the CNN's state.
+LOOKING = "(value, cnn) => [window.digitLabCanvas.lookingAt(), cnn]"
+
+
+# Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one
+# input and output). An empty upload is left alone: setting it to null again fires its change event,
+# a full blank reading on the server (/classify_upload) that Clear does not need.
+CLEAR = "(upload) => { window.digitLabCanvas?.clear(); return upload == null ? {__type__: 'update'} : null; }"
+
+
+def with_strokes(position: int) -> str:
+    """JS for another event that reads the canvas (the backprop view): its input at `position` made
+    the page's strokes as they are now. A page that reads for itself never sets the canvas's value
+    (that would ask the server for the full reading), so the value alone may be stale."""
+    return f"(...inputs) => {{ const now = window.digitLabCanvas?.strokesNow(); if (now) inputs[{position}] = now; return inputs; }}"
 
 
 def call(method: str) -> str:

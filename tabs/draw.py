@@ -8,8 +8,9 @@ Two ways in, one reading:
 - the page's canvas (tabs/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
   redraws them at a width in proportion to the digit, as MNIST's strokes are. While the pen moves
   the page reads them itself (static/draw_reader.js, the same recipe in JavaScript and both CNNs
-  in onnxruntime-web); the server reads at pen-up, with the views that need more, and reads
-  while the pen moves too wherever the browser cannot;
+  in onnxruntime-web); once the pen stays up the server only looks (/look_strokes: the 28x28
+  state and the saliency as numbers) and the page draws the two views (static/draw_views.js).
+  Wherever the browser cannot, the server reads at pen-up with the views, and while the pen moves;
 - /classify keeps its contract for API users: the Sketchpad value (background, layers,
   composite), read by inference/preprocess.py; its Sketchpad is not shown on the page.
 Uploads (/classify_upload) are the keyboard's way in.
@@ -18,6 +19,7 @@ Every word comes from locales/ (draw.*): page text through `ui`, what the server
 visitor's language (`locales.language(request)`; API clients without Accept-Language get English).
 """
 import html
+import json
 import logging
 import re
 from pathlib import Path
@@ -47,7 +49,7 @@ NOTHING_LOOKED = np.full((VIEW, VIEW, 3), 255, np.uint8)
 # Served by app.py (gr.set_static_paths): the page's scripts and the shipped models.
 STATIC, SERVED_MODELS = (Path(__file__).resolve().parent.parent / name for name in ("static", "exports"))
 # The words the page's own reader writes (static/draw_reader.js), in every language.
-READER_WORDS = ("draw.reason.", "draw.verdict.", "draw.primer.missing")
+READER_WORDS = ("draw.reason.", "draw.verdict.", "draw.primer.missing", "draw.ours.title", "draw.primer.title")
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,28 @@ def reply(steps, cnn_path: str | None, lang: str | None, primer: bool = True):
     if reading is None or steps.blank:
         return label, verdict, primer_label, primer_verdict, NOTHING_SEEN, NOTHING_LOOKED, news, None
     return label, verdict, primer_label, primer_verdict, _seen_view(steps.image), _looked_view(saliency_on_strokes(steps, heat)), news, steps.image
+
+
+def look_strokes(strokes, cnn_path: str | None = None):
+    """/look_strokes, what a page that reads for itself asks once the pen stays up (and at Undo and
+    Clear): only what the server alone makes, no pictures, no words. -> (the 28x28 our CNN read, or
+    None when blank: the `seen` state; {"ask": the page's tag for these strokes, "heat": the
+    occlusion saliency, 28x28 rounded to 3 decimals, or None}). The page draws both views from the
+    heat and its own bit-exact preparation (static/draw_views.js). Never raises."""
+    try:
+        value = json.loads(strokes) if isinstance(strokes, str) and strokes.strip() else strokes
+    except ValueError:
+        value = strokes  # prepare_strokes says it is unreadable
+    ask = value.get("ask") if isinstance(value, dict) else None
+    steps = prepare_strokes(value)
+    if steps.blank:
+        return None, {"ask": ask, "heat": None}
+    try:
+        _, heat = read(steps, cnn_path, saliency=True)
+    except Exception:  # a model gone or failing: no views, no 28x28 (as reply)
+        log.exception("look failed")
+        return None, {"ask": ask, "heat": None}
+    return steps.image, {"ask": ask, "heat": np.round(heat, 3).tolist()}
 
 
 def classify(value, cnn_path: str | None = None, request: gr.Request = None):
@@ -251,6 +275,11 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     canvas.change(classify_strokes, [canvas, cnn_path], page, api_name="classify_strokes", **live)
     # While the pen moves the page reads for itself and shows it with no server call (js-only).
     canvas.submit(None, None, page[:4], js=pad.SHOW_HERE, show_progress="hidden", queue=False)
+    # Once the pen stays up, a page that reads asks only for the 28x28 state and the saliency as
+    # numbers, then draws the views and the announcement itself (SHOW_VIEWS): no pictures encoded.
+    heat = gr.JSON(None, visible=False, elem_id="draw-heat")
+    canvas.input(look_strokes, [canvas, cnn_path], [seen, heat], js=pad.LOOKING, api_name="look_strokes",
+                 api_visibility="undocumented", **live).then(None, heat, news, js=SHOW_VIEWS, show_progress="hidden", queue=False)
     # This visitor's own CNN (Train -> use it), served to their page so it reads with it too.
     own = gr.JSON(None, visible=False, elem_id="draw-own-model")
     cnn_path.change(lambda path: browser_model(path, own), cnn_path, own, api_visibility="private", show_progress="hidden",
@@ -259,12 +288,23 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     sketchpad.change(classify, [sketchpad, cnn_path], [full_label, verdict, model_view, looked, seen], api_name="classify", **live)
     undo.click(None, None, None, js=pad.call("undo"))
     # Clear wipes the strokes (the canvas then asks for the blank reading) and the upload, in the page.
-    clear.click(None, None, upload, js=pad.CLEAR)
+    clear.click(None, upload, upload, js=pad.CLEAR)
     pen.change(None, pen, None, js=pad.call("setPen"))
     correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
     return seen
 
 
+# The server's saliency -> the two views drawn in the page, into the gr.Image's <img> (as the Generate
+# tab's picture), and the announcement as the live region's value; nothing when the strokes changed since.
+SHOW_VIEWS = """async (answer) => {
+  const made = await window.digitLabCanvas?.views(answer).catch(() => null);
+  if (!made) return {__type__: 'update'};
+  for (const [id, src] of [['draw-seen', made.seen], ['draw-looked', made.looked]]) {
+    const img = document.querySelector(`#${id} img`);
+    if (img) img.src = src;
+  }
+  return made.news;
+}"""
 # The reading, announced: the live region is on the page from the start (a region that appears with
 # its text is often not read out); only its text changes.
 NEWS = '<p role="status" aria-live="polite" class="reading-news">${value}</p>'

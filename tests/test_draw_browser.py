@@ -249,6 +249,10 @@ def test_an_upload_is_read(desk, tmp_path):
     page.locator("#draw-upload-box").get_by_text("upload").first.click()
     page.locator("#draw-upload input[type=file]").set_input_files(str(path))
     page.wait_for_function("document.querySelector('#draw-label [data-testid=label-output-value]')?.innerText.trim() === '3'", timeout=15_000)
+    # Clear takes the upload away too (and with nothing uploaded, leaves the upload alone: no reading of it).
+    page.locator("#draw-clear").click()
+    page.wait_for_function("!document.querySelector('#draw-upload img')", timeout=10_000)
+    page.wait_for_function("document.querySelector('#draw-verdict').innerText.toLowerCase().includes('blank')", timeout=10_000)
 
 
 def test_dark_theme_reads_the_same(browser, app_url):

@@ -1,14 +1,20 @@
 """The Draw tab reads while the pen moves in the visitor's browser (static/draw_reader.js), with the
 network to the server watched (Playwright's request events): no server call while the pen moves, a
-reading shown after each movement, the server's reading (with its views) after the pen lifts, and
-the same with a visitor's own CNN; with the browser's runtime made to fail, the same readings come
-from the server, silently.
-(The parity of the two readings: tests/test_browser_reading_parity.py.)"""
+reading shown after each movement, one light call once the pen stays up (/look_strokes: the 28x28
+state and the saliency as numbers; the page draws the views), and the same with a visitor's own
+CNN; a correction keeps the 28x28 that call left, and after Clear asks for a drawing first; with
+the browser's runtime made to fail, the same readings come from the server, silently.
+(The parity of the two readings: tests/test_browser_reading_parity.py; of the views:
+tests/test_browser_views_parity.py.)"""
+import json
+
+import numpy as np
 
 import pytest
 
 from inference.sessions import PRIMER_CNN, shipped
-from tabs.draw import browser_model
+from inference.strokes import prepare_strokes
+from tabs.draw import add_correction, browser_model, look_strokes
 from tests.test_draw_browser import SEVEN, canvas_box
 
 pytestmark = pytest.mark.browser
@@ -17,8 +23,9 @@ CALLS = ("/gradio_api/run/", "/gradio_api/queue/", "/gradio_api/call/")  # a rea
 
 
 def open_draw(browser, app_url, block_runtime: bool = False):
-    """A fresh page on the app; returns (context, page, calls: [(url, "move"|"up"|"other")]), the
-    calls of the page's own loading already made and forgotten."""
+    """A fresh page on the app; returns (context, page, calls: [(url, "move"|"up"|"look"|"other")]),
+    the calls of the page's own loading already made and forgotten ("look": /look_strokes, the
+    light call of a page that reads for itself, tagged by its "ask")."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     if block_runtime:  # as if the browser could not load it: no WebAssembly for this page
@@ -28,7 +35,7 @@ def open_draw(browser, app_url, block_runtime: bool = False):
     def watch(request):
         if any(part in request.url for part in CALLS):
             body = request.post_data or ""
-            kind = "up" if '\\"up\\":true' in body else "move" if '\\"up\\":false' in body else "other"
+            kind = "look" if '\\"ask\\":' in body else "up" if '\\"up\\":true' in body else "move" if '\\"up\\":false' in body else "other"
             calls.append((request.url, kind))
     page.on("request", watch)
     page.goto(app_url)
@@ -69,7 +76,9 @@ def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lif
         assert len(set(labels)) >= 2, f"the reading did not follow the pen: {labels}"
         page.mouse.up()
         page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
-        assert [kind for _, kind in calls] == ["up"], calls  # one call: the pen-up's
+        assert [kind for _, kind in calls] == ["look"], calls  # one call, the light one: no pictures from the server
+        assert seen_src(page).startswith("data:image/png") and page.get_attribute("#draw-looked img", "src").startswith("data:image/png")
+        page.wait_for_function("() => document.querySelector('#draw-news [role=status]')?.innerText.includes('7')")
         assert page.inner_text("#draw-label .container").split("\n")[0] == "7"
         assert "7" in page.inner_text("#draw-verdict") and page.inner_text("#draw-primer-verdict").strip()
 
@@ -113,11 +122,47 @@ def test_a_digit_in_two_strokes_costs_the_server_one_reading_once_the_pen_stays_
             page.mouse.up()  # and at once down again for the next stroke: a pause well under SETTLE_MS
         shown = page.inner_text("#draw-label .container") if page.locator("#draw-label .container").count() else ""
         page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
-        assert [kind for _, kind in calls] == ["up"], calls  # one reading for the two strokes
+        assert [kind for _, kind in calls] == ["look"], calls  # one light call for the two strokes
         assert page.inner_text("#draw-label .container").split("\n")[0] == "4"
         assert shown, "the page showed no reading of its own when the pen lifted"
     finally:
         context.close()
+
+
+def test_a_correction_keeps_the_28x28_the_light_call_left_and_after_clear_asks_for_a_drawing(browser, app_url):
+    context, page, calls = open_draw(browser, app_url)
+    try:
+        before = seen_src(page)
+        draw_slowly(page, pause_ms=30)
+        page.mouse.up()
+        page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
+        page.locator("#draw-right-digit label", has_text="7").click()
+        page.locator("#draw-correct").click()
+        page.wait_for_function("() => document.querySelector('#draw-corrections').innerText.includes('1 correction')", timeout=10_000)
+        page.locator("#draw-clear").click()
+        page.wait_for_function("() => document.querySelector('#draw-verdict').innerText.toLowerCase().includes('blank')", timeout=10_000)
+        page.wait_for_function("() => document.querySelector('#draw-seen img')?.src.startsWith('data:')", timeout=10_000)
+        page.wait_for_timeout(500)  # Clear's light call has set the state to None
+        assert [kind for _, kind in calls if kind != "other"] == ["look", "look"], calls  # the pen staying up, Clear
+        assert page.locator("#draw-label .container").count() == 0 or not page.inner_text("#draw-label .container").strip()
+        page.locator("#draw-correct").click()
+        page.wait_for_function("() => document.querySelector('#draw-corrections').innerText.includes('first')", timeout=10_000)
+    finally:
+        context.close()
+
+
+def test_the_light_call_leaves_the_28x28_the_full_reading_does():
+    """What a correction keeps after /look_strokes is what it kept after /classify_strokes."""
+    from tabs.draw import classify_strokes
+
+    value = json.dumps({"size": 280, "pen": 18, "up": True, "ask": 5, "strokes": [[84, 70, 196, 70, 168, 126, 140, 182, 118, 224]]})
+    seen, answer = look_strokes(value)
+    assert answer["ask"] == 5 and np.array(answer["heat"]).shape == (28, 28)
+    assert np.array_equal(seen, classify_strokes(value)[-1]) and np.array_equal(seen, prepare_strokes(value).image)
+    corrections, _ = add_correction("7", seen, [])
+    assert np.array_equal(corrections[0][0], seen) and corrections[0][1] == 7
+    assert look_strokes(json.dumps({"size": 280, "ask": 6, "strokes": []})) == (None, {"ask": 6, "heat": None})
+    assert look_strokes("not json") == (None, {"ask": None, "heat": None})
 
 
 def test_when_the_browser_cannot_run_it_the_server_reads_while_the_pen_moves(browser, app_url):
