@@ -383,7 +383,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                                label=ui("train.augment"), info=ui("train.augment.info"), elem_id="train-augment")
             gan_digits = gr.Slider(0, 5000, value=0, step=500, label=ui("train.gan_digits"), info=ui("train.gan_digits.info"))
             d_steps = train_game.ratio_knob()
-            epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=ui("train.epochs"), step=1)
+            epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=ui("train.epochs"), step=1, elem_id="train-epochs")
             use_corrections = gr.Checkbox(True, label=ui("train.corrections"))
             with gr.Accordion(ui("train.more"), open=False):
                 dataset = gr.Dropdown([(ui(f"train.dataset.{d}"), d) for d in settings.DATASETS], value="mnist-5k",

@@ -126,6 +126,8 @@ def test_each_tab_keeps_the_visitors_language_once_used(browser, app_url, locale
         check(page.evaluate(VISIBLE_TEXT), locale, "generate tab, a slider moved")
 
         panel = open_tab(page, 2)  # Train: start; a second visitor queues, then leaves the queue; stop
+        # A run long enough that the second visitor is still queued when they leave (it is stopped below).
+        panel.locator("#train-epochs input").fill("20")
         panel.locator("button.primary").first.click()
         wait_for_text(page, panel, RUN_STEP, 120)
         check(page.evaluate(VISIBLE_TEXT), locale, "train tab, running")
