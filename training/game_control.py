@@ -9,35 +9,33 @@ from training import jobs, turns
 from training.run_record import Run
 
 
-def _steppable(owner: str) -> Run:
-    """`owner`'s GAN run, training here; else an Explained saying why it cannot be paused or stepped."""
+def _steppable(owner: str) -> Run | Explained:
+    """`owner`'s GAN run, training here; else the words saying why it cannot be paused or stepped."""
     run = jobs.run_of(owner)
     if run is None:
-        raise Explained("train.turns.none")
+        return Explained("train.turns.none")
     if run.request.kind != "gan":
-        raise Explained("train.turns.not_gan")
+        return Explained("train.turns.not_gan")
     if not run.steppable:
-        raise Explained("train.turns.zerogpu")
+        return Explained("train.turns.zerogpu")
     if run.view().state != "training":
-        raise Explained("train.turns.not_training")
+        return Explained("train.turns.not_training")
     return run
 
 
 def pause(owner: str) -> Explained:
     """Pause `owner`'s GAN run after its current step."""
-    try:
-        run = _steppable(owner)
-    except Explained as why:
-        return why
+    run = _steppable(owner)
+    if isinstance(run, Explained):
+        return run
     run.turns.pause()
     return Explained("train.turns.paused", step=run.view().step)
 
 
 def resume(owner: str) -> Explained:
-    try:
-        run = _steppable(owner)
-    except Explained as why:
-        return why
+    run = _steppable(owner)
+    if isinstance(run, Explained):
+        return run
     run.turns.resume()
     return Explained("train.turns.resumed")
 
@@ -50,10 +48,9 @@ def step(owner: str, side: str, count, wait: float = 60.0) -> tuple[Explained, d
         return Explained("train.turns.bad_side", value=repr(side), choices=", ".join(turns.SIDES)), {}
     if isinstance(count, bool) or not isinstance(count, (int, float)) or not 1 <= count <= turns.MAX_ASKED or count != int(count):
         return Explained("train.turns.bad_count", value=repr(count), most=turns.MAX_ASKED), {}
-    try:
-        run = _steppable(owner)
-    except Explained as why:
-        return why, {}
+    run = _steppable(owner)
+    if isinstance(run, Explained):
+        return run, {}
     if not run.turns.paused:
         return Explained("train.turns.not_paused"), {}
     before = run.view()
