@@ -3,12 +3,13 @@ CNN's and the primer's steps (the real loop, augmentation included) in fresh pro
 policy, each timing its steps on 1 thread and on every core in turn, the policies taking turns.
 
 OpenMP reads its wait policy once, when torch loads, so each policy needs a process of its own.
-`passive` is what training/__init__.py sets (waiting threads sleep at once); `spin` is libgomp's
-own behaviour without it (spin up to 300,000 times, then sleep; GOMP_SPINCOUNT). On a machine whose cores are
-shared with other busy processes, spinning collapses a multi-threaded step; on an idle one the
-two should be close: run it both ways to see which this machine is.
+`short` is what training/__init__.py sets (a waiting thread spins 1,000 times, then sleeps:
+GOMP_SPINCOUNT); `passive` sleeps at once (OMP_WAIT_POLICY=PASSIVE, the choice before); `spin` is
+libgomp's own (300,000 spins). `--busy N` keeps N other processes spinning on the CPU meanwhile, as
+a machine shared with other work: there a long spin holds a core the working thread needs.
 
-    python -m benchmarks.threads                  # our CNN, 3 rounds of 20 steps each way
+    python -m benchmarks.threads                  # our CNN, 3 rounds of 20 steps each way, idle
+    python -m benchmarks.threads --busy 1         # the same beside one busy process
     python -m benchmarks.threads --arch seed --rounds 5
 """
 import argparse
@@ -21,7 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The child imports torch before anything of training/, so OpenMP loads with exactly these.
-POLICIES = {"passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "spin": {}}
+POLICIES = {"short": {"GOMP_SPINCOUNT": "1000"}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "spin": {"GOMP_SPINCOUNT": "300000"}}
+BUSY = "while True: pass"
 
 CHILD = """
 import json, sys, time
@@ -54,23 +56,29 @@ def one_round(policy: str, arch: str, steps: int, threads: list[int]) -> dict[in
     return {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
-def main(arch: str = "lab", rounds: int = 3, steps: int = 20) -> dict:
+def main(arch: str = "lab", rounds: int = 3, steps: int = 20, busy: int = 0) -> dict:
     cores = os.cpu_count() or 1
     threads = sorted({1, cores})
     rates = {policy: {t: [] for t in threads} for policy in POLICIES}
     load = [round(os.getloadavg()[0], 2)]
-    for _ in range(rounds):
-        for policy in POLICIES:
-            for count, rate in one_round(policy, arch, steps, threads).items():
-                rates[policy][count].append(rate)
+    hogs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
+    try:
+        for _ in range(rounds):
+            for policy in POLICIES:
+                for count, rate in one_round(policy, arch, steps, threads).items():
+                    rates[policy][count].append(rate)
+    finally:
+        for hog in hogs:
+            hog.kill()
     load.append(round(os.getloadavg()[0], 2))
-    print(f"cnn:{arch}, {steps} steps a round, {rounds} rounds, load average {load[0]} -> {load[1]} on {cores} CPUs")
+    print(f"cnn:{arch}, {steps} steps a round, {rounds} rounds, {busy} busy process(es) beside it, "
+          f"load average {load[0]} -> {load[1]} on {cores} CPUs")
     print("| wait policy | " + " | ".join(f"{t} thread(s): steps/s, median (range)" for t in threads) + " |")
     print("|---|" + "---|" * len(threads))
     for policy, by_threads in rates.items():
         cells = [f"{statistics.median(r):.1f} ({min(r):.1f}-{max(r):.1f})" for r in by_threads.values()]
         print(f"| {policy} | " + " | ".join(cells) + " |")
-    return {"arch": arch, "load_average": load, "rates": rates}
+    return {"arch": arch, "busy": busy, "load_average": load, "rates": rates}
 
 
 if __name__ == "__main__":
@@ -78,5 +86,6 @@ if __name__ == "__main__":
     parser.add_argument("--arch", choices=("lab", "seed"), default="lab")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--busy", type=int, default=0, help="other processes kept spinning on the CPU meanwhile")
     args = parser.parse_args()
-    main(args.arch, args.rounds, args.steps)
+    main(args.arch, args.rounds, args.steps, args.busy)
