@@ -130,7 +130,7 @@ def main(only=RUNS, threads: int | None = None, device: str = "cpu", recipes=("n
     threads = threads or os.cpu_count() or 1
     limit = matmul_limit(threads, device)
     figures = {"torch": torch.__version__, "threads": threads, "interop_threads": torch.get_num_interop_threads(),
-               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "device": device, "matmul_gflops": round(limit, 1), "runs": {}}
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"), "device": device, "matmul_gflops": round(limit, 1), "runs": {}}
     for name in only:
         kind, arch = name.split(":")
         for recipe in recipes if arch == "lab" else [r for r in recipes if "env" in RECIPES[r][kind] or r == recipes[-1]]:
@@ -166,7 +166,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     figures = main(args.only, args.threads, args.device, tuple(args.recipe))
     print(f"limit: float32 2048x2048 matmul, best of 5, {figures['threads']} thread(s): {figures['matmul_gflops']} GFLOP/s; "
-          f"OMP_WAIT_POLICY {figures['omp_wait_policy']}, load average {os.getloadavg()[0]:.2f}")
+          f"OMP_WAIT_POLICY {figures['omp_wait_policy']}, GOMP_SPINCOUNT {figures['gomp_spincount']}, load average {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(figures, out, indent=1)
