@@ -1,5 +1,6 @@
 """Shared fixtures: the launched app (a real `python app.py` on a free port), a gradio_client
 for it, and a headless Debian Chromium driven by Playwright."""
+import os
 import shutil
 import subprocess
 import tempfile
@@ -8,6 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The suite runs two processes on two cores (pytest.ini), each with launched apps beside it: its
+# cores are always shared, where OpenMP threads that wait should sleep at once rather than spin
+# (training/__init__.py). Set before anything imports torch; the launched apps inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ARTIFACTS = ROOT / "artifacts"  # screenshots and logs that CI keeps
 
 
