@@ -330,7 +330,7 @@ def loss_choices(kind: str, lang: str | None = None) -> list[tuple]:
 
 def knob_view(kind, arch, request: gr.Request = None):
     """Show the knobs that apply to the model and architecture, set to the architecture's own
-    values (and the kind's default epochs); the loss offers the model's own loss functions."""
+    values (its batch size too, and the kind's default epochs); the loss offers the model's own loss functions."""
     kind = kind if kind in settings.KINDS else "cnn"
     arch = arch if arch in knobs.ARCHS else "lab"
     own = arch_defaults(kind, arch)
@@ -338,6 +338,7 @@ def knob_view(kind, arch, request: gr.Request = None):
     lang = locales.language(request)
     return (
         gr.update(value=settings.DEFAULT_EPOCHS[kind]),
+        gr.update(value=own["batch_size"]),
         gr.update(visible=is_cnn),  # corrections: the CNN's
         gr.update(value=own.get("activation", "relu")),
         gr.update(choices=loss_choices(kind, lang), value=own["loss"], info=text(f"train.loss.info.{kind}", lang)),
@@ -422,7 +423,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                 use = gr.Button(ui("train.runs.use"), scale=1)
             run_files = gr.File(label=ui("train.runs.files"), file_count="multiple", interactive=False, visible=False)
 
-    knob_outputs = [epochs, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits, d_steps, game_panel]
+    knob_outputs = [epochs, batch_size, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits, d_steps, game_panel]
     # Only on a change of model or architecture: a page-load call would come back after a visitor
     # on a slow connection had typed their epochs, and set them back to the default.
     gr.on([kind.change, arch.change], knob_view, [kind, arch], knob_outputs, api_name="train_defaults",
@@ -430,7 +431,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
     # The first view's unset knobs show the default architecture's own values, set in the page as
     # it opens (no round trip); left unset in the components, so an API call that leaves them out
     # gets the architecture it asks for its own.
-    _, _, first_activation, first_loss, _, _, first_augment, *_ = knob_view("cnn", "lab")
+    _, _, _, first_activation, first_loss, _, _, first_augment, *_ = knob_view("cnn", "lab")
     shown = [update["value"] for update in (first_activation, first_loss, first_augment)]
     gr.on(None, None, None, [activation, loss, augment], js=f"() => {json.dumps(shown)}", api_visibility="private", queue=False)
     gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note, gradient_plot,

@@ -28,7 +28,7 @@ class GANConfig:
     arch: str = "lab"  # "lab": our conditional GAN (hinge, spectral norm); "seed": the primer's, unconditional
     dataset: str = "mnist-5k"
     epochs: int | None = None  # lab 60, seed 30
-    batch_size: int = 64
+    batch_size: int | None = None  # lab 32, seed 64 (the primer's listing)
     lr: float | None = None  # the generator's Adam; lab 2e-4, seed 3e-4
     d_lr: float | None = None  # the discriminator's; lab 4e-4 (two time-scale update rule), seed 3e-4
     beta1: float | None = None  # Adam's betas: lab (0, 0.9) as usual with spectral norm, seed Adam's defaults (0.9, 0.999)
