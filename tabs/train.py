@@ -392,7 +392,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                 # 0 rather than blank for "the model's own default": an API parameter whose default is
                 # None counts as required in gradio_client.
                 lr = gr.Number(0, label=ui("train.lr"), info=ui("train.lr.info"))
-                batch_size = gr.Number(settings.DEFAULT_BATCH_SIZE, label=ui("train.batch_size"), step=1)
+                batch_size = gr.Number(arch_defaults("cnn", "lab")["batch_size"], label=ui("train.batch_size"), step=1)  # knob_view follows the arch
                 seed = gr.Number(0, label=ui("train.seed"), step=1)
             with gr.Row():
                 start = gr.Button(ui("train.start"), variant="primary")

@@ -34,7 +34,6 @@ KINDS = ("cnn", "gan")
 # GAN's batch of 32 (15 epochs at 64 were 1,050, as long again a step): the shipped bar is reached at
 # 840-1,260 steps (python -m benchmarks.train --gan-seeds 0 1 2).
 DEFAULT_EPOCHS = {"cnn": 3, "gan": 8}
-DEFAULT_BATCH_SIZE = 64
 
 
 class SettingError(ValueError):
