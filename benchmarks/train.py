@@ -19,13 +19,20 @@ time is taken off the clock.
     python -m benchmarks.train --seeds 0 1 2 --recipe old new   # before and after, run by run in turn
     python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe old new --whole   # CNN runs to their end
     python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe fp32 new --whole   # float32 against bf16 on the CPU
+    python -m benchmarks.train --skip-gan --seeds 0 1 2 3 4 --whole --set canvas_share=0.65 lr=0.007   # a variant of the CNN's recipe
 
 `--recipe fp32` is `new` in full float32 where the CPU would train in bf16. `--recipe old` is the defaults as they were before issue 19's second round (RECIPES below), `new`
 the training scripts' defaults now; given both, each seed runs old then new in turn, so a machine
 whose load changes during the benchmark weighs on both alike, and a table of both is printed.
+`--set KNOB=VALUE ...` changes the CNN's recipes (any CNNConfig field: epochs, lr, batch_size or a knob).
+
+With `--whole`, a CNN run also gives its held-out accuracy averaged over the epoch ends of its second
+half ("late_held_out_accuracy"): where the recipe settles, which a run's best or its first crossing of a
+target reads from one lucky or unlucky epoch.
 """
 import argparse
 import contextlib
+import dataclasses
 import statistics
 import json
 import os
@@ -98,13 +105,16 @@ def meets_bar(quality: dict) -> bool:
 
 
 def measure(kind: str, epochs: int | None = None, threads: int | None = None, limit: float | None = None,
-            seed: int | None = None, recipe: str = "new", whole: bool = False) -> dict:
-    """One default run of `kind` (its default seed unless `seed`) with `recipe`'s settings (RECIPES),
-    stopped once its targets are met (or run to its end if `whole`: its best figure is then the
-    run's, not the one where it stopped); its timeline and figures."""
+            seed: int | None = None, recipe: str = "new", whole: bool = False, changes: dict | None = None) -> dict:
+    """One default run of `kind` (its default seed unless `seed`) with `recipe`'s settings (RECIPES)
+    and `changes` to them, stopped once its targets are met (or run to its end if `whole`: its best
+    figure is then the run's, not the one where it stopped); its timeline and figures."""
     from training import train_cnn, train_gan
 
     own = RECIPES[recipe][kind]
+    if changes:
+        fields = {name: value for name, value in changes.items() if name in ("epochs", "lr", "batch_size")}
+        own = {**own, **fields, "knobs": {**own["knobs"], **{k: v for k, v in changes.items() if k not in fields}}}
     config = (train_cnn.CNNConfig if kind == "cnn" else train_gan.GANConfig)
     defaults = config(**{k: v for k, v in own.items() if k not in ("knobs", "env")}, **own["knobs"])
     metric, targets = TARGETS[kind]
@@ -160,6 +170,7 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
         "wall_seconds_training": round(trained - started, 1),
         "export_seconds": round(time.monotonic() - trained, 1) if view.state == "finished" else None,
         "best_" + metric: max((t[metric] for t in timeline), default=None),
+        **({"late_" + metric: late_mean(timeline, metric, view.total_steps)} if whole and view.state == "finished" else {}),
         "stop_reason": view.stop_reason, "error": view.error,
         "timeline": timeline,
     }
@@ -172,13 +183,19 @@ def measure(kind: str, epochs: int | None = None, threads: int | None = None, li
     return figures
 
 
+def late_mean(timeline: list[dict], metric: str, total_steps: int) -> float | None:
+    """`metric` averaged over the epoch ends of a whole run's second half."""
+    late = [point[metric] for point in timeline if point["step"] > total_steps / 2]
+    return round(statistics.mean(late), 4) if late else None
+
+
 def median_of_seeds(runs: list[dict]) -> dict:
     """The runs' figures, each as the median over the seeds with its range: one machine's seeds
     spread further than machines of a kind do, so this is the figure another machine should match."""
     summary = {"seeds": [r["config"]["seed"] for r in runs]}
     for name in runs[0]:
         values = [r[name] for r in runs]
-        if name.startswith(("seconds_to_", "steps_to_", "best_", "wall_seconds", "steps_per_second")) and all(isinstance(v, (int, float)) for v in values):
+        if name.startswith(("seconds_to_", "steps_to_", "best_", "late_", "wall_seconds", "steps_per_second")) and all(isinstance(v, (int, float)) for v in values):
             summary[name] = {"median": round(statistics.median(values), 4), "min": min(values), "max": max(values), "each": values}
         elif name.startswith(("seconds_to_", "steps_to_")):  # a seed that never got there: no median, each said
             summary[name] = {"each": values}
@@ -187,17 +204,19 @@ def median_of_seeds(runs: list[dict]) -> dict:
 
 def run(quick: bool = False, gan: bool = True, cnn_epochs: int | None = None, threads: int | None = None,
         seeds: list[int] | None = None, recipes: tuple[str, ...] = ("new",), gan_seeds: list[int] | None = None,
-        whole: bool = False) -> dict:
+        whole: bool = False, changes: dict | None = None) -> dict:
     """Figures for the CNN (one run, or one per seed and their medians), and for the GAN unless
-    `gan` is False or `quick` is set, for each recipe; the recipes take turns within each seed."""
-    figures = {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2), "recipes": list(recipes)}
+    `gan` is False or `quick` is set, for each recipe (the CNN's with `changes`); the recipes take
+    turns within each seed."""
+    figures = {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2), "recipes": list(recipes),
+               "cnn_changes": changes or {}}
     kinds = {"cnn": seeds or [None]} | ({"gan": gan_seeds or [None]} if gan and not quick else {})
     for kind, kind_seeds in kinds.items():
         by_recipe = {recipe: [] for recipe in recipes}
         for seed in kind_seeds:
             for recipe in recipes:
                 by_recipe[recipe].append(measure(kind, cnn_epochs if kind == "cnn" else None, threads, seed=seed, recipe=recipe,
-                                                 whole=whole and kind == "cnn"))
+                                                 whole=whole and kind == "cnn", changes=changes if kind == "cnn" else None))
         for recipe, runs in by_recipe.items():
             name = kind if recipe == recipes[-1] else f"{kind}_{recipe}"  # figures["cnn"]: the last recipe's
             figures[name] = runs[0]
@@ -231,7 +250,9 @@ def comparison(figures: dict) -> list[str]:
         metric, targets = TARGETS[kind]
         goals = [f"{metric}_{t:g}".replace(".", "_") for t in targets] + (["shipped_bar"] if kind == "gan" else [])
         words = [f"{100 * t:g}%" if kind == "cnn" else f"fidelity {t:g}" for t in targets] + (["the shipped bar"] if kind == "gan" else [])
-        header = ["recipe", "seeds"] + [f"to {w}: s / steps" for w in words] + [f"best {metric.replace('_', ' ')}", "steps/s"]
+        late = "late_" + metric in figures.get(kind, {})
+        header = (["recipe", "seeds"] + [f"to {w}: s / steps" for w in words] + [f"best {metric.replace('_', ' ')}"]
+                  + (["second half's mean"] if late else []) + ["steps/s"])
         rows = []
         for recipe in figures.get("recipes", ["new"]):
             name = kind if recipe == figures["recipes"][-1] else f"{kind}_{recipe}"
@@ -239,8 +260,10 @@ def comparison(figures: dict) -> list[str]:
                 continue
             runs = figures.get(name + "_seeds") or [figures[name]]
             cells = [f"{_spread(runs, 'seconds_to_' + g, ' s')} / {_spread(runs, 'steps_to_' + g)}" for g in goals]
-            rows.append([recipe, " ".join(str(r["config"]["seed"]) for r in runs), *cells,
-                         _spread(runs, "best_" + metric), _spread(runs, "steps_per_second")])
+            changed = " ".join(f"{k}={v}" for k, v in figures.get("cnn_changes", {}).items()) if kind == "cnn" else ""
+            rows.append([f"{recipe} {changed}".strip(), " ".join(str(r["config"]["seed"]) for r in runs), *cells,
+                         _spread(runs, "best_" + metric), *([_spread(runs, "late_" + metric)] if late else []),
+                         _spread(runs, "steps_per_second")])
         if rows:
             lines += [f"{kind.upper()} default run, {runs[0]['torch_threads']} torch thread(s):", "| " + " | ".join(header) + " |",
                       "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in rows] + [""]
@@ -268,6 +291,15 @@ def rows(figures: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+def parse_change(text: str) -> tuple[str, object]:
+    """"canvas_share=0.65" -> ("canvas_share", 0.65): a number or true/false as JSON reads it, else the text."""
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-gan", action="store_true", help="measure the CNN only (the GAN takes many minutes on a CPU)")
@@ -278,9 +310,18 @@ if __name__ == "__main__":
     parser.add_argument("--recipe", nargs="+", choices=list(RECIPES), default=["new"],
                         help="old: the defaults before issue 19's second round; new: today's; both: in turn, seed by seed")
     parser.add_argument("--whole", action="store_true", help="run each CNN run to its end, so its best held-out is the run's")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KNOB=VALUE",
+                        help="change the CNN's recipes: epochs, lr, batch_size or any knob (canvas_share=0.65 label_smoothing=0)")
     args = parser.parse_args()
+    changes = dict(parse_change(change) for change in args.set)
+    from training.train_cnn import CNNConfig
+
+    allowed = {field.name for field in dataclasses.fields(CNNConfig)} - {"seed"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        parser.error(f"--set: not a CNN setting that a recipe may change: {', '.join(unknown)} (seeds: --seeds)")
     figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads, seeds=args.seeds,
-                  recipes=tuple(args.recipe), gan_seeds=args.gan_seeds, whole=args.whole)
+                  recipes=tuple(args.recipe), gan_seeds=args.gan_seeds, whole=args.whole, changes=changes)
     print(json.dumps(figures, indent=1))
     for row in rows(figures):
         print(" | ".join(row))
