@@ -314,12 +314,17 @@ if __name__ == "__main__":
                         help="change the CNN's recipes: epochs, lr, batch_size or any knob (canvas_share=0.65 label_smoothing=0)")
     args = parser.parse_args()
     changes = dict(parse_change(change) for change in args.set)
+    from training.knobs import KnobError
     from training.train_cnn import CNNConfig
 
     allowed = {field.name for field in dataclasses.fields(CNNConfig)} - {"seed"}
     unknown = sorted(set(changes) - allowed)
     if unknown:
         parser.error(f"--set: not a CNN setting that a recipe may change: {', '.join(unknown)} (seeds: --seeds)")
+    try:
+        CNNConfig(**changes)  # the knobs' own check, before anything runs
+    except KnobError as error:
+        parser.error(f"--set: {error}")
     figures = run(gan=not args.skip_gan, cnn_epochs=args.cnn_epochs, threads=args.threads, seeds=args.seeds,
                   recipes=tuple(args.recipe), gan_seeds=args.gan_seeds, whole=args.whole, changes=changes)
     print(json.dumps(figures, indent=1))

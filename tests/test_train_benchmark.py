@@ -1,5 +1,9 @@
 """benchmarks/train.py's recipe changes (--set) and its second-half mean: parsed as typed, carried
 into the run the Train tab's path starts, and averaged over the right epoch ends."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks import train as bench
@@ -17,6 +21,13 @@ def test_the_second_half_mean_reads_only_the_epoch_ends_past_the_middle():
     timeline = [{"step": s, "held_out_accuracy": a} for s, a in ((73, 0.5), (146, 0.9), (219, 0.98), (292, 0.99))]
     assert bench.late_mean(timeline, "held_out_accuracy", 292) == pytest.approx(0.985)
     assert bench.late_mean(timeline[:2], "held_out_accuracy", 292) is None
+
+
+@pytest.mark.parametrize("change, said", [("bogus=1", "not a CNN setting"), ("seed=3", "--seeds"), ("canvas_share=2", "canvas_share must be in [0, 1]")])
+def test_a_change_the_recipe_cannot_take_is_refused_before_anything_runs(change, said):
+    done = subprocess.run([sys.executable, "-m", "benchmarks.train", "--skip-gan", "--set", change], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.slow
