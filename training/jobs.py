@@ -197,33 +197,9 @@ def _wait_for_turn(run: Run) -> bool:
 
 
 def _execute(run: Run, make_events: Callable | None) -> None:
-    """The run's thread: train, stop when asked or at a cap, export, write the card, then free its
-    place for the next in the queue."""
+    """The run's thread: train and export, then free its place for the next in the queue."""
     try:
-        events = (make_events or executed_events)(run)
-        last = None
-        try:
-            for event in events:
-                last = event
-                run.record(event)
-                if run.stop_requested.is_set():
-                    break
-                if time.monotonic() - run.started >= run.caps.max_seconds or not _wait_for_turn(run):
-                    if run.stop_reason is None:
-                        run.stop_reason = Explained("train.reason.time_cap", seconds=f"{run.caps.max_seconds:g}")
-                    break
-        finally:
-            events.close()  # stops the loop between two batches (and, on ZeroGPU, its worker)
-            run.training_ended.set()
-        if last is None:
-            raise RuntimeError("the run ended before its first step")
-        timings.observe(run.view(), run.caps, run.cold)
-        run.set_state("exporting")
-        exporting = time.monotonic()
-        _export(run, last)
-        if not run.cold:  # the first export in a process also imports onnx and onnxruntime and sets up torch.onnx
-            timings.exported(run.request.kind, time.monotonic() - exporting)
-        run.set_state("finished")
+        _train_and_export(run, make_events)
     except Exception as error:
         traceback.print_exc()
         run.error = f"{type(error).__name__}: {error}"
@@ -234,3 +210,34 @@ def _execute(run: Run, make_events: Callable | None) -> None:
             _going.remove(run)
             _start_next(run.caps)
         run.done.set()
+
+
+def _train_and_export(run: Run, make_events: Callable | None) -> None:
+    """Train, stop when asked or at a cap, export, write the card. Its own frame, so the model and
+    its tensors (held by the last event) are freed when it returns, before `run.done` is set: one
+    waiting on `done` may then exit at once, and a tensor freed by this (daemon) thread while the
+    interpreter shuts down aborted the process ("terminate called without an active exception")."""
+    events = (make_events or executed_events)(run)
+    last = None
+    try:
+        for event in events:
+            last = event
+            run.record(event)
+            if run.stop_requested.is_set():
+                break
+            if time.monotonic() - run.started >= run.caps.max_seconds or not _wait_for_turn(run):
+                if run.stop_reason is None:
+                    run.stop_reason = Explained("train.reason.time_cap", seconds=f"{run.caps.max_seconds:g}")
+                break
+    finally:
+        events.close()  # stops the loop between two batches (and, on ZeroGPU, its worker)
+        run.training_ended.set()
+    if last is None:
+        raise RuntimeError("the run ended before its first step")
+    timings.observe(run.view(), run.caps, run.cold)
+    run.set_state("exporting")
+    exporting = time.monotonic()
+    _export(run, last)
+    if not run.cold:  # the first export in a process also imports onnx and onnxruntime and sets up torch.onnx
+        timings.exported(run.request.kind, time.monotonic() - exporting)
+    run.set_state("finished")
