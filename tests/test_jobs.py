@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from dataclasses import replace
 
 from pathlib import Path
@@ -364,6 +365,35 @@ def test_a_crash_is_reported_and_frees_the_server(caps, exported):
     assert view.state == "failed" and "the loss went NaN" in view.error and view.model_path is None
     assert exported == [] and jobs.current() is None
     assert jobs.start(request(), "me", caps=caps, make_events=fake_events(steps=2)).done.wait(5)
+
+
+class Held:
+    """Something a run holds (its model, a benchmark's judge), weakly referable."""
+
+
+def test_what_a_run_held_is_freed_before_it_is_done(caps, exported):
+    """The run's thread lets go of its last event (which holds the model) and of its make_events
+    before `done` is set. A process that exits as soon as a run is done otherwise had the daemon
+    thread freeing tensors during the interpreter's shutdown, which aborted it."""
+    from training.runtime import Progress
+
+    by_maker, by_event = Held(), Held()
+    refs = weakref.ref(by_maker), weakref.ref(by_event)
+
+    def make(run, kept=by_maker):
+        def events(model=by_event):
+            for step in (1, 2, 3):
+                time.sleep(0.2)
+                yield Progress(step, 3, 1, {"loss": 1.0}, 0.2 * step, lambda m=model: {"step": 3}, epoch_end=step == 3,
+                               metrics={"held_out_accuracy": 0.5} if step == 3 else {})
+        return events()
+
+    run = jobs.start(request(), "me", caps=caps, make_events=make)
+    alive_when_done, set_done = [], run.done.set
+    run.done.set = lambda: (alive_when_done.extend(ref() is not None for ref in refs), set_done())
+    del make, by_maker, by_event
+    assert run.done.wait(10) and run.view().state == "finished"
+    assert alive_when_done == [False, False]
 
 
 def test_a_failed_export_keeps_no_model_and_says_why(caps, monkeypatch):

@@ -110,7 +110,8 @@ def _start_next(caps: TrainSettings) -> None:
         run.started, run.cold = time.monotonic(), "torch" not in sys.modules
         run.set_state("starting")
         _going.append(run)
-        threading.Thread(target=context.run, args=(_execute, run, make_events), name=f"train-{run.id}", daemon=True).start()
+        # make_events in a list the thread empties: what it holds is then freed before `done` (_execute)
+        threading.Thread(target=context.run, args=(_execute, run, [make_events]), name=f"train-{run.id}", daemon=True).start()
 
 
 def view(run: Run) -> RunView:
@@ -196,10 +197,11 @@ def _wait_for_turn(run: Run) -> bool:
     return True
 
 
-def _execute(run: Run, make_events: Callable | None) -> None:
-    """The run's thread: train and export, then free its place for the next in the queue."""
+def _execute(run: Run, maker: list) -> None:
+    """The run's thread: train and export, then free its place for the next in the queue. `maker`
+    holds the run's make_events, taken out so that only _train_and_export's frame refers to it."""
     try:
-        _train_and_export(run, make_events)
+        _train_and_export(run, maker.pop())
     except Exception as error:
         traceback.print_exc()
         run.error = f"{type(error).__name__}: {error}"
@@ -214,9 +216,10 @@ def _execute(run: Run, make_events: Callable | None) -> None:
 
 def _train_and_export(run: Run, make_events: Callable | None) -> None:
     """Train, stop when asked or at a cap, export, write the card. Its own frame, so the model and
-    its tensors (held by the last event) are freed when it returns, before `run.done` is set: one
-    waiting on `done` may then exit at once, and a tensor freed by this (daemon) thread while the
-    interpreter shuts down aborted the process ("terminate called without an active exception")."""
+    its tensors (held by the last event, or by make_events) are freed when it returns, before
+    `run.done` is set: one waiting on `done` may then exit at once, and a tensor freed by this
+    (daemon) thread while the interpreter shuts down aborted the process ("terminate called
+    without an active exception")."""
     events = (make_events or executed_events)(run)
     last = None
     try:
