@@ -251,6 +251,7 @@ def comparison(figures: dict) -> list[str]:
         goals = [f"{metric}_{t:g}".replace(".", "_") for t in targets] + (["shipped_bar"] if kind == "gan" else [])
         words = [f"{100 * t:g}%" if kind == "cnn" else f"fidelity {t:g}" for t in targets] + (["the shipped bar"] if kind == "gan" else [])
         late = "late_" + metric in figures.get(kind, {})
+        changed = " ".join(f"{k}={v}" for k, v in figures.get("cnn_changes", {}).items()) if kind == "cnn" else ""
         header = (["recipe", "seeds"] + [f"to {w}: s / steps" for w in words] + [f"best {metric.replace('_', ' ')}"]
                   + (["second half's mean"] if late else []) + ["steps/s"])
         rows = []
@@ -260,7 +261,6 @@ def comparison(figures: dict) -> list[str]:
                 continue
             runs = figures.get(name + "_seeds") or [figures[name]]
             cells = [f"{_spread(runs, 'seconds_to_' + g, ' s')} / {_spread(runs, 'steps_to_' + g)}" for g in goals]
-            changed = " ".join(f"{k}={v}" for k, v in figures.get("cnn_changes", {}).items()) if kind == "cnn" else ""
             rows.append([f"{recipe} {changed}".strip(), " ".join(str(r["config"]["seed"]) for r in runs), *cells,
                          _spread(runs, "best_" + metric), *([_spread(runs, "late_" + metric)] if late else []),
                          _spread(runs, "steps_per_second")])

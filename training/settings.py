@@ -31,7 +31,7 @@ KINDS = ("cnn", "gan")
 # classroom's queue moves (a 3-epoch CNN run is a third of the command line's 9-epoch one, whose
 # one-cycle schedule it shares, squeezed into its own length). The learning rate left alone is the
 # training script's own (CNNConfig.lr, GANConfig.lr). A GAN run of 8 epochs is 1,120 steps at our
-# GAN's batch of 32 (15 epochs at 64 were 1,050, as long again a step): the shipped bar is reached at
+# GAN's batch of 32 (15 epochs at 64 were 1,050 steps, each 1.8x as long): the shipped bar is reached at
 # 840-1,260 steps (python -m benchmarks.train --gan-seeds 0 1 2).
 DEFAULT_EPOCHS = {"cnn": 3, "gan": 8}
 
