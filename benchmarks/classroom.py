@@ -1,5 +1,5 @@
 """A classroom on one server: N visitors drawing at once, and M visitors pressing Start within a
-second whose runs take turns (training/jobs.py's queue).
+second whose runs take turns (runs/jobs.py's queue).
 
     python -m benchmarks.classroom --visitors 40 [--seconds 25] [--moving-on-server] [--env NAME=VALUE]
     python -m benchmarks.classroom [--trainers 10] [--kind cnn] [--epochs 1]

@@ -17,7 +17,8 @@ REPEATS = 50
 
 
 def train_and_export(kind: str, folder: Path) -> tuple[dict, Path]:
-    from training import export, runtime
+    from training import runtime
+    from training.export import onnx_export as export
 
     if kind == "cnn":
         from training.train_cnn import CNNConfig as Config, train

@@ -57,7 +57,7 @@ def torch_module(kind: str):
     from dataclasses import asdict
 
     from models import DigitCNN
-    from training.export import ServedCNN
+    from training.export.onnx_export import ServedCNN
     from training.train_gan import GANConfig, build_generator
 
     checkpoint, source = _checkpoint(kind)
@@ -87,7 +87,7 @@ def onnx_file(kind: str, module, config: dict | None, workdir: Path) -> tuple[Pa
         return shipped, str(shipped.relative_to(ROOT))
     import torch
 
-    from training.export import _to_onnx
+    from training.export.onnx_export import _to_onnx
 
     path = workdir / f"{kind}.onnx"
     warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)  # the exporter's noise

@@ -5,7 +5,7 @@ shipped GAN's bar as its export measures it: on 2,000 samples, label fidelity at
 Frechet ratio at most 10. Both use every core, as the training scripts do (the tab itself leaves one
 core to the server).
 
-Each run goes through training.jobs exactly as a Start in the tab does (background thread, the
+Each run goes through runs.jobs exactly as a Start in the tab does (background thread, the
 tab's torch thread count, then the ONNX export with its parity check), with the training scripts'
 default settings (CNNConfig(), GANConfig()); it is stopped as soon as every target is met, or at
 the time limit. Times are those of the loop's own clock (Progress.elapsed: from the run's set-up,
@@ -40,7 +40,8 @@ import tempfile
 import time
 from dataclasses import replace
 
-from training import jobs, settings
+from training import settings
+from runs import jobs
 
 TARGETS = {"cnn": ("held_out_accuracy", (0.97, 0.985)), "gan": ("label_fidelity", (0.8, 0.97))}
 SHIPPED_BAR = {"label_fidelity": 0.97, "frechet_ratio": 10.0}  # the GAN's figures to reach, 2,000 samples
@@ -89,7 +90,8 @@ class FullJudge:
     def __call__(self, snapshot: dict) -> dict:
         import torch
 
-        from training import export, metrics
+        from training import metrics
+        from training.export import onnx_export as export
         from training.train_gan import build_generator
 
         generator = build_generator(snapshot["config"])

@@ -1,6 +1,6 @@
 """What the GAN's discriminator thinks of an image, over onnxruntime (never torch): its score and a
 verdict, from the discriminator companion beside the generator (`<stem>.discriminator.onnx`,
-written by training/export_views.py).
+written by training/export/views.py).
 
 The score's meaning comes from the file's metadata: for a BCE discriminator (the primer's) the
 probability that the image is real, for a hinge one (Digit Lab's) a raw score that training pushed
@@ -22,7 +22,7 @@ from inference.sessions import ModelUnavailable, session, shipped
 
 # Mean scores on real and generated digits closer than this: the discriminator can hardly tell them apart.
 CLOSE = {"hinge": 0.5, "bce": 0.2}
-FIT_COMMAND = "python -m training.export_views fit-discriminator {model}"
+FIT_COMMAND = "python -m training.export.views fit-discriminator {model}"
 EXPORT_COMMAND = "python -m training.export --checkpoint gan.pt --out {model}"
 
 

@@ -20,8 +20,8 @@ from PIL import Image
 from inference.classifier import probabilities
 from inference.sessions import HOW_TO_MAKE, ModelUnavailable, session
 
-METADATA_KEY = "directions"  # training.directions.METADATA_KEY (not imported: that module needs torch)
-MAX_SLIDERS = 6  # training.directions.MAX_OFFERED: the export never offers more
+METADATA_KEY = "directions"  # training.export.directions.METADATA_KEY (not imported: that module needs torch)
+MAX_SLIDERS = 6  # training.export.directions.MAX_OFFERED: the export never offers more
 SLIDER_LIMIT = 3.0  # sliders run from -3 to +3 standard deviations
 STRIP_STEPS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 TRUNCATION_RANGE, DEFAULT_TRUNCATION = (0.0, 1.5), 1.0
@@ -31,7 +31,7 @@ GIF_DIR = Path(tempfile.gettempdir()) / "digit-lab-gifs"
 REEXPORT = "python -m training.export --checkpoint checkpoints/gan.pt --out exports/gan.onnx"
 
 
-MEASURES = ("ink", "slant", "width", "height", "x", "y")  # training.directions.image_measures' keys
+MEASURES = ("ink", "slant", "width", "height", "x", "y")  # training.export.directions.image_measures' keys
 NAMED = {"thickness": "ink", "slant": "slant", "width": "width", "height": "height", "horizontal shift": "x", "vertical shift": "y"}
 
 

@@ -1,6 +1,6 @@
 """Inside the CNN, over onnxruntime (never torch): every stage of a CNN for one 28x28 digit, read
 from the model's layers companion (`<stem>.layers.onnx` beside `<stem>.onnx`, written by
-training/export_views.py), and the filter weights behind each feature map.
+training/export/views.py), and the filter weights behind each feature map.
 
 Nothing here knows an architecture: the companion's metadata (`stages`) lists the stages, their
 kinds and shapes and each convolution's weights, and the view follows it. Functions return facts
@@ -17,9 +17,9 @@ from PIL import Image
 
 from inference.sessions import ModelUnavailable, session, shipped
 
-STAGES_KEY = "stages"  # training.export_views.STAGES_KEY (not imported: that module is for export)
+STAGES_KEY = "stages"  # training.export.views.STAGES_KEY (not imported: that module is for export)
 CONVOLUTIONS = ("conv", "depthwise", "pointwise")
-LAYERS_COMMAND = "python -m training.export_views layers {model}"
+LAYERS_COMMAND = "python -m training.export.views layers {model}"
 POSITIVE, NEGATIVE = np.float32([255, 160, 40]), np.float32([70, 150, 255])  # orange above zero, blue below, black at 0
 TILE_GAP, GAP_SHADE = 2, 70
 

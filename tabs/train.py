@@ -1,7 +1,7 @@
 """The Train tab: start a short CNN or GAN run with the primer's knobs, watch it learn, stop it,
 compare it with this visitor's other runs, use any of them, take its model home.
 
-The run itself lives in training.jobs (a background thread, the runs taking turns in a queue); this
+The run itself lives in runs.jobs (a background thread, the runs taking turns in a queue); this
 tab validates the settings, starts it, and streams what it shows about once a second: the charts
 are drawn here as SVG (tabs/train_plots.py), in the visitor's language. When the run ends, its export
 is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train_runs.py).
@@ -16,7 +16,8 @@ import locales
 from locales import text, ui
 from tabs import loss_shapes, train_game, train_plots, train_runs
 from tabs.loss_radio import LossRadio
-from training import jobs, knobs, settings
+from training import knobs, settings
+from runs import jobs
 
 # Which event keys each chart draws, in legend order, and their colours: training figures in blue,
 # held-out ones in orange, the GAN's players in green and red, what D makes of real and generated
@@ -444,7 +445,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
         [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
          compare_plot, runs_table, run_choice, run_files, gradient_plot, pushes],
         api_name="train", show_progress="hidden",
-        concurrency_limit=None,  # every Start reaches train_run at once: the runs' own queue (training/jobs.py) orders them
+        concurrency_limit=None,  # every Start reaches train_run at once: the runs' own queue (runs/jobs.py) orders them
     )
     stop.click(stop_run, None, status, api_name="stop_training", show_progress="hidden")
     restore.click(restore_shipped, runs, [cnn_path, gan_path, note], api_name="restore_shipped_models")

@@ -3,7 +3,7 @@ run going, Pause, Resume and "train D / G / both for k steps", with the two side
 losses before and after, and the fixed-latent grid with each sample's push (-dL_G/dx, where the
 generator's next update moves its pixels) drawn over it (tabs/game_plots.py).
 
-The run's thread does the waiting (training/jobs.py, training/turns.py): these handlers only ask.
+The run's thread does the waiting (runs/jobs.py, training/turns.py): these handlers only ask.
 /pause_training, /resume_training and /step_training (side "d", "g" or "both", and steps) are the
 same for API clients; the last output of /step_training is a JSON. On ZeroGPU the run trains in a
 lent GPU's own process, which must not wait for a click: there stepping is refused in words, and
@@ -14,7 +14,10 @@ import gradio as gr
 import locales
 from locales import text, ui
 from tabs import game_plots
-from training import executor, game_control, jobs, knobs, turns
+from training import knobs, turns
+from runs import executor
+from runs import control as game_control
+from runs import jobs
 
 
 def ratio_knob() -> gr.Number:

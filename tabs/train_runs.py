@@ -9,7 +9,7 @@ from pathlib import Path
 
 from locales import text
 from tabs import train_plots
-from training import jobs
+from runs import jobs
 
 KEEP = 10  # runs remembered per session (the issue asks for at least the last 5)
 # The figure each kind's curve follows, first one present wins (the primer's unconditional GAN has

@@ -1,4 +1,4 @@
-"""training.directions: the shape measures, naming, the PCA-to-latent mapping on a small generator
+"""training.export.directions: the shape measures, naming, the PCA-to-latent mapping on a small generator
 with a planted direction, and find()'s offer rule; plus (slow) the export carrying them into the
 .onnx where inference.generator reads them."""
 import json
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models.gan import Generator
-from training import directions
+from training.export import directions
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -118,7 +118,7 @@ def test_named_directions_are_signed_so_positive_increases_their_measure():
 @pytest.mark.slow
 def test_export_stores_the_directions_in_the_onnx_file_for_the_server(tmp_path):
     from inference import generator as served
-    from training.export import export
+    from training.export.onnx_export import export
     from training.train_gan import GANConfig, build_generator
 
     config = asdict(GANConfig(z_dim=8, g_width=8, d_width=8, max_steps=1))

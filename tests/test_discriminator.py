@@ -16,7 +16,7 @@ from inference import generator as gen
 from inference.sessions import ModelUnavailable
 from tabs import generate as tab
 from tests.test_generator import directions_dict
-from training import export_views
+from training.export import views as export_views
 
 EXPORTS_GAN_CRITIC = critic.companion_path(None)
 
@@ -146,7 +146,7 @@ def test_an_unconditional_generator_draws_without_a_digit_and_the_tab_says_so(tm
 
 
 def test_the_directions_of_an_unconditional_torch_generator_are_found():
-    from training import directions
+    from training.export import directions
 
     class Unconditional(nn.Module):
         z_dim = 4

@@ -7,7 +7,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from training import export, train_cnn, train_gan
+from training import train_cnn, train_gan
+from training.export import onnx_export as export
 
 pytestmark = pytest.mark.slow  # each test trains a few steps and exports with parity checks
 

@@ -28,7 +28,7 @@ def replace_then_die(source, target, *args, **kwargs):
     if Path(target).resolve().parent == folder:
         os.kill(os.getpid(), signal.SIGKILL)
 os.replace = replace_then_die
-from training.export import main
+from training.export.onnx_export import main
 main(sys.argv[2:])
 """
 

@@ -13,7 +13,7 @@ from torch import nn
 from inference import classifier, inside
 from inference.sessions import ModelUnavailable
 from tabs import inside as tab
-from training import export_views
+from training.export import views as export_views
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -48,7 +48,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def primer_cnn(tmp_path_factory, digits):
-    from training.export import _to_onnx
+    from training.export.onnx_export import _to_onnx
 
     torch.manual_seed(0)
     model = PrimerShapedCNN().eval()
@@ -111,7 +111,8 @@ def test_the_companion_metadata_describes_each_stage(primer_cnn):
 
 
 def test_a_freshly_trained_cnn_gets_its_companion_from_the_export(tmp_path, digits):
-    from training import export, train_cnn
+    from training import train_cnn
+    from training.export import onnx_export as export
 
     cfg = train_cnn.CNNConfig(epochs=1, max_steps=2, batch_size=32, device="cpu", typed_digits=False)
     *_, last = train_cnn.train(cfg)
@@ -139,9 +140,9 @@ def test_a_missing_companion_is_explained_with_the_command_that_makes_it(tmp_pat
     model.write_bytes(b"not read")
     with pytest.raises(ModelUnavailable) as caught:
         inside.load(model)
-    assert caught.value.key == "inside.unavailable.missing" and "export_views layers" in caught.value.values["command"]
+    assert caught.value.key == "inside.unavailable.missing" and "export.views layers" in caught.value.values["command"]
     html, *_ = tab.view(np.zeros((28, 28), np.float32), "lab", str(model))
-    assert "cnn.layers.onnx" in html and "python -m training.export_views layers" in html
+    assert "cnn.layers.onnx" in html and "python -m training.export.views layers" in html
     with pytest.raises(ModelUnavailable) as caught:
         inside.load(tmp_path / "nowhere.onnx")
     assert caught.value.key == "inside.unavailable.no_model"

@@ -1,4 +1,4 @@
-"""training/jobs.py without a server: validation against the caps, the queue of runs (turns, one a
+"""runs/jobs.py without a server: validation against the caps, the queue of runs (turns, one a
 visitor, its bound, leaving it, its estimates), Stop, the time cap, crashes and failed exports, the
 plot history, and one real (tiny) CNN run through export."""
 import json
@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import jobs, settings
+from training import settings
+from runs import jobs
 from training.settings import TrainSettings
 
 CAPS = TrainSettings(max_epochs=5, max_seconds=30, batch_min=8, batch_max=256, lr_min=1e-4, lr_max=0.01)
@@ -397,7 +398,7 @@ def test_what_a_run_held_is_freed_before_it_is_done(caps, exported):
 
 
 def test_a_failed_export_keeps_no_model_and_says_why(caps, monkeypatch):
-    from training.export import ExportError
+    from training.export.onnx_export import ExportError
 
     def failing_export(run, last):
         raise ExportError("parity failed: logits differ from PyTorch by up to 1e-2")
@@ -408,7 +409,7 @@ def test_a_failed_export_keeps_no_model_and_says_why(caps, monkeypatch):
 
 
 def test_importing_the_tab_does_not_import_torch():
-    code = "import sys, tabs.train, training.jobs; assert 'torch' not in sys.modules, 'torch was imported'"
+    code = "import sys, tabs.train, runs.jobs; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=jobs.settings_module.ROOT, timeout=120)
 
 

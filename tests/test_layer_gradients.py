@@ -7,7 +7,8 @@ import pickle
 import pytest
 import torch
 
-from training import executor, jobs, layer_gradients, train_cnn
+from training import layer_gradients, train_cnn
+from runs import jobs, worker
 from training.settings import TrainSettings
 
 PRIMER_LAYERS = [("features.0", "conv", [32, 1, 3, 3]), ("features.3", "conv", [64, 32, 3, 3]),
@@ -38,7 +39,7 @@ def test_a_cnn_run_records_a_positive_norm_a_layer_and_the_tab_draws_them(tmp_pa
     for event in read:  # input side to output side, each layer with weights once
         assert [(g["name"], g["kind"], g["shape"]) for g in event.gradients] == PRIMER_LAYERS
         assert all(g["gradient_norm"] > 0 for g in event.gradients)
-    crossed = pickle.loads(pickle.dumps(executor.plain(read[0], "cpu")))  # what a ZeroGPU worker sends
+    crossed = pickle.loads(pickle.dumps(worker.plain(read[0], "cpu")))  # what a ZeroGPU worker sends
     assert crossed["gradients"] == read[0].gradients
     assert all(type(g["gradient_norm"]) is float and type(g["shape"]) is list for g in crossed["gradients"])
 

@@ -17,7 +17,7 @@ import pytest
 from tabs import train as tab
 from tests.conftest import cnn_steps
 from tests import test_browser
-from training import jobs
+from runs import jobs
 from training.settings import TrainSettings
 
 # -- the plain functions ---------------------------------------------------------------------

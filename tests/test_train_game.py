@@ -1,5 +1,5 @@
 """The GAN's game turn by turn (issue 21, part 3): the D:G ratio knob, a run paused and stepped
-(D, G or both for k steps) through training/jobs.py, the API and the browser, and each sample's
+(D, G or both for k steps) through runs/jobs.py, the API and the browser, and each sample's
 pixel gradient of L_G drawn over the grid.
 
 The runs are the primer's small GAN (or tinier) stopped after a few steps; the API and browser tests
@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from tabs import game_plots, train_game, train_runs
-from training import game_control, jobs, knobs, train_gan, turns
+from training import knobs, train_gan, turns
+from runs import control as game_control
+from runs import jobs
 from training.settings import TrainSettings
 
 
@@ -80,14 +82,14 @@ def test_the_ratio_knob_is_checked_and_recorded_like_the_others():
     with pytest.raises(ValueError, match="d_steps .* from 1 to 10, not 0"):
         train_gan.GANConfig(d_steps=0)
     assert "D:G 3:1" in train_runs.settings_text({"kind": "gan", "arch": "lab", "knobs": {"arch": "lab", "d_steps": 3}, "epochs": 1}, "en")
-    from training.export import training_command
+    from training.export.onnx_export import training_command
 
     assert "--d-steps 3" in training_command("gan", knobs.resolve("gan", {"d_steps": 3}))
 
 
 def test_on_zerogpu_stepping_is_refused_in_words_and_the_run_goes_on(monkeypatch, tmp_path):
     """A lent GPU's worker runs ahead in its own process: no pause there, said so; a CNN run neither."""
-    from training import executor
+    from runs import executor
     from training.runtime import Progress
 
     def events(run):
@@ -127,7 +129,7 @@ def learned(name: str) -> bool:
 
 @pytest.mark.slow
 def test_a_tiny_run_is_paused_and_each_player_stepped_alone(monkeypatch, tmp_path, one_torch_thread):
-    """The one loop, driven through training/jobs.py as the Train tab drives it: paused, it takes no
+    """The one loop, driven through runs/jobs.py as the Train tab drives it: paused, it takes no
     step; D for k steps moves D's weights and scores and leaves G's exactly; then G, the other way."""
     snapshots = []
 
@@ -301,7 +303,7 @@ def test_the_ratio_from_the_command_line_trains_g_every_nth_step_and_is_kept(tmp
     assert checkpoint["config"]["d_steps"] == 3 and checkpoint["step"] == 6
     adam_steps = lambda state: int(next(iter(state["state"].values()))["step"])  # noqa: E731
     assert adam_steps(checkpoint["optimizer_d"]) == 6 and adam_steps(checkpoint["optimizer_g"]) == 2
-    from training.export import training_command
+    from training.export.onnx_export import training_command
 
     assert "--d-steps 3" in training_command("gan", checkpoint["config"])
     with pytest.raises(SystemExit):

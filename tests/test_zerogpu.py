@@ -60,7 +60,7 @@ def test_stop_reaches_the_worker_and_its_last_step_comes_back(scenarios):
 def test_a_run_trains_in_the_gpu_worker_and_is_exported_here(scenarios):
     """The real loop (four steps) in spaces' worker, the real ONNX export in the main process (apart
     from spaces' patched torch), for the visitor whose token the handler's request carried."""
-    from training import executor
+    from runs import executor
 
     real = scenarios["real"]
     assert real["state"] == "finished", real["error"]
@@ -87,7 +87,7 @@ def test_the_workers_budget_is_training_time_counted_from_the_first_step(tmp_pat
     worker's start once left the real run one step of its four.)"""
     import time
 
-    from training import executor, jobs
+    from runs import executor, jobs, worker
     from training.runtime import Progress
     from training.settings import TrainSettings
 
@@ -98,11 +98,11 @@ def test_the_workers_budget_is_training_time_counted_from_the_first_step(tmp_pat
             time.sleep(0.02)
             yield Progress(step, 999, 1, {"loss": 1.0}, time.perf_counter() - started, lambda s=step: {"step": s})
 
-    monkeypatch.setattr(executor, "training_loop", slow_to_start)
+    monkeypatch.setattr(worker, "training_loop", slow_to_start)
     caps = TrainSettings(runs_dir=tmp_path)
-    spec = executor.Spec(jobs.validate("cnn", "mnist-5k", 1, None, 64, 0, caps), caps, (), str(tmp_path / "cnn.pt"),
+    spec = worker.Spec(jobs.validate("cnn", "mnist-5k", 1, None, 64, 0, caps), caps, (), str(tmp_path / "cnn.pt"),
                          device="cpu", seconds=0.3)
-    items = list(executor.worker(spec))
+    items = list(worker.worker(spec))
     steps = [item for item in items if item.get("type") != "stopped"]
     assert items[-1] == {"type": "stopped", "reason": "gpu_time", "seconds": 0} and len(steps) >= 5, items[-1]
     assert (tmp_path / "cnn.pt").is_file()  # the last step's snapshot, left for the export

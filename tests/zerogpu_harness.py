@@ -60,7 +60,7 @@ def main(scenarios: list[str]) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), DeviceAPI)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ.update(SPACES_ZERO_GPU="true", SPACES_ZERO_DEVICE_API_URL=f"http://127.0.0.1:{server.server_port}")
-    import gradio  # noqa: F401 (as in app.py: gradio first, then spaces through training.executor)
+    import gradio  # noqa: F401 (as in app.py: gradio first, then spaces through runs.executor)
     import spaces
     import spaces.zero.torch as zero_torch
 
@@ -68,7 +68,7 @@ def main(scenarios: list[str]) -> None:
     zero_torch.move = lambda callback=None: None
     from gradio.context import LocalContext
 
-    from training import executor, jobs
+    from runs import executor, jobs, worker
     from training.settings import TrainSettings
 
     assert executor.on_zerogpu(), "spaces.GPU did not wrap the worker: is SPACES_ZERO_GPU read?"
@@ -83,7 +83,7 @@ def main(scenarios: list[str]) -> None:
     LocalContext.request.set(Visitor())
     caps = TrainSettings(max_seconds=120, runs_dir=Path(tempfile.mkdtemp(prefix="zerogpu-runs-")), threads=1)
     request = jobs.validate("cnn", "mnist-5k", 1, None, 64, 0, caps)
-    real_loop, real_export = executor.training_loop, jobs._export
+    real_loop, real_export = worker.training_loop, jobs._export
 
     def fake_loop(request, caps, corrections=(), device="auto", steps=10_000, turns=None):
         from training.runtime import Progress
@@ -117,14 +117,14 @@ def main(scenarios: list[str]) -> None:
         exported.clear()
         SCHEDULE["mode"] = "ok"
         if scenario == "real":  # the real loop in the worker, the real export here, four steps
-            executor.training_loop, jobs._export = real_loop, real_export
+            worker.training_loop, jobs._export = real_loop, real_export
             view, schedule = run_once("visitor", capped=replace(caps, max_steps=4))
             card = json.loads(Path(view.card_path).read_text()) if view.card_path else {}
             result = {"state": view.state, "error": view.error, "device": view.device, "steps": card.get("steps"),
                       "card_device": card.get("device"), "model": bool(view.model_path and Path(view.model_path).is_file()),
                       "duration": schedule.get("durationSeconds"), "token": schedule.get("token")}
         elif scenario == "stop":
-            executor.training_loop, jobs._export = fake_loop, fake_export
+            worker.training_loop, jobs._export = fake_loop, fake_export
             view, schedule = run_once("visitor", stop_after=20)
             snapshot = exported[0] if exported else {}
             result = {"state": view.state, "shown_step": view.step, "snapshot_step": snapshot.get("step"),
@@ -133,7 +133,7 @@ def main(scenarios: list[str]) -> None:
                       "released": any(path == "/release" for path, _ in SEEN)}
         elif scenario == "quota":  # refused: the real loop on the CPU, in a process of its own (a few steps)
             SCHEDULE["mode"] = "quota"
-            executor.training_loop, jobs._export = real_loop, fake_export
+            worker.training_loop, jobs._export = real_loop, fake_export
             view, schedule = run_once("visitor", capped=replace(caps, max_steps=2))
             note, snapshot = view.device_note, (exported[0] if exported else {})
             result = {"state": view.state, "error": view.error, "device": view.device, "steps": view.step,
@@ -142,7 +142,7 @@ def main(scenarios: list[str]) -> None:
         elif scenario in ("no_gpu", "queue_timeout"):  # recognised as refusals (the fallback itself: quota)
             SCHEDULE["mode"] = scenario
             notes = []
-            spec = executor.Spec(request, caps, (), str(caps.runs_dir / "unused.pt"))
+            spec = worker.Spec(request, caps, (), str(caps.runs_dir / "unused.pt"))
             stream, first = executor._start(spec, lambda note=None, **_: notes.append(note))
             stream.close()  # never started: no process was made
             result = {"note_key": notes[0].key if notes else None, "note_en": str(notes[0]) if notes else None,

@@ -6,7 +6,7 @@ Torch lives here, in training/, and is imported when the Draw tab's backprop vie
 /backprop_step) is first used, as a training run imports it: serving starts without it.
 
 How the copy is rebuilt: the model card beside the .onnx (`<stem>.json`, written by
-training/export.py) names the architecture and its activation (`arch`, `knobs`, `config`; the
+training/export/onnx_export.py) names the architecture and its activation (`arch`, `knobs`, `config`; the
 file's own `arch` metadata when there is no card); training.train_cnn.build_cnn builds it. The
 exported graph runs in eval mode, so torch.onnx folded each batch norm into the convolution before
 it: the file holds `cnn.<layer>.weight` and `cnn.<layer>.weight_bias`. The copy is built the same
@@ -175,7 +175,7 @@ def _rebuilt(path: str, version: tuple, card_version: tuple) -> nn.Module:
 def _check_parity(model: nn.Module, path: str) -> None:
     """The copy must read as the file does (the same architecture, activation and weights): both
     run on a few fixed random inputs; CopyRefused when their logits differ by more than export's
-    own tolerance (training/export.py)."""
+    own tolerance (training/export/onnx_export.py)."""
     probe = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # once per file, on a server's shared cores

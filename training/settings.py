@@ -14,7 +14,7 @@ laptop and the tests can each set their own without touching code.
     DIGIT_LAB_TRAIN_QUEUE        (default 10)    runs that may wait for their turn; a Start beyond is refused
     DIGIT_LAB_TRAIN_AT_ONCE      (default 0)     runs that train at the same time; 0: one on the CPU,
                                                  three on ZeroGPU (each has its own lent GPU)
-    DIGIT_LAB_RUNS_DIR           (default runs/ in the repository) where each run's files go
+    DIGIT_LAB_RUNS_DIR           (default checkpoints/runs/) where each run's files go
     DIGIT_LAB_KEEP_RUNS          (default 100)   older run folders beyond this many are deleted; 0: keep all
 
 Nothing here imports torch: the app reads these at start-up.
@@ -61,7 +61,7 @@ class TrainSettings:
     lr_max: float = 0.05
     threads: int = 0
     update_seconds: float = 1.0
-    runs_dir: Path = ROOT / "runs"
+    runs_dir: Path = ROOT / "checkpoints" / "runs"  # apart from the runs/ package
     keep_runs: int = 100
     queue: int = 10
     at_once: int = 0

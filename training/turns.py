@@ -3,7 +3,7 @@
 The one loop (training/train_gan.py) asks `side(step)` before each batch: "d" (the discriminator
 alone), "g" (the generator alone) or "both" (D, then G, as every step of a plain run). A plain run
 follows the D:G ratio (`d_steps` discriminator steps a generator step: D alone on the others). A
-visitor can pause a run and ask for k steps of one side or both: the run's thread (training/jobs.py)
+visitor can pause a run and ask for k steps of one side or both: the run's thread (runs/jobs.py)
 stops pulling events while paused, so the loop simply is not driven; a step asked for lets it pull
 one event a step, and the loop takes each asked side in turn. Nothing here blocks the loop itself,
 so a Stop, a closed page or the time cap still ends a paused run between two batches.

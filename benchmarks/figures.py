@@ -1,4 +1,4 @@
-"""Figures for the README that compare the shipped CNNs: `python -m training.figures`.
+"""Figures for the README that compare the shipped CNNs: `python -m benchmarks.figures`.
 
 Reads the Draw tab's test digits (tests/draw_digits.py: drawn-stroke digits and digits typed in
 fonts neither CNN trained on, with the seeds tests/test_draw_accuracy.py uses) through the app's
@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     from tests.draw_digits import drawn_set, font_paths, typed_set
     from training import data
 
-    parser = argparse.ArgumentParser(prog="python -m training.figures", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.figures", description=__doc__.splitlines()[0])
     parser.add_argument("--drawn-per-digit", type=int, default=100)
     parser.add_argument("--typed-per-digit", type=int, default=50)
     args = parser.parse_args(argv)

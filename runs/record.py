@@ -2,7 +2,7 @@
 main process, read by the tab) and RunView, the copy the tab shows at one moment. Torch-free.
 
 A Run holds locks and events, so it never leaves the main process: a ZeroGPU worker gets plain
-settings and sends back plain events (training/executor.py), which the run's thread records here."""
+settings and sends back plain events (runs/executor.py), which the run's thread records here."""
 import secrets
 import threading
 import time
@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 
 import locales
-from training.run_settings import RunRequest
+from runs.request import RunRequest
 from training.settings import TrainSettings
 from training.turns import Turns
 
 MAX_POINTS = 200  # plot points per series: the history is averaged into at most this many steps
 # Seconds an export takes on two CPU cores, warm (the GAN's includes its quality figures and its
 # sliders: 2-3.5 s and about 20 s here, 2026-12-04): a queued run's wait counts these until this
-# server has timed an export of its own (training/run_queue.py).
+# server has timed an export of its own (runs/queue.py).
 EXPORT_SECONDS = {"cnn": 4, "gan": 20}
 
 
@@ -95,7 +95,7 @@ class Run:
         self.training_ended = threading.Event()  # no more optimiser steps will be taken
         self.done = threading.Event()  # exported (or failed) and the server is free again
         self.turns = Turns()  # a GAN run's pause and asked steps (read by its loop where it runs in-process)
-        self.steppable = False  # set by training/jobs.py: a GAN run whose loop runs in this process
+        self.steppable = False  # set by runs/jobs.py: a GAN run whose loop runs in this process
         self.stop_reason: "str | locales.Explained | None" = None
         self._lock = threading.Lock()
         self._state = "queued"

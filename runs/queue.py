@@ -1,5 +1,5 @@
 """How long a queued run waits: what this server has measured of its runs, and the turns ahead.
-Torch-free; training/jobs.py keeps the queue itself and asks here for the figures.
+Torch-free; runs/jobs.py keeps the queue itself and asks here for the figures.
 
 A run's expected duration comes from the runs this server has timed (their start-up, training and
 export seconds): the same model and data at the same batch size, its training time scaled by the
@@ -11,8 +11,8 @@ import heapq
 import threading
 from dataclasses import dataclass
 
-from training.run_record import EXPORT_SECONDS, RunView
-from training.run_settings import RunRequest
+from runs.record import EXPORT_SECONDS, RunView
+from runs.request import RunRequest
 from training.settings import TrainSettings
 
 STARTUP_SECONDS = 0.5  # loading the data and building the model, before the first step (until a warm run is timed here: 0-0.5 s on 2 cores)

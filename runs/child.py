@@ -1,4 +1,4 @@
-"""A run's worker (training/executor.py) in a process of its own, started fresh with a plain torch.
+"""A run's worker (runs/worker.py) in a process of its own, started fresh with a plain torch.
 
 On ZeroGPU, spaces patches the main process's torch to pose as CUDA, and real CPU training there
 trips on it ("Low-level CUDA init reached": tests/zerogpu_harness.py found it), so a run that ZeroGPU
@@ -36,7 +36,7 @@ def _receive(stream):
 def events(spec) -> Iterator[dict]:
     """The worker's dicts, from a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_VARIABLES)}
-    child = subprocess.Popen([sys.executable, "-m", "training.worker_process"], cwd=ROOT, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "runs.child"], cwd=ROOT, env=env,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     _send(child.stdin, spec)
     try:
@@ -61,7 +61,7 @@ def main() -> None:
     spec = _receive(sys.stdin.buffer)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.buffer.readline(), stop.set()), daemon=True).start()
-    from training.executor import worker
+    from runs.worker import worker
 
     stream = worker(spec)
     try:

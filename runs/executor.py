@@ -20,7 +20,7 @@ and refuses with a gr.Error titled "ZeroGPU ..." (quota, illegal duration, no GP
 client.py schedule). A run asks for its own estimate, never more than DIGIT_LAB_ZEROGPU_SECONDS
 (default 80: 80 x 1.5 = 120 s, an anonymous visitor's whole daily quota), trains until that budget
 ends, and when refused trains on the CPU instead, saying why (in a process of its own:
-training/worker_process.py).
+runs/child.py).
 
 Pausing and stepping a GAN run (training/turns.py) need the loop in this process: the consumer
 stops pulling, and the loop reads the asked sides between steps. A ZeroGPU worker trains ahead of
@@ -30,15 +30,13 @@ run offers the D:G ratio (a setting, which crosses in the Spec) but not stepping
 import itertools
 import math
 import os
-import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
 
 import locales
-from training.run_settings import RunRequest
-from training.settings import TrainSettings
+from runs.worker import Spec, worker
 
 try:  # on ZeroGPU (SPACES_ZERO_GPU set) spaces.GPU forks a GPU worker a call; elsewhere it returns the function itself
     import spaces
@@ -52,125 +50,6 @@ SAVE_SECONDS = 5  # the last snapshot written to disk
 # guesses, so a run's request is long enough; a run that is faster ends sooner and is charged less.
 GPU_STEPS_PER_SECOND = {"cnn": 40.0, "gan": 15.0}
 TRAIN_IMAGES = {"mnist-5k": 4500, "mnist": 60000, "fashion-mnist": 60000}
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Everything the worker needs, and nothing that cannot be pickled (no Run, no lock)."""
-
-    request: RunRequest
-    caps: TrainSettings
-    corrections: tuple  # ((28x28 float32 image, digit), ...)
-    checkpoint: str  # where the worker leaves the snapshot of its last step
-    device: str = "auto"  # "cpu" in ZeroGPU's main process, whose torch spaces patches to look like CUDA
-    seconds: float | None = None  # on a lent GPU: the worker stops itself after this long
-
-
-def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), device: str = "auto", turns=None) -> Iterator:
-    """The real loop, train_cnn.train or train_gan.train: Progress events, on `device`; a GAN's
-    steps take their sides from `turns` (training/turns.py) when given."""
-    import torch
-
-    from training import data
-
-    torch.set_num_threads(caps.torch_threads())
-    config = request.config(caps) | {"device": device}
-    if request.kind == "cnn":
-        from training import train_cnn
-
-        extra = None
-        if corrections:
-            images = np.stack([image for image, _ in corrections])[:, None]
-            extra = data.Split(torch.from_numpy(images), torch.tensor([digit for _, digit in corrections]))
-        return train_cnn.train(_config(train_cnn.CNNConfig, config), extra=extra)
-    from training import train_gan
-
-    return train_gan.train(_config(train_gan.GANConfig, config), turns=turns)
-
-
-def _config(cls, config: dict):
-    """cls(**config), saying clearly which knob the training code does not know. (Before the
-    primer's networks and knobs land in the training configs, a knob at Digit Lab's own value is
-    what the code does anyway, and is dropped.)"""
-    import dataclasses
-
-    from training.run_settings import arch_defaults
-
-    known = {f.name for f in dataclasses.fields(cls)}
-    own = {"arch": "lab", **arch_defaults("cnn" if cls.__name__.startswith("CNN") else "gan", "lab")}
-    unknown = sorted(k for k in set(config) - known if own.get(k, object()) != config[k])
-    if unknown:
-        raise ValueError(f"this training code has no {', '.join(unknown)} setting")
-    return cls(**{k: v for k, v in config.items() if k in known})
-
-
-# -- the worker: in-process, or in ZeroGPU's forked process ---------------------------------------
-def worker(spec: Spec, turns=None) -> Iterator[dict]:
-    """Train, yielding each step as plain data; stop at the lent GPU's training budget; always
-    leave the last step's snapshot (on the CPU) at spec.checkpoint. `turns`: in this process only."""
-    from training import runtime
-
-    device = runtime.pick_device(spec.device).type
-    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device, turns=turns)
-    last = started = None
-    try:
-        for event in loop:
-            last = event
-            # The budget is training time, counted from the first step: the start-up before it (the
-            # data set, the model) has its own margin in the duration asked (WORKER_START_SECONDS).
-            started = started or time.monotonic()
-            yield plain(event, device)
-            if spec.seconds is not None and time.monotonic() - started >= spec.seconds:
-                yield {"type": "stopped", "reason": "gpu_time", "seconds": round(spec.seconds)}
-                break
-    finally:
-        if last is not None:  # taken before the loop moves on, as Progress.snapshot asks
-            runtime.save_checkpoint(_on_cpu(last.snapshot()), spec.checkpoint)
-        loop.close()
-
-
-def plain(event, device: str) -> dict:
-    """A Progress event as built-in numbers and numpy arrays (nothing of torch crosses the pipe)."""
-    return {"type": "progress", "device": device, "step": int(event.step), "total_steps": int(event.total_steps),
-            "epoch": int(event.epoch), "elapsed": float(event.elapsed), "epoch_end": bool(event.epoch_end),
-            "losses": {k: float(v) for k, v in event.losses.items()},
-            "metrics": {k: (None if v is None else float(v)) for k, v in (event.metrics or {}).items()},
-            "samples": _array(event.samples), "sample_scores": _array(getattr(event, "sample_scores", None)),
-            "gradients": _layers(getattr(event, "gradients", None)),
-            "sample_gradients": _array(getattr(event, "sample_gradients", None)), "turn": _turn(getattr(event, "turn", None))}
-
-
-def _turn(turn) -> dict | None:
-    """An asked GAN step's side and how far each network moved, as built-in data."""
-    if turn is None:
-        return None
-    return {"side": str(turn["side"]), "moved": {k: float(v) for k, v in turn["moved"].items()}}
-
-
-def _layers(gradients) -> list[dict] | None:
-    """A CNN event's layer gradients as built-in strings and numbers."""
-    if gradients is None:
-        return None
-    return [{"name": str(g["name"]), "kind": str(g["kind"]), "shape": [int(n) for n in g["shape"]],
-             "gradient_norm": float(g["gradient_norm"])} for g in gradients]
-
-
-def _array(value) -> np.ndarray | None:
-    if value is None:
-        return None
-    if hasattr(value, "detach"):
-        value = value.detach().float().cpu().numpy()
-    return np.asarray(value, dtype=np.float32)
-
-
-def _on_cpu(tree):
-    if hasattr(tree, "detach"):
-        return tree.detach().cpu()
-    if isinstance(tree, dict):
-        return {k: _on_cpu(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_on_cpu(v) for v in tree)
-    return tree
 
 
 # -- ZeroGPU ------------------------------------------------------------------------------------
@@ -269,6 +148,6 @@ def _start(spec: Spec, told, turns=None) -> tuple[Iterator[dict], list]:
             raise
         said = str(getattr(error, "message", "") or error)
         told(note=locales.Explained("train.device.refused", platform=said))
-        from training import worker_process  # this process's torch is spaces' CUDA pose: train in a plain one
+        from runs import child  # this process's torch is spaces' CUDA pose: train in a plain one
 
-        return worker_process.events(replace(spec, device="cpu", seconds=None)), []
+        return child.events(replace(spec, device="cpu", seconds=None)), []

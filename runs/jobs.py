@@ -4,21 +4,21 @@ own thread once its turn has come.
 A visitor's Start joins the queue (one run a visitor, going or waiting; at most `caps.queue`
 waiting) and starts by itself when a place is free: one place on the CPU, where runs share the
 cores, and three on ZeroGPU, where each has its own lent GPU (`caps.at_once` sets it). While it
-waits, its view says its place and when it should start (training/run_queue.py measures that);
+waits, its view says its place and when it should start (runs/queue.py measures that);
 Stop, or closing the page, takes it out of the queue.
 
-A run consumes the same events as the command line's loop (training/executor.py decides where it
+A run consumes the same events as the command line's loop (runs/executor.py decides where it
 executes: in-process here and on CPU basic, a spaces.GPU worker on ZeroGPU). Stopping is the
 consumer ceasing to pull events and closing the generator, so a run ends between two batches and
 keeps what it learned (the last step's snapshot). Whether it ends or is stopped, the model goes
-through the same export as the shipped ones into its own folder (training/run_export.py). A failed
+through the same export as the shipped ones into its own folder (runs/export.py). A failed
 export, or a crash, leaves the visitor's current model in place and says why.
 
 The run's thread runs in a copy of the starting handler's context (contextvars), so spaces.GPU,
 first pulled there, reads the visitor's Gradio request as if called in the handler itself.
 
 A GAN run going in this process can be paused and stepped (training/turns.py; a visitor's controls
-are training/game_control.py): while paused, its thread pulls no event, so the loop waits between
+are runs/control.py): while paused, its thread pulls no event, so the loop waits between
 two batches; a step asked for lets it pull one event a step. A paused run still counts against the
 time cap, so it cannot hold the server's place.
 
@@ -34,13 +34,14 @@ from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
 from locales import Explained
-from training import executor, run_queue
+from runs import executor, worker
+from runs import queue as run_queue
+from runs.export import export as _export
+from runs.export import run_files  # noqa: F401 (the tab's downloads)
+from runs.record import EXPORT_SECONDS, MAX_POINTS, Run, RunBusy, RunView  # noqa: F401
+from runs.request import KNOBS, InvalidSettings, RunRequest, arch_defaults, usable_corrections, validate  # noqa: F401
+from runs.worker import _config  # noqa: F401 (tests call it here)
 from training import settings as settings_module
-from training.executor import _config  # noqa: F401 (tests call it here)
-from training.run_export import export as _export
-from training.run_export import run_files  # noqa: F401 (the tab's downloads)
-from training.run_record import EXPORT_SECONDS, MAX_POINTS, Run, RunBusy, RunView  # noqa: F401
-from training.run_settings import KNOBS, InvalidSettings, RunRequest, arch_defaults, usable_corrections, validate  # noqa: F401
 from training.settings import TrainSettings
 
 # Why a run stopped early, as the card records it and the tab says it.
@@ -166,12 +167,12 @@ def request_stop(run: Run, reason: Explained | str = STOPPED, wait: float = 5.0)
 
 def training_events(run: Run) -> Iterator:
     """The real loop for `run`, in this process (benchmarks/train.py measures it so)."""
-    return executor.training_loop(run.request, run.caps, run.corrections)
+    return worker.training_loop(run.request, run.caps, run.corrections)
 
 
 def executed_events(run: Run) -> Iterator:
-    """Where the run executes (training/executor.py); what it needs crosses as an executor.Spec."""
-    spec = executor.Spec(run.request, run.caps, tuple(run.corrections), str(run.folder / f"{run.request.kind}.pt"))
+    """Where the run executes (runs/executor.py); what it needs crosses as a worker.Spec."""
+    spec = worker.Spec(run.request, run.caps, tuple(run.corrections), str(run.folder / f"{run.request.kind}.pt"))
 
     def told(device=None, note=None, stop=None):
         run.set_device(device, note)

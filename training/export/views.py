@@ -7,7 +7,7 @@
   kernel of each channel, for a 1x1 pointwise one the mix of the channels). The stages are found in
   the exported graph itself (Conv, Relu/Sigmoid/Tanh, MaxPool, Gemm nodes), not from a hard-coded
   architecture, so any CNN a visitor trains gets one too, and a shipped cnn.onnx without its
-  checkpoint can get one with `python -m training.export_views layers exports/cnn.onnx`. With the
+  checkpoint can get one with `python -m training.export.views layers exports/cnn.onnx`. With the
   torch model at hand, every stage is parity-checked against the tensors PyTorch computes (forward
   hooks on its leaf modules).
 - `<stem>.discriminator.onnx` beside a GAN's `<stem>.onnx`: the discriminator from the checkpoint,
@@ -356,7 +356,7 @@ def write_discriminator(discriminator, config: dict, out, real, fake, source: st
     return figures for the model card."""
     import torch
 
-    from training.onnx_file import to_onnx as _to_onnx
+    from training.export.onnx_file import to_onnx as _to_onnx
 
     out = Path(out)
     loss = loss_of(config)
@@ -515,7 +515,7 @@ def fit_discriminator(gan_onnx, card: dict, steps: int = 1500, seed: int = 0) ->
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.export_views", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m training.export.views", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     layers = sub.add_parser("layers", help="write <stem>.layers.onnx beside an exported CNN, from its graph")
     layers.add_argument("cnn", type=Path)

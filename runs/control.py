@@ -1,12 +1,13 @@
 """A visitor's controls of their GAN run's game (training/turns.py), for the Train tab and the API:
 pause it after its current step, resume it, or ask for k steps of one side and wait for them.
-Only a GAN run training in this process can be stepped (training/executor.py's `steppable`);
-anything else is refused in words. The run's thread (training/jobs.py) does the waiting."""
+Only a GAN run training in this process can be stepped (runs/executor.py's `steppable`);
+anything else is refused in words. The run's thread (runs/jobs.py) does the waiting."""
 import time
 
 from locales import Explained
-from training import jobs, turns
-from training.run_record import Run
+from training import turns
+from runs import jobs
+from runs.record import Run
 
 
 def _steppable(owner: str) -> Run | Explained:

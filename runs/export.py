@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from training import executor
+from runs import executor
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_TIMEOUT = 600  # seconds: the GAN's export measures its quality on two shared cores
@@ -18,7 +18,7 @@ MODEL_FILES = (".onnx", ".layers.onnx", ".discriminator.onnx", ".json")  # the m
 
 def export(run, last) -> None:
     """Export the last event's snapshot to `<run folder>/<kind>.onnx` and write the run card."""
-    from training import export as onnx_export
+    from training.export import onnx_export
     from training import runtime
 
     kind = run.request.kind
@@ -56,7 +56,7 @@ def export(run, last) -> None:
 def export_apart(checkpoint: Path, out: Path) -> dict:
     """The same export, by the command line in a process of its own (a plain torch, not spaces'
     patched one): its model card, or its one-line error as an ExportError."""
-    from training import export as onnx_export
+    from training.export import onnx_export
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPACES_ZERO", "ZEROGPU"))}
     done = subprocess.run([sys.executable, "-m", "training.export", "--checkpoint", str(checkpoint), "--out", str(out)],

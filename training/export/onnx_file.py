@@ -1,5 +1,5 @@
-"""Writing one torch module to an ONNX file, checked: what training/export.py (the served models)
-and training/export_views.py (their companions) both do, so neither imports the other for it."""
+"""Writing one torch module to an ONNX file, checked: what training/export/onnx_export.py (the served models)
+and training/export/views.py (their companions) both do, so neither imports the other for it."""
 from pathlib import Path
 
 import onnx

@@ -17,8 +17,10 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from training import data, directions, export_views, knobs, metrics, runtime
-from training.onnx_file import to_onnx as _to_onnx
+from training import data, knobs, metrics, runtime
+from training.export import directions
+from training.export import views as export_views
+from training.export.onnx_file import to_onnx as _to_onnx
 from training.train_cnn import build_cnn
 from training.train_gan import build_generator
 
@@ -110,7 +112,7 @@ def _export_gan(checkpoint: dict, path: Path, held_out: data.Split, train_set: d
 
 
 NO_DIRECTIONS_REASON = (
-    "not searched: training.directions needs a conditional generator (Generator.stem(z, label), PCA "
+    "not searched: training.export.directions needs a conditional generator (Generator.stem(z, label), PCA "
     "centred within each asked-for digit, and a check that a move keeps the asked-for digit); the "
     "primer's generator is unconditional"
 )

@@ -1,0 +1,3 @@
+from training.export.onnx_export import main
+
+main()
