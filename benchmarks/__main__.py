@@ -1,4 +1,5 @@
-"""Every benchmark in one run: prints one table and writes benchmarks/results.json.
+"""Every benchmark in one run: prints one table and writes benchmarks/results.json and a dated
+benchmarks/results/<date>-benchmarks.md (benchmarks/results.py).
 
     python -m benchmarks                    # everything (training figures take minutes)
     python -m benchmarks --skip-training    # all but the training runs
@@ -21,6 +22,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
+
+from benchmarks import results as results_file
 
 import training  # noqa: F401 (its OpenMP wait policy must be set before machine() imports torch)
 
@@ -149,7 +152,9 @@ def main(argv=None) -> None:
                 "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
                 "machine": info, "skipped": skipped, "sections": results}
     args.json.write_text(json.dumps(document, indent=1, default=str) + "\n")
-    print(f"\nwrote {args.json}")
+    dated = results_file.write("benchmarks", document["command"], [results_file.table(["section", "what", "figure", "note"], table)],
+                               title="python -m benchmarks" + (" (quick: noisy)" if args.quick else ""))
+    print(f"\nwrote {args.json} and {dated}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,16 @@ def main() -> None:
           f"({time.perf_counter() - started:.0f} s, {torch.get_num_threads()} threads)")
     if args.json:
         print(json.dumps(figures, indent=1))
+    from benchmarks import results
+
+    rows = [[activation, layer, f"{median:.3g} ({low:.3g}-{high:.3g})"] for activation in ACTIVATIONS
+            for layer, median, low, high in zip(*(figures[activation][k] for k in ("layers", "median", "low", "high")))]
+    words = (f"The primer's CNN, {args.steps} steps, loss {args.loss}, seeds {' '.join(map(str, args.seeds))}: each layer's "
+             f"gradient norm ||dL/dw||, median over the seeds (range). First layer, Sigmoid / ReLU: "
+             f"{figures['first_layer_sigmoid_over_relu']:.3g}.\n")
+    print("wrote", results.write("gradients", results.command_line("benchmarks.gradients"),
+                                 [words, results.table(["activation", "layer", "gradient norm"], rows)],
+                                 title="The vanishing gradient: each layer's gradient, Sigmoid against ReLU"))
 
 
 if __name__ == "__main__":

@@ -88,4 +88,14 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--busy", type=int, default=0, help="other processes kept spinning on the CPU meanwhile")
     args = parser.parse_args()
-    main(args.arch, args.rounds, args.steps, args.busy)
+    figures = main(args.arch, args.rounds, args.steps, args.busy)
+    from benchmarks import results
+
+    counts = sorted(next(iter(figures["rates"].values())))
+    rows = [[policy] + [f"{statistics.median(r):.1f} ({min(r):.1f}-{max(r):.1f})" for r in (by[t] for t in counts)]
+            for policy, by in figures["rates"].items()]
+    words = (f"Our CNN ({args.arch}), {args.steps} steps a round, {args.rounds} rounds, {args.busy} busy process(es) beside it; "
+             f"steps a second, median (range); load average {figures['load_average'][0]} -> {figures['load_average'][1]}.\n")
+    print("wrote", results.write("threads", results.command_line("benchmarks.threads"),
+                                 [words, results.table(["wait policy", *(f"{t} thread(s)" for t in counts)], rows)],
+                                 title="OpenMP wait policies: training steps a second"))

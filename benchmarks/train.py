@@ -21,7 +21,7 @@ time is taken off the clock.
     python -m benchmarks.train --skip-gan --seeds 0 1 2 --recipe fp32 new --whole   # float32 against bf16 on the CPU
     python -m benchmarks.train --skip-gan --seeds 0 1 2 3 4 --whole --set canvas_share=0.65 lr=0.007   # a variant of the CNN's recipe
 
-`--recipe fp32` is `new` in full float32 where the CPU would train in bf16. `--recipe old` is the defaults as they were before issue 19's second round (RECIPES below), `new`
+`--recipe fp32` is `new` in full float32 where the CPU would train in bf16. `--recipe old` is the defaults as they were before the speed work of 2026-12-04 (RECIPES below), `new`
 the training scripts' defaults now; given both, each seed runs old then new in turn, so a machine
 whose load changes during the benchmark weighs on both alike, and a table of both is printed.
 `--set KNOB=VALUE ...` changes the CNN's recipes (any CNNConfig field: epochs, lr, batch_size or a knob).
@@ -47,7 +47,7 @@ TARGETS = {"cnn": ("held_out_accuracy", (0.97, 0.985)), "gan": ("label_fidelity"
 SHIPPED_BAR = {"label_fidelity": 0.97, "frechet_ratio": 10.0}  # the GAN's figures to reach, 2,000 samples
 JUDGE_FROM = 0.9  # in-loop label fidelity from which GAN snapshots are judged in full
 LIMIT_SECONDS = {"cnn": 900, "gan": 1800}
-# The default runs before issue 19's second round, every knob that changed spelled out, so "old"
+# The default runs before the speed work of 2026-12-04, every knob that changed spelled out, so "old"
 # stays what it was whatever the defaults become. "new" is the defaults as they are.
 RECIPES = {
     "old": {
@@ -310,7 +310,7 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, nargs="+", help="one CNN run per seed, and their medians with the spread")
     parser.add_argument("--gan-seeds", type=int, nargs="+", help="one GAN run per seed (default: the GAN's own seed only)")
     parser.add_argument("--recipe", nargs="+", choices=list(RECIPES), default=["new"],
-                        help="old: the defaults before issue 19's second round; new: today's; both: in turn, seed by seed")
+                        help="old: the defaults before the speed work of 2026-12-04; new: today's; both: in turn, seed by seed")
     parser.add_argument("--whole", action="store_true", help="run each CNN run to its end, so its best held-out is the run's")
     parser.add_argument("--set", nargs="+", default=[], metavar="KNOB=VALUE",
                         help="change the CNN's recipes: epochs, lr, batch_size or any knob (canvas_share=0.65 label_smoothing=0)")

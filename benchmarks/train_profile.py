@@ -161,7 +161,7 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--recipe", nargs="+", choices=("old", "fp32", "new"), default=["new"],
-                        help="our arch's settings: old (before issue 19's second round), new (today's), fp32 (today's "
+                        help="our arch's settings: old (the defaults before the speed work of 2026-12-04), new (today's), fp32 (today's "
                              "in float32 where the CPU would train in bf16, both archs), or several in turn")
     args = parser.parse_args()
     figures = main(args.only, args.threads, args.device, tuple(args.recipe))

@@ -1,4 +1,4 @@
-"""Backprop on your digit, a filter of the first layer (issue 21, part 1): its gradient dL/dw beside
+"""Backprop on your digit, a filter of the first layer: its gradient dL/dw beside
 its weights, as numbers (the JSON, a table, the pictures' text alternatives) and as two small
 pictures; a filter beyond the first layer's is refused in words."""
 import html

@@ -1,4 +1,4 @@
-"""Export: ONNX interfaces as DESIGN.md says, parity enforced, and nothing served is ever replaced
+"""Export: ONNX interfaces as docs/training.md says, parity enforced, and nothing served is ever replaced
 by a file that failed its checks."""
 import json
 

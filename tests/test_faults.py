@@ -171,7 +171,7 @@ VISITOR = """
 import sys
 from gradio_client import Client
 client = Client(sys.argv[1], verbose=False)
-job = client.submit(kind="cnn", epochs=3, api_name="/train")  # the rest: the defaults DESIGN.md promises
+job = client.submit(kind="cnn", epochs=3, api_name="/train")  # the rest: the defaults docs/api.md promises
 for update in job:
     print(str(update[0]).replace("\\n", " "), flush=True)
 print("ENDED", job.status().code, flush=True)

@@ -14,7 +14,7 @@ from test_browser import RUN_STEP, wait_for, wait_for_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# Names and units a Chinese page may show as they are (issue 12's list, with Gradio's own name,
+# Names and units a Chinese page may show as they are (names of things, with Gradio's own name,
 # the data sets' identifiers, and the formulas' function names).
 ALLOWED = {
     "cnn", "gan", "onnx", "pca", "relu", "sigmoid", "tanh", "mnist", "digit", "lab", "gradio", "api",

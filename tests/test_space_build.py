@@ -1,4 +1,4 @@
-"""Would Hugging Face build this repository as a Space? The platform's facts (issue 18): ZeroGPU
+"""Would Hugging Face build this repository as a Space? The platform's facts (docs/deploy.md): ZeroGPU
 builds on Python 3.12 and installs everything in one command,
 
     pip install -r requirements.txt "torch<=2.13.0" gradio[oauth,mcp]==<sdk_version>

@@ -1,4 +1,4 @@
-"""The GAN's game turn by turn (issue 21, part 3): the D:G ratio knob, a run paused and stepped
+"""The GAN's game turn by turn: the D:G ratio knob, a run paused and stepped
 (D, G or both for k steps) through runs/jobs.py, the API and the browser, and each sample's
 pixel gradient of L_G drawn over the grid.
 

@@ -2,7 +2,7 @@
 tests/zerogpu_harness.py sets SPACES_ZERO_GPU, answers ZeroGPU's device API on loopback, and lets
 the real spaces.GPU wrapper fork its worker and pickle the Spec in and every yielded value out.
 
-Platform facts relied on (spaces 0.51.3 source; issue 18):
+Platform facts relied on (spaces 0.51.3 source):
 - zero/wrappers.py generator_function_wrapper: a forked worker per call; `arg_queue.put(((args,
   kwargs), ...))` pickles the arguments, `res_queue.put(OkResult(res))` each yielded value; closing
   the caller's generator sets the worker's stop event, and the worker closes its generator.
@@ -41,7 +41,7 @@ def scenarios() -> dict:
 
 
 def test_the_old_design_cannot_cross_the_process_boundary(scenarios):
-    """Before issue 18, spaces.GPU wrapped `_execute(run, make_events)`: a Run holds locks and
+    """In an earlier design spaces.GPU wrapped `_execute(run, make_events)`: a Run holds locks and
     events, and spaces refuses it at the first call. This is what the Spec design guards against."""
     refused = scenarios["old_design"]["refused"]
     assert refused and "PicklingError" in refused and "pickle" in refused

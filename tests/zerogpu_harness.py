@@ -147,7 +147,7 @@ def main(scenarios: list[str]) -> None:
             stream.close()  # never started: no process was made
             result = {"note_key": notes[0].key if notes else None, "note_en": str(notes[0]) if notes else None,
                       "first": first}
-        elif scenario == "old_design":  # issue 18: a Run (locks, events) handed to spaces.GPU
+        elif scenario == "old_design":  # the earlier design: a Run (locks, events) handed to spaces.GPU
             import pickle
 
             old = spaces.GPU(duration=420)(lambda run, make_events: None)
