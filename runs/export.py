@@ -3,16 +3,18 @@ as the shipped models (ONNX checker and parity with PyTorch) into `<runs>/<run i
 card (`run.json`), and the files a visitor may take home. Torch is imported when an export starts."""
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from runs import executor
+from visitors import vault
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_TIMEOUT = 600  # seconds: the GAN's export measures its quality on two shared cores
+RUN_FOLDER = re.compile(r"\d{8}-\d{6}-[a-z]+-[0-9a-f]{6}")  # runs/record.py's ids: nothing else in the folder is a run
 MODEL_FILES = (".onnx", ".layers.onnx", ".discriminator.onnx", ".json")  # the model and what the export writes beside it
 
 
@@ -25,7 +27,7 @@ def export(run, last) -> None:
     checkpoint = last.snapshot()
     step = checkpoint.get("step", last.step)  # a ZeroGPU worker may take one more step than was shown
     run.folder.mkdir(parents=True, exist_ok=True)
-    _prune(run.folder.parent, run.caps.keep_runs, keep=run.folder)
+    _prune(run.folder.parent, keep=run.folder)
     runtime.save_checkpoint(checkpoint, run.folder / f"{kind}.pt")  # so the CLI can resume or re-export it
     if executor.on_zerogpu():  # spaces patches this process's torch to pose as CUDA, which torch.onnx trips on
         model_card = export_apart(run.folder / f"{kind}.pt", run.folder / f"{kind}.onnx")
@@ -47,6 +49,7 @@ def export(run, last) -> None:
         "torch_threads": run.caps.torch_threads(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "notes": _card_notes(run, step, last.total_steps, reason),
         "summary": _card_summary(run, step, last, model_card["metrics"]),
+        "settings": _card_settings(kind, checkpoint["config"]),
     }
     card_path = run.folder / "run.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
@@ -83,6 +86,18 @@ def _card_summary(run, step: int, last, figures: dict) -> dict[str, str]:
     return summary
 
 
+def _card_settings(kind: str, config: dict) -> list[dict]:
+    """The settings the Train tab offers, as training/knob_list.py declares them: each one's value
+    in this run, whether it is the architecture's own, and its name in every language the app speaks."""
+    import locales
+    from training import knob_list
+
+    arch = config.get("arch", "lab")
+    return [{"name": knob.name, "value": config.get(knob.name), "own": config.get(knob.name) == knob.own(kind, arch),
+             "words": {lang: locales.text(knob.words, lang) for lang in locales.LANGUAGES}}
+            for knob in knob_list.on_tab(kind)]
+
+
 def _card_notes(run, step: int, total: int, reason: str | None) -> list[str]:
     notes = []
     if step < total:
@@ -105,10 +120,10 @@ def run_files(model_path: str | None) -> list[str]:
     return [str(p) for p in wanted if p.is_file()]
 
 
-def _prune(runs_dir: Path, keep_runs: int, keep: Path) -> None:
-    """Delete the oldest run folders beyond `keep_runs` (run ids start with their date and time)."""
-    if not keep_runs:
-        return
-    folders = sorted(p for p in runs_dir.iterdir() if p.is_dir() and p != keep)
-    for old in folders[: max(0, len(folders) - (keep_runs - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
+def _prune(runs_dir: Path, keep: Path) -> None:
+    """Delete the run folders unused for longer than the age allows, then the least recently used
+    while they hold more than the bytes allow (visitors/vault.py). Not by their number: another
+    visitor's runs, however many, never delete a visitor's model in use (its folder is touched
+    whenever the visitor's page comes back with it)."""
+    max_bytes, max_age = vault.runs_bounds()
+    vault.prune_folders(runs_dir, max_bytes, max_age, keep=(keep,), only=RUN_FOLDER)

@@ -1,22 +1,32 @@
 """A training run's settings: checked against the server's caps and against each other, into a
 RunRequest (plain data: it crosses into a ZeroGPU worker as it is). Torch-free: the app checks a
-visitor's settings before anything heavy is imported."""
+visitor's settings before anything heavy is imported.
+
+Each setting is read as training/knob_list.py declares it. The word "own" (or leaving the setting
+out) means the run's own kind's or architecture's value, read here for the kind asked for: a GAN
+run left at its own batch size trains at the GAN's, not the CNN's. Callers written before the words
+may still send the old numbers: a learning rate of 0 and a negative dropout mean the same."""
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 import locales
+from training import knob_list
 from training import knobs as knobs_module
-from training.settings import DATASETS, KINDS, TrainSettings
+from training.knob_list import OWN
+from training.settings import KINDS, TrainSettings
 
-# The knobs (training/knobs.py checks them) that apply to each kind; a knob
-# left at None is not passed, so the architecture's own value applies (as on the command line).
+# The knobs (training/knobs.py checks them) that apply to each kind, beyond the request's own
+# fields; a knob left at its own is not passed, so the architecture's own value applies (as on the
+# command line).
 KNOBS = knobs_module.VISITOR_KNOBS
+OLD_OWN = {"lr": lambda value: value == 0, "dropout": lambda value: value < 0}  # the numbers callers once sent
 
 
 def arch_defaults(kind: str, arch: str) -> dict:
-    """The architecture's own knob values, as training/knobs.py states them (the one place that
+    """The architecture's own knob values, as training/knob_list.py states them (the one place that
     reads them, so the tab and this module agree)."""
     return dict(knobs_module.defaults(kind, arch))
 
@@ -31,10 +41,10 @@ class RunRequest:
     kind: str
     dataset: str
     epochs: int
-    lr: float | None  # None: the training script's own default
+    lr: float | None  # None: the architecture's own (the config's, read when the run starts)
     batch_size: int
     seed: int
-    knobs: dict = field(default_factory=dict)  # the knobs set for this kind (None ones left out)
+    knobs: dict = field(default_factory=dict)  # the knobs set for this kind (those left at their own left out)
 
     @property
     def arch(self) -> str:
@@ -47,12 +57,36 @@ class RunRequest:
         return fields | self.knobs | {"device": "auto", "max_steps": caps.max_steps}
 
 
-def _whole(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
+def _is_own(value) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", OWN))
+
+
+def _number(value) -> float | None:
+    """A finite number from a number or its text (a typed-in choice arrives as text), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if len(value) < 64 else None
+        except ValueError:
+            return None
+    return float(value) if isinstance(value, (int, float, np.number)) and math.isfinite(value) else None
+
+
+def _bounds(knob: knob_list.Knob, caps: TrainSettings) -> tuple:
+    low, high = knob.caps
+    return (getattr(caps, low) if low else knob.low), (getattr(caps, high) if high else knob.high)
+
+
+def _whole(name: str, value, low, high) -> int:
+    number = _number(value)
+    low = 0 if low is None else low
+    high = 2**31 - 1 if high is None else high
+    if number is None or not number.is_integer():
         raise InvalidSettings("train.error.whole", setting=name, low=low, high=high, value=repr(value))
-    if not low <= value <= high:
-        raise InvalidSettings("train.error.range", setting=name, low=low, high=high, value=int(value))
-    return int(value)
+    if not low <= number <= high:
+        raise InvalidSettings("train.error.range", setting=name, low=low, high=high, value=int(number))
+    return int(number)
 
 
 def _choice(name: str, value, choices) -> str:
@@ -61,55 +95,63 @@ def _choice(name: str, value, choices) -> str:
     return value
 
 
-def _knobs(kind: str, dataset: str, given: dict) -> dict:
-    """The knobs that apply to `kind`, typed, with None (or "", or a negative dropout) meaning the
-    architecture's own; then training/knobs.py refuses a combination that cannot be trained."""
-    arch = _choice("arch", given.get("arch") or "lab", knobs_module.ARCHS)
-    kept = {"arch": arch}
-    for name in KNOBS[kind][1:]:
-        value = given.get(name)
-        if value is None or value == "":
-            continue
-        if name == "activation":
-            kept[name] = _choice(name, value, knobs_module.ACTIVATIONS)
-        elif name == "loss":  # another kind's loss passes here, for training/knobs.py to refuse it by name
-            kept[name] = value if value in knobs_module.ALL_LOSSES else _choice(name, value, knobs_module.LOSSES[kind])
-        elif name == "augment":
-            if not isinstance(value, bool):
-                raise InvalidSettings("train.error.bool", setting=name, value=repr(value))
-            kept[name] = value
-        elif name == "dropout":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise InvalidSettings("train.error.number", setting=name, value=repr(value))
-            if value >= 0:  # negative: the architecture's own
-                kept[name] = float(value)
-        else:  # train_digits, gan_digits: counts, 0 meaning all (train) or none (GAN-made)
-            kept[name] = _whole(name.replace("_", " "), value, 0, 1_000_000)
+def _read(knob: knob_list.Knob, value, kind: str, caps: TrainSettings):
+    """`value` as `knob` takes it, or OWN. Raises InvalidSettings."""
+    named = dict(knob.named)
+    if isinstance(value, str) and value.strip().lower() in named:
+        return named[value.strip().lower()]
+    if _is_own(value):
+        return OWN
+    number = _number(value)
+    if knob.name in OLD_OWN and number is not None and OLD_OWN[knob.name](number):
+        return OWN
+    name = knob.name.replace("_", " ")
+    low, high = _bounds(knob, caps)
+    if knob.type is bool:
+        if not isinstance(value, bool):
+            raise InvalidSettings("train.error.bool", setting=name, value=repr(value))
+        return value
+    if knob.type is str:
+        if knob.name == "loss" and value in knob_list.ALL_LOSSES:  # another kind's: training/knobs.py names it
+            return value
+        return _choice(name, value, knob.choices_of(kind))
+    if knob.type is int:
+        return _whole(name, value, low, high)
+    if knob.name == "lr":
+        shown = dict(low=f"{low:g}", high=f"{high:g}")
+        if number is None:
+            raise InvalidSettings("train.error.lr_number", **shown, value=repr(value))
+        if not low <= number <= high:
+            raise InvalidSettings("train.error.lr_range", **shown, value=f"{number:g}")
+        return number
+    if number is None:
+        raise InvalidSettings("train.error.number", setting=name, value=repr(value))
+    if not low <= number <= high:
+        raise InvalidSettings("train.error.range", setting=name, low=f"{low:g}", high=f"{high:g}", value=f"{number:g}")
+    return number
+
+
+def validate(kind, dataset=OWN, epochs=OWN, lr=OWN, batch_size=OWN, seed=OWN, caps: TrainSettings | None = None,
+             **knobs) -> RunRequest:
+    """Check a run's settings against the caps and the knobs against each other; returns the
+    request or raises InvalidSettings. A setting left out, None or "own" takes the kind's own
+    (epochs: the Train tab's short run) or the architecture's own. Knobs that do not apply to
+    `kind` are left out."""
+    caps = caps or TrainSettings()
+    _choice("kind", kind, KINDS)
+    given = {"dataset": dataset, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, **knobs}
+    read = {knob.name: _read(knob, given.get(knob.name), kind, caps) for knob in knob_list.on_tab(kind)}
+    arch = read["arch"] if read["arch"] != OWN else "lab"
+    fields = {name: read[name] for name in knob_list.RUN_FIELDS}
+    for name in knob_list.RUN_FIELDS:
+        if fields[name] == OWN:  # the learning rate's own is the config's, read when the run starts
+            fields[name] = None if name == "lr" else knob_list.BY_NAME[name].own(kind, arch, served=True)
+    kept = {"arch": arch, **{name: read[name] for name in KNOBS[kind] if name != "arch" and read[name] != OWN}}
     try:
-        knobs_module.check(kind, {"dataset": dataset, **kept})
+        knobs_module.check(kind, {"dataset": fields["dataset"], **kept})
     except knobs_module.KnobError as error:
         raise InvalidSettings(error.key, str(error), **error.values) from None
-    return kept
-
-
-def validate(kind, dataset, epochs, lr, batch_size, seed, caps: TrainSettings, **knobs) -> RunRequest:
-    """Check a run's settings against the caps and the knobs against each other; returns the
-    request or raises InvalidSettings. `lr` None or 0 means the training script's own default (the
-    config's, read when the run starts). Knobs that do not apply to `kind` are left out."""
-    _choice("kind", kind, KINDS)
-    _choice("dataset", dataset, DATASETS)
-    epochs = _whole("epochs", epochs, 1, caps.max_epochs)
-    batch_size = _whole("batch size", batch_size, caps.batch_min, caps.batch_max)
-    seed = _whole("seed", seed, 0, 2**31 - 1)
-    if lr is None or (lr == 0 and not isinstance(lr, bool)):
-        lr = None
-    elif isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr):
-        raise InvalidSettings("train.error.lr_number", low=f"{caps.lr_min:g}", high=f"{caps.lr_max:g}", value=repr(lr))
-    elif not caps.lr_min <= lr <= caps.lr_max:
-        raise InvalidSettings("train.error.lr_range", low=f"{caps.lr_min:g}", high=f"{caps.lr_max:g}", value=f"{lr:g}")
-    else:
-        lr = float(lr)
-    return RunRequest(kind, dataset, epochs, lr, batch_size, seed, _knobs(kind, dataset, knobs))
+    return RunRequest(kind, knobs=kept, **fields)
 
 
 def usable_corrections(corrections: Sequence) -> list[tuple[np.ndarray, int]]:

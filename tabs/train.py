@@ -7,17 +7,19 @@ are drawn here as SVG (tabs/train_plots.py), in the visitor's language. When the
 is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train_runs.py).
 Torch is imported by the run, not by this file. Every word comes from locales/ (keys `train.*`).
 """
-import json
-
 import numpy as np
 
 import gradio as gr
 import locales
 from locales import text, ui
-from tabs import loss_shapes, train_game, train_plots, train_runs
-from tabs.loss_radio import LossRadio
-from training import knobs, settings
+from tabs import loss_shapes, train_game, train_knobs, train_plots, train_runs
+from tabs.train_status import USED_BY, caps_text, say, status_text  # noqa: F401 (tests read them here)
+from tabs import link as page_link
+from training import settings
+from training.knob_list import OWN
 from runs import jobs
+from classroom import board, hook
+from visitors import limits
 
 # Which event keys each chart draws, in legend order, and their colours: training figures in blue,
 # held-out ones in orange, the GAN's players in green and red, what D makes of real and generated
@@ -32,12 +34,12 @@ COLOURS = {"loss": "#1f77b4", "held_out_loss": "#ff7f0e", "accuracy": "#1f77b4",
            "held_out_accuracy": "#ff7f0e", "g_loss": "#2ca02c", "d_loss": "#d62728", "d_real": "#17becf",
            "d_fake": "#e377c2", "label_fidelity": "#9467bd", "confident_share": "#9467bd"}
 DASHED = {"accuracy"}
-USED_BY = {"cnn": "app.tab.draw", "gan": "app.tab.generate"}
 CAPS = settings.load()  # read once at start-up, from the environment (see training/settings.py)
 
 
-# -- the knobs (training/knobs.py holds the choices and per-arch defaults) -------------------------
+# -- the knobs (training/knob_list.py declares them; tabs/train_knobs.py shows them) ---------------
 arch_defaults = jobs.arch_defaults
+knob_view = train_knobs.knob_view
 
 
 def run_loss(request: jobs.RunRequest) -> str:
@@ -106,89 +108,26 @@ def samples_image(view: jobs.RunView) -> np.ndarray:
     return train_plots.sample_grid(view.samples, view.sample_scores, score_format="{:.2f}" if bce else "{:+.1f}")
 
 
-def _duration(seconds: float, lang: str) -> str:
-    seconds = max(0, round(seconds))
-    if seconds >= 60:
-        return text("train.duration.minutes", lang, minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
-    return text("train.duration.seconds", lang, seconds=seconds)
-
-
-def _figures(metrics: dict, lang: str) -> str:
-    parts = [text(f"train.figure.{key}", lang, value=f"{metrics[key]:{style}}")
-             for key, style in (("held_out_accuracy", ".1%"), ("label_fidelity", ".0%"), ("confident_share", ".0%"),
-                                ("frechet_ratio", ".1f"))
-             if metrics.get(key) is not None]
-    return text("train.list_separator", lang).join(parts)
-
-
-def say(message, lang: str) -> str:
-    """A locales.Explained (or an error with .key/.values) in `lang`; plain strings as they are. A key
-    missing from locales/ (e.g. a knob error before its words were written) falls back to English."""
-    key, values = getattr(message, "key", None), dict(getattr(message, "values", {}) or {})
-    if key is None or key not in locales.STRINGS[locales.DEFAULT]:
-        return str(message)
-    if "setting" in values:
-        values["setting"] = text(f"train.setting.{str(values['setting']).replace(' ', '_')}", lang)
-    return text(key, lang, **values)
-
-
-def status_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str = "en", number: int | None = None) -> str:
-    """The run's state in a sentence or two, with where it trains (and why not on the GPU, when
-    ZeroGPU refused it one)."""
-    said = _state_text(view, caps, lang, number)
-    if view.done and view.device and view.step:
-        said += " " + text("train.status.trained_on", lang, device=text(f"train.device.{view.device}", lang))
-    return said + (f"\n\n{say(view.device_note, lang)}" if view.device_note else "")
-
-
-def _state_text(view: jobs.RunView, caps: settings.TrainSettings, lang: str, number: int | None) -> str:
-    model = view.kind.upper()
-    if view.state == "queued":
-        key = "train.status.queued" if view.starts_in_measured else "train.status.queued_bound"
-        return text(key, lang, model=model, place=view.place, waiting=view.queue_length,
-                    time=_duration(view.starts_in or 0, lang))
-    if view.state == "left":
-        return text("train.status.left_queue", lang, model=model, reason=say(view.stop_reason, lang))
-    if view.state == "starting":
-        return text("train.status.starting", lang, model=model)
-    if view.state in ("training", "stopping"):
-        left = view.seconds_left(caps)
-        return text("train.status.separator", lang).join(filter(None, [
-            text("train.status.step", lang, model=model, step=view.step, total=view.total_steps),
-            text(f"train.device.{view.device}", lang) if view.device else "",
-            text("train.status.epoch", lang, epoch=view.epoch, epochs=view.epochs),
-            text("train.status.rate", lang, rate=f"{view.steps_per_second:.1f}") if view.steps_per_second else "",
-            text("train.status.left", lang, time=_duration(left, lang)) if left is not None else "",
-            _figures(view.metrics, lang),
-            text("train.status.stopping", lang) if view.state == "stopping" else "",
-            text("train.status.paused", lang) if view.paused else "",
-        ]))
-    if view.state == "exporting":
-        if view.stop_reason:
-            return text("train.status.exporting_stopped", lang, model=model, reason=say(view.stop_reason, lang),
-                        step=view.step, total=view.total_steps)
-        return text("train.status.exporting", lang, model=model, step=view.step, total=view.total_steps)
-    if view.state == "failed":
-        return text("train.status.failed", lang, model=model, error=view.error)
-    figures = _figures(view.exported_metrics, lang)  # measured by the export on the model as swapped in
-    values = dict(model=model, step=view.step, total=view.total_steps, time=_duration(view.elapsed, lang),
-                  figures=text("train.status.figures", lang, figures=figures) if figures else "",
-                  tab=text(USED_BY[view.kind], lang), number=number or "?")
-    if view.stop_reason:
-        return text("train.status.done_stopped", lang, reason=say(view.stop_reason, lang), **values)
-    return text("train.status.done", lang, **values)
-
-
-def caps_text(lang: str) -> str:
-    steps = text("train.caps.steps", lang, steps=CAPS.max_steps) if CAPS.max_steps else ""
-    return text("train.caps", lang, places=jobs.places(CAPS), queue=CAPS.queue, time=_duration(CAPS.max_seconds, lang),
-                steps=steps, epochs=CAPS.max_epochs,
-                batch_min=CAPS.batch_min, batch_max=CAPS.batch_max, lr_min=f"{CAPS.lr_min:g}", lr_max=f"{CAPS.lr_max:g}")
-
-
 # -- the handlers ----------------------------------------------------------------------------
 def _owner(request) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _seat(request, lang: str) -> limits.Seat:
+    """A training place counted by the caller's address (the session, which the client makes up,
+    only keeps one run a page); a student of an open class shares the class's places instead, so
+    a class behind one school address can train, one place a student at most."""
+    token = hook.token_of(_owner(request))
+    student = board.student(token) if token else None
+    if student:
+        return limits.take_place(request, lang, key=f"class:{student['code']}", most=board.limits()["students"])
+    return limits.take_place(request, lang)
+
+
+def _seconds_left(run) -> float | None:
+    """When a run's place should free, for a refused caller: only a training run can tell."""
+    view = jobs.view(run)
+    return view.seconds_left(CAPS) if view.state in ("training", "stopping", "exporting") else None
 
 
 def _show(view: jobs.RunView, first: bool, shown_samples: int, lang: str):
@@ -234,23 +173,26 @@ def game_words(request: jobs.RunRequest, lang: str) -> str:
 
 
 def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
-              arch="lab", activation=None, loss=None, dropout=-1, train_digits=0, augment=None, gan_digits=0,
+              arch="lab", activation=None, loss=None, dropout=OWN, train_digits="all", augment=None, gan_digits=0,
               d_steps=1, request: gr.Request = None):
     """Validate, start, then stream progress until the run has ended and been exported; the run
-    then joins this visitor's runs. New settings (the primer's knobs) all default to the
-    architecture's own values."""
+    then joins this visitor's runs. A setting left at "own" (or unset) takes the value of the kind
+    and architecture asked for (runs/request.py reads each as training/knob_list.py declares it)."""
     lang = locales.language(request)
-    augment = {"on": True, "off": False}.get(augment, augment)
     try:
         run_request = jobs.validate(kind, dataset, epochs, lr, batch_size, seed, CAPS, arch=arch, activation=activation,
                                     loss=loss, dropout=dropout, train_digits=train_digits, augment=augment,
                                     gan_digits=gan_digits, d_steps=d_steps)
     except jobs.InvalidSettings as error:
         raise gr.Error(text("train.error.not_started", lang, reason=say(error, lang)), print_exception=False, title=text("common.error", lang)) from None
+    limits.guard(request, "train", lang)
+    seat = _seat(request, lang)
     try:
         run = jobs.start(run_request, _owner(request), corrections if use_corrections else (), CAPS)
     except jobs.RunBusy as error:
+        seat.release()
         raise gr.Error(say(error, lang), print_exception=False, title=text("common.error", lang)) from None
+    seat.hold(lambda: not run.done.is_set(), lambda: _seconds_left(run))
     keep = [gr.skip()] * 8  # note, cnn_path, gan_path, runs, compare chart, runs table, run choice, files
     shown_samples = 0
     try:
@@ -322,79 +264,22 @@ def use_run(run_id, runs, cnn_path, gan_path, request: gr.Request):
     return cnn_path, gan_path, train_runs.note(runs, cnn_path, gan_path, lang), said
 
 
-def loss_choices(kind: str, lang: str | None = None) -> list[tuple]:
-    """The kind's loss functions as the radio offers them: page text (translated in the browser)
-    when built, the visitor's language when a change of model sends them."""
-    say = ui if lang is None else (lambda key: text(key, lang))
-    return [(say(f"train.loss.{name}"), name) for name in knobs.LOSSES[kind]]
-
-
-def knob_view(kind, arch, request: gr.Request = None):
-    """Show the knobs that apply to the model and architecture, set to the architecture's own
-    values (its batch size too, and the kind's default epochs); the loss offers the model's own loss functions."""
-    kind = kind if kind in settings.KINDS else "cnn"
-    arch = arch if arch in knobs.ARCHS else "lab"
-    own = arch_defaults(kind, arch)
-    is_cnn = kind == "cnn"
-    lang = locales.language(request)
-    return (
-        gr.update(value=settings.DEFAULT_EPOCHS[kind]),
-        gr.update(value=own["batch_size"]),
-        gr.update(visible=is_cnn),  # corrections: the CNN's
-        gr.update(value=own.get("activation", "relu")),
-        gr.update(choices=loss_choices(kind, lang), value=own["loss"], info=text(f"train.loss.info.{kind}", lang)),
-        gr.update(visible=is_cnn, value=own.get("dropout", -1) if is_cnn else -1),
-        gr.update(visible=is_cnn),  # training digits
-        gr.update(value="on" if own.get("augment", True) else "off"),
-        gr.update(visible=is_cnn),  # GAN-made digits
-        gr.update(visible=not is_cnn, value=own.get("d_steps", 1)),  # the D:G ratio
-        gr.update(visible=not is_cnn),  # the game turn by turn
-    )
-
-
 def page_words(request: gr.Request):
     """At page load: what depends on this server's caps, the empty charts, and why the loss
     function matters (tabs/loss_shapes.py), in the visitor's language."""
     lang = locales.language(request)
     empty = [chart([], which, lang) for which in ("loss", "score")]
-    return (caps_text(lang), text("train.status.idle", lang), *empty, train_runs.table([], lang),
+    return (caps_text(CAPS, lang), text("train.status.idle", lang), *empty, train_runs.table([], lang),
             train_runs.compare_chart([], "cnn", lang), train_runs.note([], None, None, lang), gradient_chart([], [], lang),
             *loss_shapes.charts(lang))
 
 
-def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
-    runs = gr.State([])  # this visitor's finished runs (tabs/train_runs.py), in memory only
+def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State, runs: gr.State | None = None):
+    """-> the views of this visitor's runs (note, comparison, table, choice), for a restore to refresh."""
+    runs = runs if runs is not None else gr.State([])  # this visitor's finished runs (tabs/train_runs.py)
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            kind = gr.Radio([(ui("train.kind.cnn"), "cnn"), (ui("train.kind.gan"), "gan")], value="cnn",
-                            label=ui("train.kind"))
-            arch = gr.Radio([(ui("train.arch.lab"), "lab"), (ui("train.arch.seed"), "seed")], value="lab",
-                            label=ui("train.arch"), info=ui("train.arch.info"))
-            activation = gr.Radio([(ui(f"train.activation.{a}"), a) for a in knobs.ACTIVATIONS], value=None,
-                                  label=ui("train.activation"), info=ui("train.activation.info"))
-            # Left unset (None), as activation and augmentation: an API call that leaves it out gets the
-            # architecture's own; the page shows the first view's own (set at load, below).
-            loss = LossRadio(loss_choices("cnn"), value=None, label=ui("train.loss"), info=ui("train.loss.info.cnn"))
-            dropout = gr.Number(-1, label=ui("train.dropout"), info=ui("train.dropout.info"), minimum=-1, maximum=0.95,
-                                step=0.05)
-            train_digits = gr.Radio([(ui("train.digits.all"), 0), ("500", 500), ("100", 100)], value=0,
-                                    label=ui("train.digits"), info=ui("train.digits.info"))
-            # A radio, not a checkbox: a checkbox cannot be left unset, and an API call that leaves
-            # augmentation out should get the architecture's own (on for ours, off for the primer's).
-            augment = gr.Radio([(ui("train.augment.on"), "on"), (ui("train.augment.off"), "off")], value=None,
-                               label=ui("train.augment"), info=ui("train.augment.info"), elem_id="train-augment")
-            gan_digits = gr.Slider(0, 5000, value=0, step=500, label=ui("train.gan_digits"), info=ui("train.gan_digits.info"))
-            d_steps = train_game.ratio_knob()
-            epochs = gr.Number(settings.DEFAULT_EPOCHS["cnn"], label=ui("train.epochs"), step=1, elem_id="train-epochs")
-            use_corrections = gr.Checkbox(True, label=ui("train.corrections"))
-            with gr.Accordion(ui("train.more"), open=False):
-                dataset = gr.Dropdown([(ui(f"train.dataset.{d}"), d) for d in settings.DATASETS], value="mnist-5k",
-                                      label=ui("train.dataset"), info=ui("train.dataset.info"))
-                # 0 rather than blank for "the model's own default": an API parameter whose default is
-                # None counts as required in gradio_client.
-                lr = gr.Number(0, label=ui("train.lr"), info=ui("train.lr.info"))
-                batch_size = gr.Number(arch_defaults("cnn", "lab")["batch_size"], label=ui("train.batch_size"), step=1)  # knob_view follows the arch
-                seed = gr.Number(0, label=ui("train.seed"), step=1)
+            c = train_knobs.build(CAPS)  # the knobs' controls, by the settings' names
             with gr.Row():
                 start = gr.Button(ui("train.start"), variant="primary")
                 stop = gr.Button(ui("train.stop"), variant="stop")
@@ -424,24 +309,21 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
                 use = gr.Button(ui("train.runs.use"), scale=1)
             run_files = gr.File(label=ui("train.runs.files"), file_count="multiple", interactive=False, visible=False)
 
-    knob_outputs = [epochs, batch_size, use_corrections, activation, loss, dropout, train_digits, augment, gan_digits, d_steps, game_panel]
+    knob_outputs = [c[name] for name in train_knobs.VIEW] + [game_panel]
     # Only on a change of model or architecture: a page-load call would come back after a visitor
     # on a slow connection had typed their epochs, and set them back to the default.
-    gr.on([kind.change, arch.change], knob_view, [kind, arch], knob_outputs, api_name="train_defaults",
-          api_visibility="private", queue=False)
-    # The first view's unset knobs show the default architecture's own values, set in the page as
-    # it opens (no round trip); left unset in the components, so an API call that leaves them out
-    # gets the architecture it asks for its own.
-    _, _, _, first_activation, first_loss, _, _, first_augment, *_ = knob_view("cnn", "lab")
-    shown = [update["value"] for update in (first_activation, first_loss, first_augment)]
-    gr.on(None, None, None, [activation, loss, augment], js=f"() => {json.dumps(shown)}", api_visibility="private", queue=False)
+    page_link.register("train", **c, start_button=start)  # a link sets them (tabs/link.py); Start: tabs/board.py
+    gr.on([c["kind"].change, c["arch"].change], knob_view, [c["kind"], c["arch"]], knob_outputs, api_name="train_defaults",
+          api_visibility="private", queue=False).then(**page_link.after_knobs_event())  # a lesson's values stay
+    train_knobs.show_first_view(c)
     gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note, gradient_plot,
                                    cnn_shapes, gan_shapes],
           api_name="train_words", api_visibility="private", queue=False)
     start.click(
         train_run,
-        [kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
-         arch, activation, loss, dropout, train_digits, augment, gan_digits, d_steps],
+        [*(c[name] for name in ("kind", "dataset", "epochs", "lr", "batch_size", "seed", "use_corrections")), cnn_path, gan_path,
+         corrections, runs, *(c[name] for name in ("arch", "activation", "loss", "dropout", "train_digits", "augment", "gan_digits",
+                                                    "d_steps"))],
         [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
          compare_plot, runs_table, run_choice, run_files, gradient_plot, pushes],
         api_name="train", show_progress="hidden",
@@ -451,3 +333,4 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State):
     restore.click(restore_shipped, runs, [cnn_path, gan_path, note], api_name="restore_shipped_models")
     run_choice.input(choose_run, [run_choice, runs], [compare_plot, run_files], api_visibility="private")
     use.click(use_run, [run_choice, runs, cnn_path, gan_path], [cnn_path, gan_path, note, status], api_name="use_run")
+    return note, compare_plot, runs_table, run_choice

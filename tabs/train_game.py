@@ -14,7 +14,7 @@ import gradio as gr
 import locales
 from locales import text, ui
 from tabs import game_plots
-from training import knobs, turns
+from training import knob_list, turns
 from runs import executor
 from runs import control as game_control
 from runs import jobs
@@ -22,7 +22,8 @@ from runs import jobs
 
 def ratio_knob() -> gr.Number:
     """The D:G ratio: discriminator steps a generator step, for the whole run (GAN only)."""
-    return gr.Number(1, label=ui("train.d_steps"), info=ui("train.d_steps.info"), minimum=1, maximum=knobs.MAX_D_STEPS,
+    knob = knob_list.BY_NAME["d_steps"]
+    return gr.Number(knob.own("gan"), label=ui(knob.words), info=ui("train.d_steps.info"), minimum=knob.low, maximum=knob.high,
                      step=1, precision=0, visible=False, elem_id="train-d-steps")
 
 

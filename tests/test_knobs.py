@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+import locales
 from training import data, knobs, train_cnn, train_gan
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_knobs_need_no_torch():
-    code = "import sys, training.knobs as k; k.check('cnn', {'arch': 'seed'}); print('torch' in sys.modules)"
+    code = "import sys, training.knobs as k, training.knob_list; k.check('cnn', {'arch': 'seed'}); print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
 
@@ -105,3 +106,37 @@ def test_every_error_key_is_in_every_language_with_the_same_placeholders():
         for key in [k for k in strings if k.startswith("knobs.error.")]:
             assert key.removeprefix("knobs.error.") in source or key in source
         assert all(f"knobs.error.{name}" in strings for name in ("loss_for_cnn", "loss_for_gan", "gan_digits_need_digits", "train_digits"))
+
+
+@pytest.mark.parametrize("kind, config_cls", [("cnn", train_cnn.CNNConfig), ("gan", train_gan.GANConfig)])
+def test_every_declared_setting_is_a_config_field_and_a_flag(kind, config_cls):
+    """training/knob_list.py is the one list: the configs hold exactly its settings of the kind, and
+    the command line has a flag for each, with its words and both architectures' defaults."""
+    import dataclasses
+
+    from training import cli, knob_list
+
+    declared = [knob.name for knob in knob_list.of(kind)]
+    assert {f.name for f in dataclasses.fields(config_cls)} == set(declared)
+    parser = cli.build_parser(kind, config_cls)
+    flags = {action.dest: action for action in parser._actions}
+    for knob in knob_list.of(kind):
+        flag = flags[knob.name]
+        assert flag.option_strings == ["--" + knob.name.replace("_", "-")]
+        assert flag.help.startswith(locales.text(knob.help, "en")), knob.name
+        if knob.per_arch(kind):
+            assert f"lab {knob.own(kind, 'lab')}" in flag.help
+    assert parser.parse_args(["--batch-size", "16", "--augment", "no"]).__dict__ == {"batch_size": 16, "augment": False}
+
+
+def test_every_setting_has_its_words_in_every_language():
+    from training import knob_list
+
+    for lang in locales.LANGUAGES:
+        for knob in knob_list.KNOBS:
+            assert knob.words in locales.STRINGS[lang] and knob.help in locales.STRINGS[lang], (lang, knob.name)
+
+
+def test_own_is_a_word_the_checks_take():
+    assert knobs.resolve("gan", {"arch": "seed", "batch_size": "own", "loss": "own"})["batch_size"] == 64
+    knobs.check("cnn", {"arch": "seed", "dropout": "own", "lr": "own"})

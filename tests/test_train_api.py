@@ -1,5 +1,5 @@
-"""The Train tab through its API (gradio_client against a launched app with small caps), and the
-plain functions the tab draws with.
+"""The Train tab through its API (gradio_client against a launched app with small caps); its plain
+functions are tests/test_train_tab.py's.
 
 Runs are kept tiny (one epoch at a large batch, or stopped after a few steps) so the file stays
 quick on two shared cores; most of each test's time is torch starting and the ONNX export."""
@@ -17,129 +17,7 @@ import pytest
 from tabs import train as tab
 from tests.conftest import cnn_steps
 from tests import test_browser
-from runs import jobs
-from training.settings import TrainSettings
-
-# -- the plain functions ---------------------------------------------------------------------
-
-
-def test_chart_series_pick_their_keys_in_legend_order_and_speak_the_language():
-    points = [(1, "loss", 2.0), (1, "accuracy", 0.1), (70, "held_out_loss", 1.5), (70, "held_out_accuracy", 0.6),
-              (70, "train_accuracy", 0.7), (80, "g_loss", 0.3), (80, "d_real", 0.8), (80, "d_fake", 0.3),
-              (90, "label_fidelity", 0.5)]
-    loss = tab.chart_series(points, "loss", "en")
-    assert [s["name"] for s in loss] == ["train loss", "held-out loss", "generator loss"]
-    score = tab.chart_series(points, "score", "en")
-    assert [s["name"] for s in score] == ["batch accuracy (augmented)", "train accuracy", "held-out accuracy", "label fidelity"]
-    assert score[2]["points"] == [(70, 0.6)] and score[0]["dashed"] and not score[1]["dashed"]
-    game = tab.chart_series(points, "game", "zh-CN")
-    assert [s["name"] for s in game] == ["判别器对真实数字的评分", "判别器对生成数字的评分"]
-
-
-def test_a_short_series_is_drawn_as_points_and_the_chart_names_itself():
-    """A one-epoch run's held-out figure is one point, which a line alone does not draw."""
-    one = [{"name": "held-out accuracy", "colour": "#ff7f0e", "points": [(37, 0.91)]}]
-    svg = tab.train_plots.line_chart(one, "Accuracy", "step", "share", "nothing yet", y_lim=(0, 1))
-    assert svg.count("<circle") == 1 and 'role="img"' in svg and "held-out accuracy: 0.91" in svg
-    dense = [{"name": "train loss", "colour": "#1f77b4", "points": [(i, 1 / i) for i in range(1, 201)]}]
-    assert "<circle" not in tab.train_plots.line_chart(dense, "Loss", "step", "loss", "nothing yet")
-    empty = tab.chart([], "loss", "zh-CN")
-    assert "还没有数据" in empty and "损失函数" in empty
-
-
-def test_sample_grid_puts_a_digit_on_each_row_and_scores_under_each():
-    samples = np.zeros((100, 28, 28), np.float32)
-    samples[30:40] = 1.0  # the ten samples of digit 3
-    grid = tab.train_plots.sample_grid(samples, scale=1, gap=2)
-    assert grid.shape == (10 * 30 - 2, 10 * 30 - 2) and grid.dtype == np.uint8
-    assert (grid[3 * 30 : 3 * 30 + 28, :28] == 255).all() and (grid[2 * 30 : 2 * 30 + 28, :28] == 0).all()
-    scored = tab.train_plots.sample_grid(samples, np.full(100, 0.25), scale=3, gap=6)
-    side, cell = 84, 84 + 16 + 6
-    assert scored.shape == (10 * cell - 6, 10 * 90 - 6)
-    caption = scored[side : side + 16, :side]  # under the first sample: its score, written in light grey
-    assert (caption > 150).any() and (scored[:side, :side] == 0).all()
-
-
-def test_class_counts_show_what_the_cnn_reads():
-    from training import data
-
-    held_out = data.load("mnist-5k")[1]
-    picks = np.concatenate([np.flatnonzero(held_out.labels.numpy() == d)[:10] for d in range(10)])
-    real = held_out.images.numpy()[picks, 0]  # ten real digits of each class: nearly ten bars of ten
-    counts = tab.class_counts(real)
-    assert counts.sum() == 100 and counts.min() >= 7
-    assert tab.class_counts(np.repeat(real[:1], 100, axis=0)).max() == 100  # one zero a hundred times
-    bars = html.unescape(tab.histogram(counts, "en", is_conditional=False))
-    assert "the digits the primer's GAN drew" in bars and bars.count("<rect") == 10
-
-
-def view(**changes) -> jobs.RunView:
-    base = jobs.RunView("r", "cnn", "training", 50, 200, 1, 3, 10.0, [], 10.0, {"held_out_accuracy": 0.9},
-                        None, 0, None, None, None, None)
-    return jobs.RunView(**{**base.__dict__, **changes})
-
-
-def test_status_says_steps_rate_and_time_left_and_never_a_server_path():
-    caps = TrainSettings(max_seconds=100)
-    text = tab.status_text(view(), caps)
-    assert "step 50 of 200" in text and "10.0 steps/s" in text and "about 15 s left" in text and "90.0%" in text
-    assert "about 5 s left" in tab.status_text(view(elapsed=95.0), caps)  # the time cap comes first
-    stopped = view(state="finished", metrics={}, stop_reason=jobs.STOPPED_BY_VISITOR, model_path="/srv/app/runs/r/cnn.onnx",
-                   card_path="/srv/app/runs/r/run.json", exported_metrics={"held_out_accuracy": 0.5})
-    text = tab.status_text(stopped, caps, "en", number=2)  # stopped mid-epoch: the figures are the export's
-    assert "stopped (stopped by the visitor)" in text and "held-out accuracy 50.0%" in text and "run 2" in text
-    assert "/srv" not in text and "runs/" not in text and ".onnx" not in text
-    chinese = tab.status_text(stopped, caps, "zh-CN", number=2)
-    assert "由访客停止" in chinese and "留出集准确率 50.0%" in chinese and "手写" in chinese
-    failed = view(state="failed", error="ExportError: parity failed")
-    assert "parity failed" in tab.status_text(failed, caps) and "stays in use" in tab.status_text(failed, caps)
-
-
-def test_refusals_and_messages_are_said_in_the_visitors_language():
-    full = jobs.RunBusy("train.busy.full", "The queue is full", waiting=10, seconds=40)
-    assert tab.say(full, "zh-CN") == "训练队列已满（10 个在等待）。大约 40 秒后会空出一个位置，请到时再试。"
-    with pytest.raises(jobs.InvalidSettings) as caught:
-        jobs.validate("cnn", "mnist-5k", 99, 0, 64, 0, TrainSettings(max_epochs=5))
-    assert tab.say(caught.value, "zh-CN") == "本服务器上训练轮数必须在 1 到 5 之间，而不是 99"
-    assert tab.say(caught.value, "en") == "epochs must be from 1 to 5 on this server, not 99"
-    unknown = jobs.InvalidSettings("knobs.error.not_in_locales_yet", "an English reason")
-    assert tab.say(unknown, "zh-CN") == "an English reason"  # a key without words yet: English, not a crash
-
-
-def finished(number_of_steps=37, kind="cnn", folder=None, **knobs) -> jobs.RunView:
-    request = jobs.validate(kind, "mnist-5k", 2, 0, 64, 0, TrainSettings(), **knobs)
-    model = str(folder / f"{kind}.onnx") if folder else None
-    metric = "held_out_accuracy" if kind == "cnn" else "label_fidelity"
-    return view(kind=kind, state="finished", step=number_of_steps, total_steps=number_of_steps, model_path=model,
-                exported_metrics={metric: 0.8, **({"frechet_ratio": 2.5} if kind == "gan" else {})},
-                epoch_log=[(1, 18, 5.0, {metric: 0.6}), (2, 37, 10.0, {metric: 0.8})], request=request)
-
-
-def test_runs_side_by_side_table_overlay_choices_and_files(tmp_path):
-    from tabs import train_runs
-
-    (tmp_path / "cnn.onnx").write_text("onnx")
-    (tmp_path / "cnn.layers.onnx").write_text("onnx")
-    (tmp_path / "run.json").write_text("{}")
-    runs = train_runs.remember([], finished(folder=tmp_path))
-    runs = train_runs.remember(runs, finished(arch="seed", activation="sigmoid", train_digits=100, augment=False))
-    runs = train_runs.remember(runs, finished(kind="gan", arch="seed", loss="bce"))
-    assert [r["number"] for r in runs] == [1, 2, 3] and runs[0]["curve"] == [(1, 0.6), (2, 0.8)]
-    table = train_runs.table(runs, "en")
-    # Only the knobs set to other than the architecture's own are named (BCE is the primer's own)
-    assert "| 3 | GAN · the primer's · epochs: 3 | label fidelity 80.0%, Frechet ratio 2.50 |" in table
-    assert "| 2 | CNN · the primer's · Sigmoid · 100 digits · epochs: 3 | held-out accuracy 80.0% |" in table
-    overlay = html.unescape(train_runs.compare_chart(runs, "cnn", "en"))  # the CNN runs only, each point marked
-    assert overlay.count('class="mark-line"') == 2 and overlay.count("<circle") == 4
-    assert "1: CNN · Digit Lab's" in overlay and "2: CNN · the primer's" in overlay
-    assert "讲义的" in train_runs.table(runs, "zh-CN")
-    assert [value for _, value in train_runs.choices(runs, "en")] == [r["id"] for r in reversed(runs)]
-    files = train_runs.downloads(runs[0])
-    assert [Path(f).name for f in files] == ["cnn.onnx", "cnn.layers.onnx", "run.json"]
-    note = train_runs.note(runs, runs[0]["model_path"], None, "en")
-    assert note == "This session's CNN: yours, run 1 (cnn.onnx). GAN: the shipped one." and str(tmp_path) not in note
-    assert len(train_runs.remember(runs * 4, finished())) == train_runs.KEEP >= 5
-
+from tests.train_client import OUT, classify, new_client, step_of, value, wait_for_step, wait_for_text, wait_until_free
 
 # -- the API ---------------------------------------------------------------------------------
 
@@ -155,67 +33,6 @@ def train_app(tmp_path_factory):
     })
     yield url, runs
     stop_app(process)
-
-
-def new_client(url, language: str | None = None):
-    """A new visitor (its own session); `language` is what its browser would send as Accept-Language."""
-    from gradio_client import Client
-
-    return Client(url, verbose=False, headers={"Accept-Language": language} if language else None)
-
-
-# /train's outputs as gradio_client returns them (the session states are not among them)
-OUT = {name: i for i, name in enumerate(
-    ("status", "loss", "score", "game", "game_note", "samples", "histogram", "note", "compare", "table", "choice", "files",
-     "gradients"))}
-
-
-def value(output):
-    """A streamed output's value: the tab sends some as updates (value and visibility)."""
-    return output.get("value") if isinstance(output, dict) and ("__type__" in output or "value" in output) else output
-
-
-def step_of(status: str) -> int:
-    """The step number in a streamed status line, 0 before the first step."""
-    marker = "step "
-    return int(status.split(marker, 1)[1].split(" ", 1)[0]) if marker in status and " of " in status else 0
-
-
-def wait_for_step(job, at_least: int, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        outputs = job.outputs()
-        if outputs and step_of(outputs[-1][0]) >= at_least:
-            return outputs[-1][0]
-        assert not job.done(), f"the run ended early: {outputs[-1][0] if outputs else job.exception()}"
-        time.sleep(0.1)
-    raise AssertionError(f"no step {at_least} within {timeout} s")
-
-
-def wait_until_free(url, timeout: float = 120) -> None:
-    """Poll until no run holds the server: a stranger's Stop says whether one is going."""
-    client, deadline = new_client(url), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.predict(api_name="/stop_training") == "No run is going.":
-            return
-        time.sleep(0.5)
-    raise AssertionError("the server stayed busy")
-
-
-def classify(client, tmp_path, value) -> dict:
-    """/classify (the Draw tab's endpoint) on a Sketchpad value: the ten probabilities."""
-    from gradio_client import handle_file
-    from PIL import Image
-
-    def png(array, name):
-        path = tmp_path / f"{name}.png"
-        Image.fromarray(np.asarray(array)).save(path)
-        return handle_file(str(path))
-    payload = {"background": png(value["background"], "background"),
-               "layers": [png(layer, f"layer{i}") for i, layer in enumerate(value["layers"])],
-               "composite": png(value["composite"], "composite")}
-    label = client.predict(payload, api_name="/classify")[0]
-    return {c["label"]: c["confidence"] for c in label["confidences"]}
 
 
 @pytest.fixture(scope="module")
@@ -363,18 +180,6 @@ def test_stop_ends_the_run_within_two_seconds_and_keeps_it(train_app):
     assert "uses this model" in status  # what it learned was exported and swapped in
 
 
-def wait_for_text(job, pattern: str, timeout: float = 60) -> str:
-    """The first streamed status matching `pattern`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        said = [output[0] for output in job.outputs() if re.search(pattern, output[0])]
-        if said:
-            return said[0]
-        assert not job.done(), f"ended before saying {pattern!r}: {job.outputs()[-1][0] if job.outputs() else job.exception()}"
-        time.sleep(0.1)
-    raise AssertionError(f"no {pattern!r} within {timeout} s")
-
-
 @pytest.mark.slow
 def test_runs_queue_take_their_turn_and_a_place_can_be_left(train_app):
     """A classroom in miniature: while one visitor trains, two more join the queue (the server
@@ -429,6 +234,26 @@ def test_bad_settings_are_refused_before_anything_starts(train_app, settings, sa
     assert time.monotonic() - started < 10  # refused at once, not after a run
 
 
+def test_an_omitted_setting_is_the_own_of_the_kind_asked_for(train_app):
+    """gradio_client fills a parameter left out with the default the app's API page lists: the word
+    "own", which the server reads for the kind and architecture asked for."""
+    from runs import jobs
+    from training.settings import TrainSettings
+
+    listed = new_client(train_app[0]).view_api(return_format="dict", print_info=False)["named_endpoints"]["/train"]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in listed["parameters"]}
+    assert all(p["parameter_has_default"] for p in listed["parameters"])
+    assert (defaults["epochs"], defaults["batch_size"], defaults["lr"], defaults["dropout"], defaults["train_digits"]) == (
+        "own", "own", "own", "own", "all")
+    settings = {k: v for k, v in defaults.items() if k not in ("use_corrections",)}
+    gan = jobs.validate(**settings | {"kind": "gan"}, caps=TrainSettings())
+    assert (gan.epochs, gan.batch_size, gan.lr) == (8, 32, None)  # the Train tab's GAN run, not the CNN's 3 at 64
+    primer_gan = jobs.validate(**settings | {"kind": "gan", "arch": "seed", "epochs": 1}, caps=TrainSettings())
+    assert (primer_gan.epochs, primer_gan.batch_size) == (1, 64)
+    cnn = jobs.validate(**settings | {"kind": "cnn"}, caps=TrainSettings())
+    assert (cnn.epochs, cnn.batch_size, cnn.knobs) == (3, 64, {"arch": "lab", "train_digits": 0, "gan_digits": 0})
+
+
 @pytest.mark.slow
 def test_a_closed_connection_stops_the_run(train_app):
     """What a closed browser tab does: the event stream drops. Gradio then closes the /train
@@ -439,7 +264,7 @@ def test_a_closed_connection_stops_the_run(train_app):
     fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "train")
     session = uuid.uuid4().hex
     # The states (cnn_path, gan_path, corrections, runs) come from the session; then the knobs.
-    inputs = ["cnn", "mnist-5k", 5, 0, 64, 0, True, None, None, None, None, "lab", None, None, -1, 0, None, 0, 1]
+    inputs = ["cnn", "mnist-5k", 5, "own", 64, 0, True, None, None, None, None, "lab", None, None, "own", "all", None, 0, 1]
     total = cnn_steps(5, 64)
     before = set(runs.iterdir())
     joined = httpx.post(api + "queue/join", json={"data": inputs, "fn_index": fn_index, "session_hash": session,
@@ -465,9 +290,13 @@ def test_a_gan_run_shows_the_game_samples_with_scores_and_what_the_cnn_reads(tra
 
     url, _ = train_app
     client = new_client(url)
-    outputs = list(client.submit(kind="gan", epochs=1, batch_size=256, api_name="/train"))  # 17 steps
+    # The batch size left out: the GAN's own (32), not the CNN's 64; 140 steps
+    outputs = list(client.submit(kind="gan", epochs=1, api_name="/train"))
     last = {name: value(outputs[-1][i]) for name, i in OUT.items()}
     assert "GAN run finished" in last["status"] and "Generate tab now uses" in last["status"], last["status"]
+    card = json.loads(next(Path(f) for f in last["files"] if Path(f).name == "run.json").read_text())
+    assert (card["config"]["batch_size"], card["config"]["epochs"], card["total_steps"]) == (32, 1, 4500 // 32)
+    assert {s["name"]: s["value"] for s in card["settings"]}["batch_size"] == 32
     assert set(re.findall(r"<title>([^<]+)</title></path>", last["loss"])) == {"generator loss", "discriminator loss"}
     assert "label fidelity" in last["score"] and "<circle" in last["score"]  # one point, at the epoch's end
     game = [value(o[OUT["game"]]) for o in outputs if "<svg" in str(value(o[OUT["game"]]) or "")][-1]

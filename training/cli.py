@@ -8,31 +8,39 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from training import knobs, runtime
+import locales
+from training import knob_list, runtime
 from training.data import DatasetUnavailable
 from training.runtime import CheckpointError, Progress
 
 
-def _flag_type(value):
-    if isinstance(value, bool):
+def _flag_type(knob):
+    if knob.type is bool:
         return lambda text: {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[text.lower()]
-    return type(value)
+    return knob.type
+
+
+def _default_words(knob, kind: str) -> str:
+    if knob.per_arch(kind):
+        return "default: the arch's own (" + ", ".join(f"{arch} {knob.own(kind, arch)}" for arch in knob.archs) + ")"
+    return f"default {knob.own(kind)}"
 
 
 def build_parser(kind: str, config_cls) -> argparse.ArgumentParser:
+    """A flag for every setting training/knob_list.py declares for `kind`, worded by its locale keys."""
     parser = argparse.ArgumentParser(
         prog=f"python -m training.train_{kind}",
         description=f"Train the {kind.upper()} and save OUT/{kind}.pt (export it with python -m training.export).",
         argument_default=argparse.SUPPRESS,  # so a resumed run keeps its checkpoint's settings
     )
-    lab, seed = knobs.defaults(kind, "lab"), knobs.defaults(kind, "seed")
-    for field in dataclasses.fields(config_cls):
-        own = field.default is None or (field.name == "dropout" and field.default < 0) or (field.name == "loss" and not field.default)
-        default = f"default: the arch's own (lab {lab[field.name]}, seed {seed[field.name]})" if own else f"default {field.default}"
-        parser.add_argument(
-            "--" + field.name.replace("_", "-"), type=_flag_type(lab[field.name] if field.default is None else field.default),
-            metavar=field.name.upper(), help="; ".join(filter(None, [field.metadata.get("help"), default])),
-        )
+    fields = {field.name for field in dataclasses.fields(config_cls)}
+    for knob in knob_list.of(kind):
+        if knob.name not in fields:  # a test holds the two together; this says which one drifted
+            raise TypeError(f"{config_cls.__name__} has no field {knob.name}, which training/knob_list.py declares")
+        choices = knob.choices_of(kind)
+        words = locales.text(knob.help, "en") + (f" ({', '.join(map(str, choices))})" if choices else "")
+        parser.add_argument("--" + knob.name.replace("_", "-"), type=_flag_type(knob), metavar=knob.name.upper(),
+                            help=f"{words}; {_default_words(knob, kind)}")
     parser.add_argument("--out", type=Path, help="folder for the checkpoint (default checkpoints)")
     parser.add_argument("--resume", type=Path, help="continue from this checkpoint, with its settings")
     return parser

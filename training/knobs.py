@@ -1,12 +1,13 @@
-"""The training knobs, torch-free: their choices, each architecture's defaults, and the one check
-both training scripts (and the Train tab) run before anything starts.
+"""The training knobs' checks, torch-free: each architecture's defaults (declared with every other
+fact about a setting in training/knob_list.py), and the one check both training scripts (and the
+Train tab) run before anything starts.
 
 `arch` picks a recipe: "lab" is Digit Lab's own, "seed" the primer's (its section 4 listings:
 Adam at 1e-3, cross-entropy, 10 epochs, batch 64 for the CNN; Adam at 3e-4 for both sides and BCE
 for the GAN). Each kind has its own losses: the CNN's cross-entropy ("ce", both archs' own) or
 the primer's mean squared error on the softmax ("mse"); the GAN's hinge or the primer's BCE.
-A setting left unset (None, or "" for the loss, a negative dropout) takes the arch's own value; a
-setting given explicitly overrides it.
+A setting left unset (None, or the word "own"; from older callers "" for the loss, a negative
+dropout) takes the arch's own value; a setting given explicitly overrides it.
 
 `check()` raises KnobError: `.key` is a locale key (locales/*.json, "knobs.error.*"), `.values` its
 placeholders, and str() the English sentence for the command line.
@@ -14,72 +15,20 @@ placeholders, and str() the English sentence for the command line.
 from pathlib import Path
 
 import locales
+from training import knob_list
+from training.knob_list import (  # noqa: F401 (the names the rest of the project reads here)
+    ACTIVATIONS, ALL_LOSSES, ARCHS, DATASETS, KINDS, LOSSES, MAX_D_STEPS, MAX_GAN_DIGITS, OWN, SCHEDULES,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVED_GAN = ROOT / "exports" / "gan.onnx"  # the conditional GAN that draws `gan_digits`
 
-KINDS = ("cnn", "gan")
-ARCHS = ("lab", "seed")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")  # models.activations.ACTIVATIONS (a test checks)
-LOSSES = {"cnn": ("ce", "mse"), "gan": ("hinge", "bce")}  # each kind's loss functions
-ALL_LOSSES = tuple(loss for losses in LOSSES.values() for loss in losses)
-SCHEDULES = ("one-cycle", "constant")
-DATASETS = ("mnist-5k", "mnist", "fashion-mnist")  # training.data.DATASETS (a test checks)
 DIGIT_DATASETS = ("mnist-5k", "mnist")  # handwritten digits, which GAN-made digits can join
 TRAIN_SIZES = {"mnist-5k": 4500, "mnist": 60000, "fashion-mnist": 60000}  # each training split
 MIN_TRAIN_DIGITS = 10  # one a class
-MAX_GAN_DIGITS = 20000
-MAX_D_STEPS = 10  # the GAN's discriminator steps a generator step (the D:G ratio; 1 is both archs' own)
 CHOICES = {"arch": ARCHS, "activation": ACTIVATIONS, "schedule": SCHEDULES, "dataset": DATASETS}  # the loss: LOSSES
-# The knobs a visitor sets in the Train tab, per kind (the rest are the scripts' flags).
-VISITOR_KNOBS = {
-    "cnn": ("arch", "loss", "activation", "dropout", "train_digits", "augment", "gan_digits"),
-    "gan": ("arch", "loss", "activation", "augment", "d_steps"),
-}
-
-# Settings shared by both architectures of a kind.
-COMMON = {
-    "cnn": {
-        "dataset": "mnist-5k", "batch_size": 64, "activation": "relu", "canvas_share": 0.5,
-        "train_digits": 0, "gan_digits": 0, "seed": 0, "device": "auto", "max_steps": 0,
-    },
-    "gan": {"dataset": "mnist-5k", "activation": "relu", "seed": 0, "device": "auto", "max_steps": 0, "d_steps": 1},
-}
-# Each architecture's own recipe. Seed: the primer's listing where it says (optimiser, lr, loss,
-# epochs, batch size), and plain where it is silent (no augmentation, EMA, label smoothing, weight
-# decay or typed digits, a constant learning rate, Adam's default betas).
-# Lab's CNN: one-cycle over 9 epochs (657 steps), not 12: seeds 0-2 reached 98.5% held-out at
-# steps 511, 438, 438 and their best was 98.6-98.8% (12 epochs: at 511-803, best 98.6%): the
-# schedule's end, not the step count, brings it there. 6 to 8 epochs ended lower (best 97.8-98.4%,
-# 98.5% rarely reached), as did a peak of 2e-2, weight decay 0.05, or less or no augmentation.
-BY_ARCH = {
-    "cnn": {
-        "lab": {
-            "epochs": 9, "lr": 1e-2, "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True,
-            "typed_digits": True, "ema": 0.99, "dropout": 0.2, "schedule": "one-cycle", "loss": "ce",
-        },
-        "seed": {
-            "epochs": 10, "lr": 1e-3, "weight_decay": 0.0, "label_smoothing": 0.0, "augment": False,
-            "typed_digits": False, "ema": 0.0, "dropout": 0.5, "schedule": "constant", "loss": "ce",
-        },
-    },
-    # Lab's GAN: the generator at 2e-4, not 1e-4 (the discriminator's 4e-4 kept): the shipped bar in
-    # 840 steps, not 1,260 and 1,050 (seeds 0 and 1). 4e-4 for both was faster to a fidelity of 0.95
-    # but not to the bar (Frechet ratio 19 at 420 steps, then its fidelity fell); narrower networks
-    # (64/32) or batches of 32 reached the fidelity but not a Frechet ratio of 10 in 1,120 steps.
-    # Batches of 32 at full width (2026-12-05): the bar in 980 steps for seeds 0 and 1 (at 64: 910
-    # and 630), each step 43 ms against 78 on 2 CPU threads, so sooner. The primer's listing keeps 64.
-    "gan": {
-        "lab": {
-            "batch_size": 32, "epochs": 60, "lr": 2e-4, "d_lr": 4e-4, "beta1": 0.0, "beta2": 0.9, "z_dim": 32, "g_width": 96,
-            "d_width": 48, "ema": 0.999, "augment": True, "loss": "hinge",
-        },
-        "seed": {  # g_width, d_width 0: not used (the primer's widths are fixed: 64, 16, 4)
-            "batch_size": 64, "epochs": 30, "lr": 3e-4, "d_lr": 3e-4, "beta1": 0.9, "beta2": 0.999, "z_dim": 100, "g_width": 0,
-            "d_width": 0, "ema": 0.0, "augment": False, "loss": "bce",
-        },
-    },
-}
+# The knobs a visitor sets in the Train tab beyond the run's own fields (dataset, epochs, lr, batch, seed).
+VISITOR_KNOBS = {kind: tuple(k.name for k in knob_list.on_tab(kind) if k.name not in knob_list.RUN_FIELDS) for kind in KINDS}
 
 
 class KnobError(locales.Explained, ValueError):
@@ -92,11 +41,11 @@ def defaults(kind: str, arch: str = "lab") -> dict:
         raise KnobError("knobs.error.choice", knob="kind", value=kind, choices=", ".join(KINDS))
     if arch not in ARCHS:
         raise KnobError("knobs.error.arch", value=arch, choices=", ".join(ARCHS))
-    return {"arch": arch, **COMMON[kind], **BY_ARCH[kind][arch]}
+    return {**knob_list.defaults(kind, arch), "arch": arch}
 
 
 def _unset(name: str, value) -> bool:
-    return value is None or (name == "loss" and value == "") or (name == "dropout" and isinstance(value, (int, float)) and value < 0)
+    return value is None or value == OWN or (name == "loss" and value == "") or (name == "dropout" and isinstance(value, (int, float)) and value < 0)
 
 
 def resolve(kind: str, settings: dict) -> dict:
@@ -128,8 +77,8 @@ def check(kind: str, settings: dict) -> None:
             key = f"knobs.error.{name}" if name != "schedule" else "knobs.error.choice"
             raise KnobError(key, knob=name, value=s[name], choices=", ".join(CHOICES[name]))
     _loss(kind, s["loss"])
-    for name, least in (("epochs", 1), ("batch_size", 1), ("max_steps", 0), ("seed", 0)):
-        _at_least(name, s[name], least)
+    for name in ("epochs", "batch_size", "max_steps", "seed"):
+        _at_least(name, s[name], knob_list.BY_NAME[name].low)
     _rate("lr", s["lr"])
     _fraction("ema", s["ema"])
     if kind == "cnn":
@@ -188,13 +137,13 @@ def _check_gan(s: dict) -> None:
     _rate("d_lr", s["d_lr"])
     _fraction("beta1", s["beta1"])
     _fraction("beta2", s["beta2"])
-    _at_least("z_dim", s["z_dim"], 1)
+    _at_least("z_dim", s["z_dim"], knob_list.BY_NAME["z_dim"].low)
     steps = s["d_steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_D_STEPS:
         raise KnobError("knobs.error.d_steps", value=steps, most=MAX_D_STEPS)
     if s["arch"] == "lab":
-        _at_least("g_width", s["g_width"], 4)
-        _at_least("d_width", s["d_width"], 1)
+        for name in ("g_width", "d_width"):
+            _at_least(name, s[name], knob_list.BY_NAME[name].low)
         if s["g_width"] % 4:
             raise KnobError("knobs.error.g_width", value=s["g_width"])
 

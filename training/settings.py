@@ -23,17 +23,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from training import knob_list
+
 ROOT = Path(__file__).resolve().parent.parent
-# The same names as training.data.DATASETS (a test checks), repeated so the app need not import torch.
-DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
-KINDS = ("cnn", "gan")
-# What the tab offers before a visitor changes anything: short runs that still show learning, so a
-# classroom's queue moves (a 3-epoch CNN run is a third of the command line's 9-epoch one, whose
-# one-cycle schedule it shares, squeezed into its own length). The learning rate left alone is the
-# training script's own (CNNConfig.lr, GANConfig.lr). A GAN run of 8 epochs is 1,120 steps at our
-# GAN's batch of 32 (15 epochs at 64 were 1,050 steps, each 1.8x as long): the shipped bar is reached at
-# 840-1,260 steps (python -m benchmarks.train --gan-seeds 0 1 2).
-DEFAULT_EPOCHS = {"cnn": 3, "gan": 8}
+DATASETS, KINDS = knob_list.DATASETS, knob_list.KINDS
+# What the Train tab offers before a visitor changes anything: short runs (training/knob_list.py says why).
+DEFAULT_EPOCHS = {kind: knob_list.BY_NAME["epochs"].own(kind, served=True) for kind in KINDS}
 
 
 class SettingError(ValueError):

@@ -4,7 +4,7 @@ primer's CNN with the primer's recipe: `python -m training.train_cnn --arch seed
 
 `train()` is the one training loop, a generator of Progress events: the CLI below draws them as a
 progress bar, the app's Train tab as live plots. Stopping is the consumer closing the generator."""
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
 import torch
@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from models import DigitCNN, PrimerCNN
 from training import augment, data, fonts, knobs, runtime
+from training import mine as mine_set
 from training.layer_gradients import GradientNorms
 from training.runtime import Progress
 
@@ -26,31 +27,29 @@ TRAIN_ACCURACY_DIGITS = 500
 
 @dataclass
 class CNNConfig:
-    """None (unset) takes the arch's own value: training/knobs.py has both recipes."""
+    """Every field is a setting declared in training/knob_list.py (its bounds, both archs' values,
+    its words); None (unset) takes the arch's own value there."""
 
-    arch: str = "lab"  # "lab": Digit Lab's CNN and recipe; "seed": the primer's
-    dataset: str = "mnist-5k"
-    epochs: int | None = None  # lab 9, seed 10
-    batch_size: int = 64
-    lr: float | None = None  # AdamW; lab 1e-2 (the one-cycle schedule's peak), seed 1e-3
-    weight_decay: float | None = None  # lab 5e-4, seed 0 (AdamW without weight decay is Adam)
-    # "ce" or "mse" (loss_of below); empty: the arch's own (ce for both)
-    loss: str = field(default="", metadata={"help": "ce: cross-entropy; mse: the primer's mean squared error of the "
-                                                     "softmax probabilities against the one-hot label"})
-    # lab 0.1, seed 0
-    label_smoothing: float | None = field(default=None, metadata={"help": "cross-entropy's only (--loss ce); mse ignores it"})
-    schedule: str | None = None  # lab "one-cycle", seed "constant"
-    augment: bool | None = None  # canvas-like pens, slants, sizes and shifts; lab on, seed off
-    canvas_share: float = 0.5  # of each batch, the share redrawn canvas-like; the rest stay as written
-    typed_digits: bool | None = None  # also learn digits typed in matplotlib's fonts (digit data sets only); lab on
-    ema: float | None = None  # decay of the weights' moving average that is evaluated and exported; 0: none (seed)
-    activation: str = "relu"  # every hidden layer's: relu, sigmoid or tanh
-    dropout: float = -1.0  # before the last layer; negative: the arch's own (lab 0.2, seed 0.5), 0: off
-    train_digits: int = 0  # 0: the whole training split; else a class-stratified subset this big, picked by seed
-    gan_digits: int = 0  # add this many digits drawn by the served conditional GAN (exports/gan.onnx), a tenth a class
-    seed: int = 0
-    device: str = "auto"
-    max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
+    arch: str | None = None  # "lab": Digit Lab's CNN and recipe; "seed": the primer's
+    dataset: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None  # AdamW's (the one-cycle schedule's peak)
+    weight_decay: float | None = None  # AdamW without weight decay is Adam
+    loss: str | None = None  # "ce" or "mse" (loss_of below)
+    label_smoothing: float | None = None  # cross-entropy's only; mse ignores it
+    schedule: str | None = None
+    augment: bool | None = None  # canvas-like pens, slants, sizes and shifts
+    canvas_share: float | None = None  # of each batch, the share redrawn canvas-like
+    typed_digits: bool | None = None  # digit data sets only
+    ema: float | None = None  # the weights' moving average is what is evaluated and exported
+    activation: str | None = None
+    dropout: float | None = None  # before the last layer
+    train_digits: int | None = None  # 0: the whole training split
+    gan_digits: int | None = None  # drawn by the served conditional GAN (exports/gan.onnx)
+    seed: int | None = None
+    device: str | None = None
+    max_steps: int | None = None  # 0: no limit
 
     def __post_init__(self):
         knobs.settle(self, "cnn")
@@ -91,26 +90,37 @@ def evaluate(model: torch.nn.Module, split: data.Split, batch_size: int = 0) -> 
     return {"held_out_loss": loss / len(split), "held_out_accuracy": correct / len(split)}
 
 
-def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None = None, phases=None) -> Iterator[Progress]:
+def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None = None, phases=None,
+          mine: "mine_set.Mine | None" = None, way: str = "mnist-5k+mine", start: dict | None = None) -> Iterator[Progress]:
     """Train, yielding a Progress per step. `resume` continues a checkpoint; `extra` adds examples
     (the Draw tab's corrections) to the training set, repeated so they count; `phases` (a
-    runtime.Phases) times the parts of each step."""
+    runtime.Phases) times the parts of each step. `mine`: a visitor's set, its train part joining
+    the data set's (`way` "mnist-5k+mine") or replacing it ("mine"), its held-out part scored at
+    each epoch's end beside the data set's (mine_accuracy, mine_loss). `start`: the weights to begin
+    from (a model's state dict: fine-tuning), where a resume is a whole run continued."""
     phase = phases or runtime.untimed
     rt = runtime.start(cfg.device, cfg.seed)
     train_set, held_out = data.load(cfg.dataset)
     if cfg.train_digits:
         train_set = data.stratified_subset(train_set, cfg.train_digits, cfg.seed)
+    only_mine = mine is not None and way == "mine"
+    if mine is not None:
+        train_set = mine_set.training_set(train_set, mine.train, way)
+    mine_held_out = mine.held_out.to(rt.device) if mine is not None and len(mine.held_out) else None
     # train accuracy is read on the real training digits the run uses (not typed or GAN-made ones)
     own_digits = data.stratified_subset(train_set, min(len(train_set), TRAIN_ACCURACY_DIGITS), seed=0).to(rt.device)
-    if cfg.gan_digits:
+    if cfg.gan_digits and not only_mine:
         train_set = train_set.plus(data.gan_digits(cfg.gan_digits, cfg.seed, knobs.SERVED_GAN))
     if extra is not None and len(extra):
         train_set = train_set.plus(extra, times=max(1, len(train_set) // (20 * len(extra))))  # about 5% of each epoch
-    if cfg.typed_digits and cfg.dataset in data.DIGITS:
+    if cfg.typed_digits and cfg.dataset in data.DIGITS and not only_mine:
         train_set = train_set.plus(fonts.typed_digits())
     train_set, held_out = train_set.to(rt.device), held_out.to(rt.device)
 
-    model = runtime.place(build_cnn(asdict(cfg)), rt.device, channels_last=True)
+    model = build_cnn(asdict(cfg))
+    if start is not None and not resume:
+        model.load_state_dict(start)
+    model = runtime.place(model, rt.device, channels_last=True)
     average = runtime.moving_average(model, cfg.ema) if cfg.ema else None
     optimizer = runtime.adam(model, decoupled=True, lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch_size = min(cfg.batch_size, len(train_set) // rt.world)  # a set of 10 digits still makes a batch
@@ -172,6 +182,9 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
                 if epoch_end:
                     with phase("eval"):
                         metrics = evaluate(served, held_out) | {"train_accuracy": evaluate(served, own_digits)["held_out_accuracy"]}
+                        if mine_held_out is not None:
+                            yours = evaluate(served, mine_held_out)
+                            metrics |= {"mine_loss": yours["held_out_loss"], "mine_accuracy": yours["held_out_accuracy"]}
                     history.append({"epoch": epoch + 1, "step": step, "seconds": round(rt.elapsed(), 1), **metrics})
                 with phase("events"):
                     losses = {"loss": loss.item(), "accuracy": (logits.argmax(1) == labels).float().mean().item()}

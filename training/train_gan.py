@@ -23,27 +23,28 @@ GRID_SEED = 1234  # the fixed latent behind the sample grid, so epochs can be co
 
 @dataclass
 class GANConfig:
-    """None (unset) takes the arch's own value: training/knobs.py has both recipes."""
+    """Every field is a setting declared in training/knob_list.py (its bounds, both archs' values,
+    its words); None (unset) takes the arch's own value there."""
 
-    arch: str = "lab"  # "lab": our conditional GAN (hinge, spectral norm); "seed": the primer's, unconditional
-    dataset: str = "mnist-5k"
-    epochs: int | None = None  # lab 60, seed 30
-    batch_size: int | None = None  # lab 32, seed 64 (the primer's listing)
-    lr: float | None = None  # the generator's Adam; lab 2e-4, seed 3e-4
-    d_lr: float | None = None  # the discriminator's; lab 4e-4 (two time-scale update rule), seed 3e-4
-    beta1: float | None = None  # Adam's betas: lab (0, 0.9) as usual with spectral norm, seed Adam's defaults (0.9, 0.999)
+    arch: str | None = None  # "lab": our conditional GAN (hinge, spectral norm); "seed": the primer's, unconditional
+    dataset: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None  # the generator's Adam
+    d_lr: float | None = None  # the discriminator's (lab: the two time-scale update rule)
+    beta1: float | None = None  # lab (0, 0.9) as usual with spectral norm, seed Adam's defaults
     beta2: float | None = None
-    loss: str = ""  # "hinge" or "bce" (the primer's L_D and L_G); empty: the arch's own (lab hinge, seed bce)
-    activation: str = "relu"  # the generator's hidden layers: relu, sigmoid or tanh
-    z_dim: int | None = None  # lab 32, seed 100
-    g_width: int | None = None  # lab only (96); the primer's widths are fixed
-    d_width: int | None = None  # lab only (48)
-    ema: float | None = None  # the exported generator is this moving average; lab 0.999, seed 0 (none)
-    augment: bool | None = None  # random translations before the discriminator; lab on, seed off
-    d_steps: int = 1  # the D:G ratio: discriminator steps a generator step (1 to knobs.MAX_D_STEPS)
-    seed: int = 0
-    device: str = "auto"
-    max_steps: int = 0  # stop after this many optimiser steps; 0 means no limit
+    loss: str | None = None  # "hinge" or "bce" (the primer's L_D and L_G)
+    activation: str | None = None  # the generator's hidden layers
+    z_dim: int | None = None
+    g_width: int | None = None  # lab only; the primer's widths are fixed
+    d_width: int | None = None
+    ema: float | None = None  # the exported generator is this moving average
+    augment: bool | None = None  # random translations before the discriminator
+    d_steps: int | None = None  # the D:G ratio: discriminator steps a generator step
+    seed: int | None = None
+    device: str | None = None
+    max_steps: int | None = None  # 0: no limit
 
     def __post_init__(self):
         knobs.settle(self, "gan")
