@@ -9,8 +9,10 @@ Two ways in, both measured:
   width in proportion to the digit, so the pen the visitor picked does not change it; each of the
   page's pens is measured all the same (`--pens`);
 - images (/classify's Sketchpad value, uploads): held-out MNIST, drawn-stroke images of any pen,
-  typed digits, the page's digits at each height drawn with its default pen as pictures, and the
-  junk as pictures.
+  typed digits, the page's digits at each of its heights drawn as pictures on the Sketchpad's canvas
+  with its default pen, and the junk as pictures. A picture keeps the pen it was drawn with, so a
+  small digit is bolder for its size; inference/pen.py brings its pen to MNIST's width, and no
+  height may be flagged more than PICTURE_BOUNDS allow (the last line says whether one is).
 
     python -m tests.draw_calibrate            # the figures quoted in inference/classifier.py
     python -m tests.draw_calibrate --sweep    # each feature's rates over a range of thresholds
@@ -23,10 +25,12 @@ import numpy as np
 from inference.classifier import THRESHOLDS, judge, probabilities
 from inference.preprocess import Steps, prepare
 from inference.strokes import prepare_strokes
-from tests.draw_digits import (JUNK_KINDS, PAGE_CANVAS, PAGE_PENS, _render_strokes, digit_strokes, drawn_set, junk_set,
+from tests.draw_digits import (JUNK_KINDS, PAGE_PENS, _render_strokes, digit_strokes, drawn_set, junk_set,
                                page_digit, page_junk, sketchpad_value, typed_set)
 
 PAGE_HEIGHTS = (0.3, 0.45, 0.6, 0.75, 0.9)
+SKETCHPAD_CANVAS, SKETCHPAD_PEN = 252, 16  # the Sketchpad /classify's API users draw on: its side and default pen, px
+PICTURE_BOUNDS = (0.05, 0.03)  # clear digits drawn as pictures flagged not sure: at most in any one height, in all
 BOXES = {"desktop": 340, "phone": 300}  # the canvas's side on screen, CSS pixels (tabs/canvas.py)
 DIGIT_GROUPS = ("held-out", "drawn", "typed")
 
@@ -46,15 +50,14 @@ def page_groups(per_digit: int, per_junk: int, seed: int, pens=(PAGE_PENS[1],)) 
 
 
 def picture_groups(per_digit: int, seed: int) -> dict[str, list]:
-    """The page's digits at each of its heights drawn with its default pen as a picture (the
-    Sketchpad value /classify takes, black on white): unlike the strokes, a picture's strokes keep
-    the pen's width, so a small digit is bolder for its size."""
+    """Digits at each of the page's heights drawn as pictures on the Sketchpad's canvas with its
+    default pen (the value /classify takes, black on white): {group: [(value, digit)]}."""
     rng = np.random.default_rng(seed)
     groups = {}
     for height in PAGE_HEIGHTS:
         groups[f"picture {height:.0%}"] = [
-            (sketchpad_value(_render_strokes(digit_strokes(d, rng, PAGE_CANVAS, heights=(height, height))[0], PAGE_CANVAS,
-                                             PAGE_PENS[1], (0, 0, 0))), d)
+            (sketchpad_value(_render_strokes(digit_strokes(d, rng, SKETCHPAD_CANVAS, heights=(height, height))[0],
+                                             SKETCHPAD_CANVAS, SKETCHPAD_PEN, (0, 0, 0))), d)
             for d in range(10) for _ in range(max(1, per_digit // 10))]
     return groups
 
@@ -170,6 +173,12 @@ def main() -> None:
         groups = [g for g in rates if is_junk(g) and g.startswith("page ") == bool(prefix)]
         junk = sum(rates[g] * counts[g] for g in groups) / sum(counts[g] for g in groups)
         print(f"  all {prefix or 'image '}junk flagged: {junk:.1%}")
+    pictures = [g for g in rates if g.startswith("picture ")]
+    worst = max(rates[g] for g in pictures)
+    whole = sum(rates[g] * counts[g] for g in pictures) / sum(counts[g] for g in pictures)
+    within = worst <= PICTURE_BOUNDS[0] and whole <= PICTURE_BOUNDS[1]
+    print(f"  pictures ({SKETCHPAD_PEN} px pen on {SKETCHPAD_CANVAS} px): {worst:.1%} flagged at worst in one height, "
+          f"{whole:.1%} in all ({'within' if within else 'OUTSIDE'} the bounds, {PICTURE_BOUNDS[0]:.0%} and {PICTURE_BOUNDS[1]:.0%})")
 
 
 if __name__ == "__main__":

@@ -59,8 +59,9 @@ def test_the_width_follows_the_digits_size_not_the_pen():
 
 
 def test_a_small_bold_five_keeps_its_holes():
-    """The issue's case: a 5 at a third of the canvas drawn with a pen as wide as its bowls reads
-    8 from pixels (the bowl fills in); from strokes it is redrawn at the digit's own width."""
+    """A 5 at a third of the canvas drawn with a pen as wide as its bowls: from strokes it is
+    redrawn at the digit's own width; from pixels its pen is measured and thinned to the same
+    width (inference/pen.py), where before it read as a blob 7 times in 10."""
     rng = np.random.default_rng(3)
     fives = [digit_strokes(5, rng, 280, heights=(0.33, 0.33))[0] for _ in range(10)]
     from_strokes = [read(prepare_strokes(json.dumps({"size": 280, "strokes": [[v for p in s for v in p] for s in five]})))[0] for five in fives]
@@ -68,7 +69,7 @@ def test_a_small_bold_five_keeps_its_holes():
     right = lambda readings: sum(r.digit == 5 and not r.not_sure for r in readings)  # noqa: E731
     print(f"\nsmall fives, bold pen: {right(from_strokes)}/10 sure and right from strokes, {right(from_pixels)}/10 from pixels")
     assert right(from_strokes) >= 9
-    assert right(from_strokes) > right(from_pixels)
+    assert right(from_pixels) >= 9
 
 
 def test_page_digits_are_read_right_and_not_doubted_at_every_size_and_box():
