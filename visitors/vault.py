@@ -1,0 +1,271 @@
+"""What a visitor made, kept on the server's disk under a key only that visitor's browser holds,
+bounded by bytes and by age, never by how many others came. Torch-free and Gradio-free.
+
+A key is 32 random bytes (43 URL-safe characters) made here and kept in the visitor's browser. On
+disk an entry is a folder named after the key's SHA-256, never the key itself, so a listing of the
+folder (a log, a backup) hands nobody a key. Each kept thing is one file in it: plain JSON, or
+arrays in an .npz read back without pickle. Reading or writing an entry counts as using it.
+
+The bounds: an entry unused for `max_age` seconds is deleted; the entries together hold at most
+`max_bytes`, and one entry at most `entry_bytes`. A write that would pass either is refused (the
+caller keeps it for the visit only) rather than pushing out someone else's work; expired entries
+are swept first. An entry swept for its age leaves a tombstone (an empty file named like it, kept
+as long again), so a visitor coming back late is told their work expired, while a key that never
+kept anything says nothing. The store has an id of its own, made with its folder, so a browser
+holding a key from an earlier store (the server's disk was wiped, as a Space's is when it
+restarts) can be told so.
+
+`prune_folders` bounds the training runs' folders the same way: by age of last use and by bytes.
+"""
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+STORE_ID = "store.id"
+SWEEP_EVERY = 600.0  # seconds between sweeps of expired entries
+DAY = 86400.0
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def is_key(value) -> bool:
+    return isinstance(value, str) and KEY.fullmatch(value) is not None
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune_folders(parent: Path, max_bytes: int, max_age: float, keep: tuple[Path, ...] = (),
+                  only: re.Pattern | None = None) -> list[Path]:
+    """Delete `parent`'s sub-folders (those whose name `only` matches) unused for over `max_age`
+    seconds (their modification time), then the least recently used until the rest hold at most
+    `max_bytes`. Folders in `keep` stay. Returns the deleted ones."""
+    if not parent.is_dir():
+        return []
+    now, kept_paths = time.time(), {Path(p).resolve() for p in keep}
+    folders = []
+    for entry in os.scandir(parent):
+        if not entry.is_dir(follow_symlinks=False) or (only is not None and not only.fullmatch(entry.name)):
+            continue
+        path = Path(entry.path)
+        if path.resolve() in kept_paths:
+            continue
+        folders.append((entry.stat(follow_symlinks=False).st_mtime, path))
+    folders.sort()
+    deleted, sizes = [], {}
+    for used, path in folders:
+        if now - used > max_age:
+            shutil.rmtree(path, ignore_errors=True)
+            deleted.append(path)
+        else:
+            sizes[path] = folder_bytes(path)
+    total = sum(sizes.values()) + sum(folder_bytes(Path(p)) for p in kept_paths if Path(p).is_dir())
+    for _, path in folders:
+        if total <= max_bytes:
+            break
+        if path in sizes:
+            shutil.rmtree(path, ignore_errors=True)
+            deleted.append(path)
+            total -= sizes[path]
+    return deleted
+
+
+class Full(Exception):
+    """A write the bounds refuse; nothing was written."""
+
+
+class Vault:
+    def __init__(self, folder: Path, max_bytes: int, max_age: float, entry_bytes: int):
+        self.folder, self.max_bytes, self.max_age, self.entry_bytes = Path(folder), max_bytes, max_age, entry_bytes
+        self.gone = self.folder / "gone"
+        self.gone.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.id = self._store_id()
+        self._swept = 0.0
+        self.sweep()
+        self.bytes = sum(folder_bytes(p) for p in self._entries())
+
+    def _store_id(self) -> str:
+        path = self.folder / STORE_ID
+        try:
+            said = path.read_text().strip()
+            if re.fullmatch(r"[0-9a-f]{16}", said):
+                return said
+        except OSError:
+            pass
+        made = secrets.token_hex(8)
+        path.write_text(made + "\n")
+        return made
+
+    def _entries(self):
+        return [p for p in self.folder.iterdir() if p.is_dir() and re.fullmatch(r"[0-9a-f]{64}", p.name)]
+
+    def _entry(self, key: str) -> Path:
+        if not is_key(key):
+            raise ValueError("not a key")
+        return self.folder / hashlib.sha256(key.encode()).hexdigest()
+
+    def has(self, key: str) -> bool:
+        return is_key(key) and self._entry(key).is_dir()
+
+    def expired(self, key: str) -> bool:
+        """Whether work was kept under `key` and swept for its age (within the last max_age)."""
+        return is_key(key) and (self.gone / self._entry(key).name).is_file()
+
+    def load(self, key: str) -> dict:
+        """Everything kept under `key` ({} when nothing is): name -> JSON value or dict of arrays.
+        A file that cannot be read back as written is left out (and said in the log)."""
+        if not self.has(key):
+            return {}
+        entry = self._entry(key)
+        touch(entry)
+        kept = {}
+        for path in entry.iterdir():
+            name, suffix = path.stem, path.suffix
+            if not NAME.fullmatch(name) or suffix not in (".json", ".npz"):
+                continue
+            try:
+                if suffix == ".json":
+                    kept[name] = json.loads(path.read_text())
+                else:
+                    with np.load(path, allow_pickle=False) as arrays:
+                        kept[name] = {k: arrays[k] for k in arrays.files}
+            except (OSError, ValueError) as error:
+                log.warning("kept %s unreadable: %s", path.name, error)
+        return kept
+
+    def save(self, key: str, name: str, value) -> None:
+        """Keep `value` (a dict of numpy arrays, else anything JSON can write) as `name` under `key`;
+        None deletes it. Raises Full when the bounds refuse it (nothing is written then)."""
+        if not NAME.fullmatch(name):
+            raise ValueError(f"not a name: {name!r}")
+        entry = self._entry(key)
+        is_arrays = isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values())
+        path = entry / f"{name}{'.npz' if is_arrays else '.json'}"
+        other = entry / f"{name}{'.json' if is_arrays else '.npz'}"
+        data = None
+        if value is not None:
+            if is_arrays:
+                buffer = io.BytesIO()
+                np.savez(buffer, **value)
+                data = buffer.getvalue()
+            else:
+                data = (json.dumps(value, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            self._sweep_if_due()
+            old = sum(p.stat().st_size for p in (path, other) if p.is_file())
+            if data is not None:
+                entry_now = folder_bytes(entry) if entry.is_dir() else 0
+                if entry_now - old + len(data) > self.entry_bytes:
+                    raise Full("entry")
+                if self.bytes - old + len(data) > self.max_bytes:
+                    self.sweep(force=True)
+                    if self.bytes - old + len(data) > self.max_bytes:
+                        raise Full("store")
+            entry.mkdir(exist_ok=True)
+            for stale in (path, other):
+                if data is None or stale == other:
+                    stale.unlink(missing_ok=True)
+            if data is not None:
+                handle, partial = tempfile.mkstemp(dir=entry, prefix=f".{name}.")
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                os.replace(partial, path)
+            touch(entry)
+            self.bytes += (len(data) if data is not None else 0) - old
+
+    def forget(self, key: str) -> None:
+        if self.has(key):
+            entry = self._entry(key)
+            with self._lock:
+                self.bytes -= folder_bytes(entry)
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _sweep_if_due(self) -> None:
+        if time.monotonic() - self._swept > SWEEP_EVERY:
+            self.sweep(force=True)
+
+    def sweep(self, force: bool = False) -> None:
+        """Delete the entries unused for longer than the age allows, and any half-written file."""
+        if not force and self._swept:
+            return
+        self._swept = time.monotonic()
+        now = time.time()
+        for entry in self._entries():
+            try:
+                if now - entry.stat().st_mtime > self.max_age:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    (self.gone / entry.name).touch()
+                    continue
+                for partial in entry.glob(".*"):
+                    if now - partial.stat().st_mtime > 60:
+                        partial.unlink(missing_ok=True)
+            except OSError:
+                continue
+        for tombstone in self.gone.iterdir():
+            try:
+                if now - tombstone.stat().st_mtime > self.max_age:
+                    tombstone.unlink()
+            except OSError:
+                pass
+        if hasattr(self, "bytes"):
+            self.bytes = sum(folder_bytes(p) for p in self._entries())
+
+    def room(self) -> bool:
+        """Whether a new visitor's work would fit now (an entry's worth of bytes is free)."""
+        return self.bytes + self.entry_bytes <= self.max_bytes
+
+
+def from_environment(runs_dir: Path) -> Vault:
+    """The app's vault: DIGIT_LAB_VISITORS_DIR (default `<runs folder>/visitors`), at most
+    DIGIT_LAB_VISITORS_MAX_MB in all (default 1024), work unused for DIGIT_LAB_VISITORS_MAX_DAYS
+    (default 30) deleted."""
+    folder = Path(os.environ.get("DIGIT_LAB_VISITORS_DIR") or Path(runs_dir) / "visitors")
+    max_mb = float(os.environ.get("DIGIT_LAB_VISITORS_MAX_MB") or 1024)
+    days = float(os.environ.get("DIGIT_LAB_VISITORS_MAX_DAYS") or 30)
+    return Vault(folder, int(max_mb * 2**20), days * DAY, ENTRY_BYTES)
+
+
+# One visitor's most: 500 corrections and 1,000 of their own digits as float32 28x28 (4.7 MB), the
+# runs' records (a few kB each) and the choice of models.
+ENTRY_BYTES = 6 * 2**20
+
+
+def runs_bounds() -> tuple[int, float]:
+    """The training runs' folders: at most DIGIT_LAB_RUNS_MAX_MB in all (default 2048) and none
+    unused for over DIGIT_LAB_RUNS_MAX_DAYS (default 30)."""
+    max_mb = float(os.environ.get("DIGIT_LAB_RUNS_MAX_MB") or 2048)
+    days = float(os.environ.get("DIGIT_LAB_RUNS_MAX_DAYS") or 30)
+    return int(max_mb * 2**20), days * DAY
