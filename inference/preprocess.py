@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 import locales
+from inference.pen import mnist_pen
 
 FIELD = 28  # MNIST's side
 BOX = 20  # MNIST fitted each digit in a 20x20 box, then centred its mass in the 28x28 field
@@ -42,6 +43,8 @@ MIN_CONTRAST = 0.08  # an opaque image whose shades span less than this is blank
 # core a 2048 px PNG side here, and grows with the pixels):
 MAX_CANVAS_SIDE = 2048  # a Sketchpad value's images: 8x the Draw tab's canvas, Gradio's 800 px one at 2x
 MAX_UPLOAD_SIDE = 4096  # an uploaded picture: a 12 MP phone photo (4032 x 3024) fits
+# The only decoders a stranger's file reaches: what a visitor uploads or a canvas sends.
+PICTURE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 # Why there is no digit to read: locale keys (their words, in each language, are in locales/).
 REASONS = ("serving.blank", "serving.no_image", "serving.unreadable", "serving.not_an_image", "serving.not_numbers",
@@ -127,7 +130,8 @@ def prepare(source) -> Steps:
     box = ink_box(ink)
     if box is None:
         return Steps(ink=ink, reason="serving.blank")
-    fitted = fit_in_box(crop(ink, box))
+    strokes, box = mnist_pen(ink, box)  # a picture keeps its pen: brought to MNIST's, as strokes are
+    fitted = fit_in_box(strokes)
     image, offset = centre_by_mass(fitted)
     peak = image.max()
     if peak > 0:
@@ -241,11 +245,13 @@ def _open(source, max_side: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(source)
+            return Image.open(source, formats=PICTURE_FORMATS)
     except Image.DecompressionBombError as error:  # PIL's own limit (~179 MP), far past ours
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         raise Refused("serving.too_large", size=f"{int(pixels[1]):,}" if pixels else "too many",
                       limit=f"{max_side} x {max_side}") from None
+    except Image.UnidentifiedImageError:  # none of PICTURE_FORMATS: SVG, HTML, PDF, TIFF, anything else
+        raise Refused("checks.picture_format") from None
     except Exception as error:  # PIL raises many kinds for unreadable files
         raise Refused("serving.unreadable", error=type(error).__name__) from None
 

@@ -31,6 +31,7 @@ from inference.strokes import prepare_strokes
 from locales import ui
 from tabs import canvas as canvas_js
 from tabs.inside import model_path
+from visitors import limits
 
 MAX_STEPS = 20  # a call's steps: bounded, so one request costs at most ~0.2 s
 MAX_RATE = 1.0  # learning rates in (0, 1], as the training knobs (knobs.error.lr)
@@ -219,6 +220,12 @@ def backprop_step(strokes, digit, learning_rate, steps, model="lab", filter=0, c
     side first, the first layer's filter `filter` with its weights and gradient, and more). Always
     from the served model. Out-of-range inputs: gr.Error in words."""
     lang = locales.language(request)
+    try:
+        check(digit, learning_rate, steps, model)
+        filter_number(filter)
+    except Refused as error:
+        _refuse(error, lang)
+    limits.guard(request, "backprop", lang)  # after the checks: a refused value costs nothing to count
     try:
         found, message, _ = compute(strokes, digit, learning_rate, steps, model, cnn_path, lang=lang, filter_index=filter)
     except Refused as error:

@@ -18,6 +18,8 @@ import locales
 from inference import inside
 from inference.sessions import PRIMER_CNN, ModelUnavailable, shipped
 from locales import ui
+from tabs import link as page_link
+from visitors import checks
 
 TILE_TARGET_SMALL, TILE_TARGET_LARGE = 48, 26  # CSS pixels a map, for up to 32 maps and for more
 CELL = 16  # CSS pixels a number of a vector
@@ -25,6 +27,10 @@ STYLE = ("<style>#inside-stages figure{margin:0 12px 12px 0;display:inline-block
          "#inside-stages img{image-rendering:pixelated;max-width:100%;height:auto;border:1px solid #555}"
          "#inside-stages figcaption{max-width:34em;font-size:0.9em}"
          "#inside-stages table{border-collapse:collapse}#inside-stages td,#inside-stages th{padding:1px 8px;text-align:right}</style>")
+
+
+MODELS = ("lab", "seed")  # Digit Lab's CNN and the primer's
+MAX_CHANNEL = 4095  # no layer of a CNN here has more maps; the stage's own count is checked in `choose`
 
 
 def model_path(which: str, cnn_path):
@@ -178,6 +184,7 @@ def view(image, which, cnn_path, request: gr.Request = None):
 def choose(image, which, cnn_path, stage_name, channel, request: gr.Request = None):
     """A chosen stage and map number -> (the map, its filter, its line)."""
     lang = locales.language(request)
+    checks.text(stage_name, "stage_name", lang)
     if image is None or not stage_name:
         return None, None, ""
     try:
@@ -185,7 +192,8 @@ def choose(image, which, cnn_path, stage_name, channel, request: gr.Request = No
         stage = layers.stage(stage_name)
     except (ModelUnavailable, StopIteration):
         return None, None, ""
-    return filter_view(stage, values[stage.name], int(channel or 0), lang)
+    channel = checks.number(channel, "channel", lang, low=0, high=stage.shape[0] - 1, whole=True, default=0)
+    return filter_view(stage, values[stage.name], channel, lang)
 
 
 def pick_stage(image, which, cnn_path, stage_name, request: gr.Request = None):
@@ -219,6 +227,7 @@ def build(seen: gr.State, cnn_path: gr.State) -> None:
                                elem_classes="crisp", elem_id="inside-filter")
         line = gr.Markdown(elem_id="inside-filter-line")
 
+    page_link.register("draw", which=which)  # a link sets it (tabs/link.py)
     outputs = [stages, stage, channel, chosen, weights, line]
     inputs = [seen, which, cnn_path]
 
@@ -231,4 +240,8 @@ def build(seen: gr.State, cnn_path: gr.State) -> None:
     box.collapse(lambda: False, None, opened, queue=False, api_visibility="private")
     gr.on([seen.change, which.change, cnn_path.change], if_open, [opened, *inputs], outputs, api_visibility="private", **quiet)
     stage.input(pick_stage, [*inputs, stage], [channel, chosen, weights, line], api_visibility="private", **quiet)
-    channel.release(choose, [*inputs, stage, channel], [chosen, weights, line], api_name="inside_filter", **quiet)
+    # Checked before it joins the queue (this event's concurrency is one at a time, for everyone).
+    valid = checks.validator(image=None, which=lambda v, lang: checks.choice(v, "which", lang, MODELS, default="lab"),
+                             cnn_path=None, stage_name=lambda v, lang: checks.text(v, "stage_name", lang),
+                             channel=lambda v, lang: checks.number(v, "channel", lang, low=0, high=MAX_CHANNEL, whole=True, default=0))
+    channel.release(choose, [*inputs, stage, channel], [chosen, weights, line], api_name="inside_filter", validator=valid, **quiet)

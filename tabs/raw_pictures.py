@@ -6,6 +6,10 @@ copies each PNG (a 546 KiB PNG of 12,000 x 12,000 transparent pixels cost 5 s of
 and 16 s in all, before a word was said), and gr.Image does the same unless it is asked for a
 file path (`type="filepath"` with `image_mode=None`, which hands over the uploaded file as it is).
 
+`Picture` is gr.Image handing over the uploaded file's path unopened: even as a file path, gr.Image
+opens each upload with every format PIL knows, where this app decodes only the four a visitor
+uploads (inference.preprocess.PICTURE_FORMATS).
+
 `Sketchpad` is gr.Sketchpad with the same page, settings and API, whose value reaches the function
 as {"background", "layers", "composite"} of file paths (an API client's uploads, which Gradio
 has checked are uploads) or of PNG bytes (the blobs a browser's Sketchpad sends ahead of the
@@ -20,6 +24,23 @@ import gradio as gr
 from gradio.components.base import server
 
 MAX_WAITING_BLOBS = 256  # sets of a browser's PNGs waiting for their event, all visitors together
+
+
+class Picture(gr.Image):
+    """gr.Image with the same page, settings and API, whose value reaches the function as the
+    uploaded file's path (Gradio has checked it is an upload), never opened: Gradio's own
+    preprocessing opens every upload with every format PIL knows to read its mode, and this app
+    decodes only PNG, JPEG, WebP and GIF (inference.preprocess.PICTURE_FORMATS)."""
+
+    def get_block_name(self) -> str:
+        return "image"
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if payload.path is None:  # a data: URL, as a browser's paste may send
+            return {"url": payload.url} if payload.url else None
+        return payload.path
 
 
 class Sketchpad(gr.Sketchpad):

@@ -42,13 +42,20 @@ def cnn_steps(epochs: int, batch_size: int) -> int:
     return data.steps_per_epoch(data.load("mnist-5k")[0].plus(fonts.typed_digits()), batch_size) * epochs
 
 
+# Every visitor a test makes comes from 127.0.0.1, which the per-address limits (visitors/limits.py)
+# would count as one: the suite's apps allow one address what a whole class takes. The tests of the
+# limits themselves (tests/test_limits_api.py) set their own.
+SUITE_LIMITS = {"DIGIT_LAB_PLACES_PER_ADDRESS": "50", "DIGIT_LAB_RATE_TRAIN": "1000/60",
+                "DIGIT_LAB_RATE_BACKPROP": "10000/60", "DIGIT_LAB_RATE_UPLOAD": "10000/60"}
+
+
 def launch_app(env_extra: dict | None = None, timeout: float = 120, script: str = "app.py"):
     """Start `python app.py` on a free loopback port; returns (process, url) once it answers. Its
     runs go to a temporary folder unless `env_extra` says where, never into the repository."""
     from benchmarks.launch import Server
 
     runs = tempfile.mkdtemp(prefix="digit-lab-runs-")
-    server = Server(script, {"DIGIT_LAB_RUNS_DIR": runs, **(env_extra or {})}, timeout)
+    server = Server(script, {**SUITE_LIMITS, "DIGIT_LAB_RUNS_DIR": runs, **(env_extra or {})}, timeout)
     return server.process, server.url
 
 
