@@ -36,8 +36,10 @@ from inference.strokes import prepare_strokes
 from locales import ui
 from tabs import backprop
 from tabs import canvas as pad
-from tabs import inside
+from tabs import link as page_link
+from tabs import inside, mistakes, my_digits
 from tabs import raw_pictures  # pictures reach classify undecoded, so a huge one is refused from its header
+from visitors import limits
 
 VIEW = 168  # pixels a side for the 28x28 shown to the visitor (6x, nearest: the pixels stay square)
 DIGITS = [str(d) for d in range(10)]
@@ -153,9 +155,12 @@ def look_strokes(strokes, cnn_path: str | None = None):
 
 def classify(value, cnn_path: str | None = None, request: gr.Request = None):
     """/classify, the API's contract: the Sketchpad value (or any image) -> (gr.Label dict, verdict
-    markdown, 28x28 view, saliency overlay, the 28x28 itself). Never raises."""
+    markdown, 28x28 view, saliency overlay, the 28x28 itself). Raises gr.Error (in words) only for
+    an address over its rate of uploads (visitors/limits.py)."""
+    lang = locales.language(request)
+    _uploaded(value, request, lang)
     steps = prepare(value)
-    label, verdict, _, _, view, looked, _, seen = reply(steps, cnn_path, locales.language(request), primer=False)
+    label, verdict, _, _, view, looked, _, seen = reply(steps, cnn_path, lang, primer=False)
     return label, verdict, view, looked, seen
 
 
@@ -166,7 +171,18 @@ def classify_strokes(strokes, cnn_path: str | None = None, request: gr.Request =
 
 def classify_upload(image, cnn_path: str | None = None, request: gr.Request = None):
     """/classify_upload: a picture of a digit -> both readings (see `reply`)."""
-    return reply(prepare(image), cnn_path, locales.language(request))
+    lang = locales.language(request)
+    _uploaded(image, request, lang)
+    return reply(prepare(image), cnn_path, lang)
+
+
+def _uploaded(value, request, lang: str) -> None:
+    """Before a picture is read: the address's rate of uploads (nothing uploaded, as when Clear
+    empties the box, costs nothing and is not counted). What is no picture at all is refused in
+    words by Gradio's reading of the value (visitors/checks.py) or, for a Python caller, by the
+    reading's own verdict."""
+    if value is not None:
+        limits.guard(request, "upload", lang)
 
 
 def reader_props() -> dict | None:
@@ -212,7 +228,7 @@ def add_correction(digit, seen, corrections, request: gr.Request = None):
     return corrections, say("draw.correct.kept_one" if count == 1 else "draw.correct.kept", count=count)
 
 
-def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
+def build(cnn_path: gr.State, corrections: gr.State, mine: gr.State | None = None) -> gr.State:
     """The tab's components and wiring. Returns `seen`, the state of the 28x28 [0,1] image the CNN
     last read (or None), for the views built from it (tabs/inside.py)."""
     for path in (None, shipped(PRIMER_CNN)):  # open the sessions now, not on a visitor's first stroke
@@ -250,7 +266,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
             correct = gr.Button(ui("draw.correct.keep"), elem_id="draw-correct")
             correction_status = gr.Markdown("", elem_id="draw-corrections")
             with gr.Accordion(ui("draw.upload.open"), open=False, elem_id="draw-upload-box"):
-                upload = gr.Image(
+                upload = raw_pictures.Picture(
                     label=ui("draw.upload.label"),
                     show_label=False,
                     sources=["upload", "clipboard"],
@@ -262,6 +278,9 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
             news = gr.HTML("", html_template=NEWS, css_template=HIDDEN_CSS, js_on_load=None, elem_id="draw-news")
     inside.build(seen, cnn_path)  # "Inside the CNN": every stage of the model for the digit it just read
     backprop.build(canvas, seen, cnn_path)  # "Backprop on your digit", and /backprop_step
+    mine = mine if mine is not None else gr.State([])
+    my_digits.build(canvas, corrections, mine)  # "My digits": a set of the visitor's own, /my_digits_*
+    mistakes.build(cnn_path, mine)  # "The mistakes": confusion matrices, /mistakes
     # /classify for API users: the Sketchpad value, as before. Not on the page (the canvas above
     # is faster); the full ten-digit Label is its first output.
     sketchpad = raw_pictures.Sketchpad(visible=False, layers=False, transforms=(), format="png", elem_id="draw-sketchpad")
@@ -291,6 +310,7 @@ def build(cnn_path: gr.State, corrections: gr.State) -> gr.State:
     clear.click(None, upload, upload, js=pad.CLEAR)
     pen.change(None, pen, None, js=pad.call("setPen"))
     correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
+    page_link.register("draw", pen=pen)  # a link sets it (tabs/link.py)
     return seen
 
 

@@ -21,6 +21,7 @@ from inference import discriminator as critic
 from inference import generator as gen
 from inference.sessions import ModelUnavailable, shipped
 from locales import ui
+from tabs import link as page_link
 
 DEFAULT_DIGIT, DEFAULT_SEED = 7, 42
 # Pixel art: the browser must not smooth the upscaled digits when it fits them to a column.
@@ -317,7 +318,7 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
                                            scale=3, elem_classes="crisp")
             interpolation_gif = gr.Image(label=ui("generate.animation"), alt_text=ui("generate.animation"), type="filepath", interactive=False, format="gif", buttons=["download"],
                                          scale=1, height=200, elem_classes="crisp")
-    # /sample: the plain API endpoint of DESIGN.md, on hidden components so the UI stays uncluttered.
+    # /sample: the plain API endpoint (docs/api.md), on hidden components so the UI stays uncluttered.
     with gr.Row(visible=False):
         sample_digit = gr.Number(precision=0, minimum=0, maximum=9, label="digit")
         sample_seed = gr.Number(precision=0, minimum=0, label="seed")
@@ -331,6 +332,8 @@ def build(gan_path: gr.State, cnn_path: gr.State) -> None:
     live_inputs = [digit, seed, truncation, *sliders]
     show_event = dict(fn=show_in_language, inputs=[*live_inputs, gan_path, cnn_path], outputs=[image, verdict, verdict_text, critic_text], **RAW)
     preview_event = dict(fn=previews, inputs=[*live_inputs, gan_path], outputs=[*strips, grid], **RAW)
+    page_link.register("generate", digit=digit, seed=seed, truncation=truncation, sliders=sliders, gan_path=gan_path,
+                       show=show_event, previews=preview_event)  # a link sets them, then shows (tabs/link.py)
 
     # While a slider moves the page draws the image itself (the server only if it cannot); on release
     # the server sends the image with the verdicts, then the strips and grid.
