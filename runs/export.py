@@ -33,6 +33,7 @@ def export(run, last) -> None:
         model_card = export_apart(run.folder / f"{kind}.pt", run.folder / f"{kind}.onnx")
     else:
         model_card = onnx_export.export(checkpoint, run.folder / f"{kind}.onnx")  # raises ExportError: nothing swapped
+    model_card["metrics"] = {**model_card["metrics"], **mine_figures(run, run.folder / f"{kind}.onnx")}
     stopped_early = step < last.total_steps
     reason = str(run.stop_reason) if stopped_early and run.stop_reason else None
     view = run.view()
@@ -45,6 +46,9 @@ def export(run, last) -> None:
         "stopped_early": stopped_early, "stop_reason": reason,
         "device": view.device, "device_note": str(view.device_note) if view.device_note else None,
         "corrections": len(run.corrections),
+        "mine": {"digits": len(run.mine), "held_out": model_card["metrics"].get("mine_held_out_digits", 0),
+                 "trained_on": checkpoint["config"].get("digits", "dataset"),
+                 "fine_tuned_from": (run.start_from or "shipped") if checkpoint["config"].get("fine_tune") else None},
         "metrics": model_card["metrics"], "last_epoch_metrics": checkpoint.get("metrics", {}),
         "torch_threads": run.caps.torch_threads(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "notes": _card_notes(run, step, last.total_steps, reason),
@@ -77,8 +81,8 @@ def _card_summary(run, step: int, last, figures: dict) -> dict[str, str]:
     summary = {}
     for lang in locales.LANGUAGES:
         said = [locales.text(f"train.figure.{key}", lang, value=f"{figures[key]:{style}}")
-                for key, style in (("held_out_accuracy", ".1%"), ("label_fidelity", ".1%"), ("confident_share", ".1%"),
-                                   ("frechet_ratio", ".2f")) if figures.get(key) is not None]
+                for key, style in (("held_out_accuracy", ".1%"), ("mine_accuracy", ".1%"), ("label_fidelity", ".1%"),
+                                   ("confident_share", ".1%"), ("frechet_ratio", ".2f")) if figures.get(key) is not None]
         summary[lang] = locales.text("train.card.summary", lang, model=run.request.kind.upper(),
                                      arch=locales.text(f"train.arch.{run.request.arch}", lang), step=step,
                                      total=last.total_steps, seconds=f"{last.elapsed:.0f}",
@@ -106,7 +110,24 @@ def _card_notes(run, step: int, total: int, reason: str | None) -> list[str]:
     if run.corrections:
         notes.append(f"Trained with {len(run.corrections)} corrections from the Draw tab, which the command "
                      "line cannot replay.")
+    if run.mine:
+        notes.append(f"Given the visitor's own set of {len(run.mine)} digits; the command line takes it as "
+                     "--mine FILE (the Draw tab's download). Its held-out part was scored, never trained on.")
     return notes
+
+
+def mine_figures(run, model: Path) -> dict:
+    """The exported model on the visitor's held-out drawings (chosen by inference/my_digits.split,
+    never trained on), beside mnist-5k's figure: the two questions a run on one's own digits asks."""
+    if not run.mine:
+        return {}
+    from inference import mistakes, my_digits
+
+    train, held_out = my_digits.split(run.mine)
+    figures = {"mine_train_digits": len(train), "mine_held_out_digits": len(held_out)}
+    if held_out:
+        figures["mine_accuracy"] = mistakes.mistakes("lab", "mine", run.mine, cnn_path=str(model))["accuracy"]
+    return figures
 
 
 def run_files(model_path: str | None) -> list[str]:

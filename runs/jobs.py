@@ -33,6 +33,7 @@ import traceback
 from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
+from classroom import hook as class_hook
 from locales import Explained
 from runs import executor, worker
 from runs import queue as run_queue
@@ -83,12 +84,14 @@ def _of(owner: str) -> Run | None:
 
 
 def start(request: RunRequest, owner: str, corrections: Sequence = (), caps: TrainSettings | None = None,
-          make_events: Callable | None = None) -> Run:
+          make_events: Callable | None = None, mine: Sequence = (), start_from: str | None = None) -> Run:
     """Queue a run and return it at once; it starts now if a place is free. Raises RunBusy when
     `owner` already has a run going or waiting, or the queue is full. `make_events(run)` replaces
-    where the run executes (for tests and benchmarks)."""
+    where the run executes (for tests and benchmarks). `mine`: the visitor's own set, plain data as
+    the corrections are; `start_from`: the ONNX a fine-tuning run begins from (None: the shipped)."""
     caps = caps or settings_module.load()
     kept = usable_corrections(corrections) if request.kind == "cnn" else []
+    own_set = usable_corrections(mine) if request.kind == "cnn" else []  # the same (image, digit) pairs
     with _lock:
         mine = _of(owner)
         if mine is not None:
@@ -97,6 +100,8 @@ def start(request: RunRequest, owner: str, corrections: Sequence = (), caps: Tra
             first_free = min(timings.left(run.view(), caps).seconds for run in _going)
             raise RunBusy("train.busy.full", waiting=len(_waiting), seconds=max(1, round(first_free)))
         run = Run(request, owner, caps, kept)
+        run.mine = own_set
+        run.start_from = start_from
         run.steppable = request.kind == "gan" and executor.steppable()
         # The handler's context: the visitor's request, for ZeroGPU's quota, whenever the run starts.
         _waiting.append((run, make_events, contextvars.copy_context()))
@@ -167,12 +172,13 @@ def request_stop(run: Run, reason: Explained | str = STOPPED, wait: float = 5.0)
 
 def training_events(run: Run) -> Iterator:
     """The real loop for `run`, in this process (benchmarks/train.py measures it so)."""
-    return worker.training_loop(run.request, run.caps, run.corrections)
+    return worker.training_loop(run.request, run.caps, run.corrections, mine=run.mine, start=run.start_from)
 
 
 def executed_events(run: Run) -> Iterator:
     """Where the run executes (runs/executor.py); what it needs crosses as a worker.Spec."""
-    spec = worker.Spec(run.request, run.caps, tuple(run.corrections), str(run.folder / f"{run.request.kind}.pt"))
+    spec = worker.Spec(run.request, run.caps, tuple(run.corrections), str(run.folder / f"{run.request.kind}.pt"),
+                       mine=tuple(run.mine), start=run.start_from)
 
     def told(device=None, note=None, stop=None):
         run.set_device(device, note)
@@ -245,3 +251,4 @@ def _train_and_export(run: Run, make_events: Callable | None) -> None:
     if not run.cold:  # the first export in a process also imports onnx and onnxruntime and sets up torch.onnx
         timings.exported(run.request.kind, time.monotonic() - exporting)
     run.set_state("finished")
+    class_hook.finished(run)  # onto the class board, where the run's page joined a class

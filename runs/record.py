@@ -87,6 +87,8 @@ class Run:
     def __init__(self, request: RunRequest, owner: str, caps: TrainSettings, corrections: list):
         self.request, self.owner, self.caps = request, owner, caps
         self.corrections = corrections
+        self.mine: list = []  # the visitor's own set (runs/jobs.py start), plain (image, digit) pairs
+        self.start_from: str | None = None  # a fine-tuning run's ONNX to begin from; None: the shipped
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{request.kind}-{secrets.token_hex(3)}"
         self.folder = Path(caps.runs_dir) / self.id
         self.started = time.monotonic()  # set again when a queued run starts

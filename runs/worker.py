@@ -22,11 +22,15 @@ class Spec:
     checkpoint: str  # where the worker leaves the snapshot of its last step
     device: str = "auto"  # "cpu" in ZeroGPU's main process, whose torch spaces patches to look like CUDA
     seconds: float | None = None  # on a lent GPU: the worker stops itself after this long
+    mine: tuple = ()  # the visitor's own set, as the corrections: ((28x28 float32 image, digit), ...)
+    start: str | None = None  # a fine-tuning run's model to begin from (the visitor's served ONNX); None: the shipped
 
 
-def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), device: str = "auto", turns=None) -> Iterator:
+def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), device: str = "auto", turns=None,
+                  mine=(), start: str | None = None) -> Iterator:
     """The real loop, train_cnn.train or train_gan.train: Progress events, on `device`; a GAN's
-    steps take their sides from `turns` (training/turns.py) when given."""
+    steps take their sides from `turns` (training/turns.py) when given. A CNN's `mine` (the
+    visitor's set) is parted here, by training/mine.py, so its held-out part is never trained on."""
     import torch
 
     from training import data
@@ -40,7 +44,12 @@ def training_loop(request: RunRequest, caps: TrainSettings, corrections=(), devi
         if corrections:
             images = np.stack([image for image, _ in corrections])[:, None]
             extra = data.Split(torch.from_numpy(images), torch.tensor([digit for _, digit in corrections]))
-        return train_cnn.train(_config(train_cnn.CNNConfig, config), extra=extra)
+        parted = None
+        if mine:
+            from training import mine as mine_set
+
+            parted = mine_set.parted(mine)
+        return train_cnn.train(_config(train_cnn.CNNConfig, config), extra=extra, mine=parted, start=start)
     from training import train_gan
 
     return train_gan.train(_config(train_gan.GANConfig, config), turns=turns)
@@ -68,7 +77,8 @@ def worker(spec: Spec, turns=None) -> Iterator[dict]:
     from training import runtime
 
     device = runtime.pick_device(spec.device).type
-    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device, turns=turns)
+    own = {"mine": spec.mine, "start": spec.start} if spec.mine or spec.start else {}  # only when set: stand-in loops (tests) need not take them
+    loop = training_loop(spec.request, spec.caps, spec.corrections, spec.device, turns=turns, **own)
     last = started = None
     try:
         for event in loop:

@@ -12,7 +12,7 @@ import numpy as np
 import gradio as gr
 import locales
 from locales import text, ui
-from tabs import loss_shapes, train_game, train_knobs, train_plots, train_runs
+from tabs import loss_shapes, train_game, train_knobs, train_mine, train_plots, train_runs
 from tabs.train_status import USED_BY, caps_text, say, status_text  # noqa: F401 (tests read them here)
 from tabs import link as page_link
 from training import settings
@@ -27,12 +27,13 @@ from visitors import limits
 # measured with augmentation and dropout on, so it is not the train accuracy to compare.
 CHARTS = {
     "loss": ("loss", "held_out_loss", "g_loss", "d_loss"),
-    "score": ("accuracy", "train_accuracy", "held_out_accuracy", "label_fidelity", "confident_share"),
+    "score": ("accuracy", "train_accuracy", "held_out_accuracy", "mine_accuracy", "label_fidelity", "confident_share"),
     "game": ("d_real", "d_fake"),
 }
 COLOURS = {"loss": "#1f77b4", "held_out_loss": "#ff7f0e", "accuracy": "#1f77b4", "train_accuracy": "#1f77b4",
            "held_out_accuracy": "#ff7f0e", "g_loss": "#2ca02c", "d_loss": "#d62728", "d_real": "#17becf",
-           "d_fake": "#e377c2", "label_fidelity": "#9467bd", "confident_share": "#9467bd"}
+           "d_fake": "#e377c2", "label_fidelity": "#9467bd", "confident_share": "#9467bd",
+           "mine_accuracy": "#8c564b"}  # the visitor's own held-out drawings: brown, apart from strangers' orange
 DASHED = {"accuracy"}
 CAPS = settings.load()  # read once at start-up, from the environment (see training/settings.py)
 
@@ -174,21 +175,24 @@ def game_words(request: jobs.RunRequest, lang: str) -> str:
 
 def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_path, gan_path, corrections, runs,
               arch="lab", activation=None, loss=None, dropout=OWN, train_digits="all", augment=None, gan_digits=0,
-              d_steps=1, request: gr.Request = None):
+              d_steps=1, digits="dataset", fine_tune=False, mine=None, request: gr.Request = None):
     """Validate, start, then stream progress until the run has ended and been exported; the run
     then joins this visitor's runs. A setting left at "own" (or unset) takes the value of the kind
-    and architecture asked for (runs/request.py reads each as training/knob_list.py declares it)."""
+    and architecture asked for (runs/request.py reads each as training/knob_list.py declares it).
+    `digits` and `fine_tune`: whose digits a CNN learns from and where it starts (tabs/train_mine.py)."""
     lang = locales.language(request)
     try:
         run_request = jobs.validate(kind, dataset, epochs, lr, batch_size, seed, CAPS, arch=arch, activation=activation,
                                     loss=loss, dropout=dropout, train_digits=train_digits, augment=augment,
                                     gan_digits=gan_digits, d_steps=d_steps)
+        run_request, start_from = train_mine.with_mine(run_request, digits, fine_tune, mine, cnn_path)
     except jobs.InvalidSettings as error:
         raise gr.Error(text("train.error.not_started", lang, reason=say(error, lang)), print_exception=False, title=text("common.error", lang)) from None
     limits.guard(request, "train", lang)
     seat = _seat(request, lang)
     try:
-        run = jobs.start(run_request, _owner(request), corrections if use_corrections else (), CAPS)
+        run = jobs.start(run_request, _owner(request), corrections if use_corrections else (), CAPS,
+                         mine=mine or (), start_from=start_from)
     except jobs.RunBusy as error:
         seat.release()
         raise gr.Error(say(error, lang), print_exception=False, title=text("common.error", lang)) from None
@@ -274,12 +278,15 @@ def page_words(request: gr.Request):
             *loss_shapes.charts(lang))
 
 
-def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State, runs: gr.State | None = None):
+def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State, runs: gr.State | None = None,
+          mine: gr.State | None = None):
     """-> the views of this visitor's runs (note, comparison, table, choice), for a restore to refresh."""
     runs = runs if runs is not None else gr.State([])  # this visitor's finished runs (tabs/train_runs.py)
+    mine = mine if mine is not None else gr.State([])  # the visitor's own digits (tabs/my_digits.py)
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             c = train_knobs.build(CAPS)  # the knobs' controls, by the settings' names
+            own = train_mine.build()  # whose digits, and whether to fine-tune the served model
             with gr.Row():
                 start = gr.Button(ui("train.start"), variant="primary")
                 stop = gr.Button(ui("train.stop"), variant="stop")
@@ -316,6 +323,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State, runs: g
     gr.on([c["kind"].change, c["arch"].change], knob_view, [c["kind"], c["arch"]], knob_outputs, api_name="train_defaults",
           api_visibility="private", queue=False).then(**page_link.after_knobs_event())  # a lesson's values stay
     train_knobs.show_first_view(c)
+    c["kind"].change(train_mine.shown, c["kind"], [own["digits"], own["fine_tune"]], api_visibility="private", queue=False)
     gr.on(None, page_words, None, [caps, status, loss_plot, score_plot, runs_table, compare_plot, note, gradient_plot,
                                    cnn_shapes, gan_shapes],
           api_name="train_words", api_visibility="private", queue=False)
@@ -323,7 +331,7 @@ def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State, runs: g
         train_run,
         [*(c[name] for name in ("kind", "dataset", "epochs", "lr", "batch_size", "seed", "use_corrections")), cnn_path, gan_path,
          corrections, runs, *(c[name] for name in ("arch", "activation", "loss", "dropout", "train_digits", "augment", "gan_digits",
-                                                    "d_steps"))],
+                                                    "d_steps")), own["digits"], own["fine_tune"], mine],
         [status, loss_plot, score_plot, game_plot, game_note, samples, counts, note, cnn_path, gan_path, runs,
          compare_plot, runs_table, run_choice, run_files, gradient_plot, pushes],
         api_name="train", show_progress="hidden",

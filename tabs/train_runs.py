@@ -61,6 +61,10 @@ def settings_text(run: dict, lang: str) -> str:
         parts.append(say("train.runs.gan_digits", count=knobs["gan_digits"]))
     if knobs.get("d_steps"):
         parts.append(say("train.runs.d_steps", steps=knobs["d_steps"]))
+    if knobs.get("digits"):  # the visitor's own digits: which way, set apart from the data set's
+        parts.append(say(f"train.mine.digits.{knobs['digits']}"))
+    if knobs.get("fine_tune"):
+        parts.append(say("train.runs.fine_tuned"))
     parts.append(say("train.runs.epochs", epochs=run["epochs"]))
     return " · ".join(parts)
 
@@ -69,7 +73,7 @@ def figures_text(final: dict, lang: str) -> str:
     """The run's figures as the table shows them: held-out accuracy, or for a GAN its sample
     quality and Frechet ratio."""
     parts = [text(f"train.figure.{key}", lang, value=f"{final[key]:.1%}")
-             for key in ("held_out_accuracy", "label_fidelity", "confident_share") if key in final]
+             for key in ("held_out_accuracy", "mine_accuracy", "label_fidelity", "confident_share") if key in final]
     if "frechet_ratio" in final:
         parts.append(text("train.figure.frechet_ratio", lang, value=f"{final['frechet_ratio']:.2f}"))
     return text("train.list_separator", lang).join(parts) or "–"

@@ -18,8 +18,8 @@ def _duration(seconds: float, lang: str) -> str:
 
 def _figures(metrics: dict, lang: str) -> str:
     parts = [text(f"train.figure.{key}", lang, value=f"{metrics[key]:{style}}")
-             for key, style in (("held_out_accuracy", ".1%"), ("label_fidelity", ".0%"), ("confident_share", ".0%"),
-                                ("frechet_ratio", ".1f"))
+             for key, style in (("held_out_accuracy", ".1%"), ("mine_accuracy", ".1%"), ("label_fidelity", ".0%"),
+                                ("confident_share", ".0%"), ("frechet_ratio", ".1f"))
              if metrics.get(key) is not None]
     return text("train.list_separator", lang).join(parts)
 

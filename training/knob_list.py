@@ -20,6 +20,9 @@ DATASETS = ("mnist-5k", "mnist", "fashion-mnist")  # training.data.DATASETS (a t
 DEVICES = ("auto", "cpu", "cuda")
 MAX_D_STEPS = 10  # the GAN's discriminator steps a generator step (the D:G ratio)
 MAX_GAN_DIGITS = 20000
+# Whose digits a CNN trains on: the data set's; a visitor's own set alone; or both (the set joins a
+# data set of digits). The set itself is data, not a setting: it comes from the page or --mine FILE.
+WAYS = ("dataset", "mine", "mnist-5k+mine")
 # The request's own fields; the Train tab's other settings travel in RunRequest.knobs.
 RUN_FIELDS = ("dataset", "epochs", "lr", "batch_size", "seed")
 
@@ -114,6 +117,10 @@ KNOBS = (
     # 0 for the primer's: its widths are fixed (64, 16, 4)
     Knob("g_width", int, {"gan": _arch(96, 0)}, kinds=("gan",), archs=("lab",), low=4, step=4),
     Knob("d_width", int, {"gan": _arch(48, 0)}, kinds=("gan",), archs=("lab",), low=1),
+    # Offered on the Train tab beside the training digits and on /train by tabs/train_mine.py, not by
+    # the generic controls: they go with the visitor's set, which only the CNN's runs take.
+    Knob("digits", str, "dataset", kinds=("cnn",), choices=WAYS, label="train.mine.digits"),
+    Knob("fine_tune", bool, False, kinds=("cnn",), named=(("on", True), ("off", False)), label="train.mine.fine_tune"),
     Knob("device", str, "auto", choices=DEVICES),
     Knob("max_steps", int, 0, low=0),  # 0: no limit
 )

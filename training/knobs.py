@@ -124,6 +124,8 @@ def _check_cnn(s: dict) -> None:
     digits = s["train_digits"]
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0 or 0 < digits < MIN_TRAIN_DIGITS or digits > size:
         raise KnobError("knobs.error.train_digits", value=digits, least=MIN_TRAIN_DIGITS, most=size, dataset=s["dataset"])
+    if s["digits"] not in knob_list.WAYS:
+        raise KnobError("knobs.error.choice", knob="digits", value=s["digits"], choices=", ".join(knob_list.WAYS))
     made = s["gan_digits"]
     if isinstance(made, bool) or not isinstance(made, int) or made < 0 or made > MAX_GAN_DIGITS or made % 10:
         raise KnobError("knobs.error.gan_digits_range", value=made, most=MAX_GAN_DIGITS)

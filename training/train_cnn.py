@@ -47,6 +47,8 @@ class CNNConfig:
     dropout: float | None = None  # before the last layer
     train_digits: int | None = None  # 0: the whole training split
     gan_digits: int | None = None  # drawn by the served conditional GAN (exports/gan.onnx)
+    digits: str | None = None  # "dataset", "mine" or "mnist-5k+mine": a visitor's set given to train()
+    fine_tune: bool | None = None  # start from a served model's weights (training/served.py), not at random
     seed: int | None = None
     device: str | None = None
     max_steps: int | None = None  # 0: no limit
@@ -91,21 +93,24 @@ def evaluate(model: torch.nn.Module, split: data.Split, batch_size: int = 0) -> 
 
 
 def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None = None, phases=None,
-          mine: "mine_set.Mine | None" = None, way: str = "mnist-5k+mine", start: dict | None = None) -> Iterator[Progress]:
+          mine: "mine_set.Mine | None" = None, start=None) -> Iterator[Progress]:
     """Train, yielding a Progress per step. `resume` continues a checkpoint; `extra` adds examples
     (the Draw tab's corrections) to the training set, repeated so they count; `phases` (a
     runtime.Phases) times the parts of each step. `mine`: a visitor's set, its train part joining
-    the data set's (`way` "mnist-5k+mine") or replacing it ("mine"), its held-out part scored at
-    each epoch's end beside the data set's (mine_accuracy, mine_loss). `start`: the weights to begin
-    from (a model's state dict: fine-tuning), where a resume is a whole run continued."""
+    the data set's (`cfg.digits` "mnist-5k+mine") or replacing it ("mine"), its held-out part scored
+    at each epoch's end beside the data set's (mine_accuracy, mine_loss), whatever it trains on.
+    `cfg.fine_tune`: begin from the weights of `start` (a CNN's ONNX file; by default the shipped
+    one of the arch), where a resume is a whole run continued."""
     phase = phases or runtime.untimed
     rt = runtime.start(cfg.device, cfg.seed)
     train_set, held_out = data.load(cfg.dataset)
     if cfg.train_digits:
         train_set = data.stratified_subset(train_set, cfg.train_digits, cfg.seed)
-    only_mine = mine is not None and way == "mine"
-    if mine is not None:
-        train_set = mine_set.training_set(train_set, mine.train, way)
+    only_mine = cfg.digits == "mine"
+    if cfg.digits != "dataset":
+        if mine is None:
+            raise ValueError(f"training on digits {cfg.digits!r} needs a set of your own (--mine FILE)")
+        train_set = mine_set.training_set(train_set, mine.train, cfg.digits)
     mine_held_out = mine.held_out.to(rt.device) if mine is not None and len(mine.held_out) else None
     # train accuracy is read on the real training digits the run uses (not typed or GAN-made ones)
     own_digits = data.stratified_subset(train_set, min(len(train_set), TRAIN_ACCURACY_DIGITS), seed=0).to(rt.device)
@@ -118,8 +123,15 @@ def train(cfg: CNNConfig, resume: dict | None = None, extra: data.Split | None =
     train_set, held_out = train_set.to(rt.device), held_out.to(rt.device)
 
     model = build_cnn(asdict(cfg))
-    if start is not None and not resume:
-        model.load_state_dict(start)
+    if cfg.fine_tune and not resume:
+        from training import served
+
+        # The batch norms unfolded on digits like the run's own batches (augmented as they will be):
+        # a batch's statistics in train mode then match the served model's, which moves little.
+        pick = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(cfg.seed))[:served.CALIBRATION_DIGITS]
+        sample = train_set.images[pick.to(train_set.images.device)]
+        sample = augment.canvas_like(sample, cfg.canvas_share) if cfg.augment else sample
+        served.load(model, start or served.SERVED[cfg.arch], calibration=data.Split(sample, train_set.labels[pick.to(sample.device)]))
     model = runtime.place(model, rt.device, channels_last=True)
     average = runtime.moving_average(model, cfg.ema) if cfg.ema else None
     optimizer = runtime.adam(model, decoupled=True, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -1,0 +1,81 @@
+"""Your own digits, end to end in Chromium: a guided drawing of all ten digits with the mouse, then a
+short "mine only" run fine-tuned from the served model on the Train tab (its status scores it on mnist-5k's held-out digits and on
+yours), then the confusion matrix of the run's model on your held-out digits beside the shipped
+model's, on the Draw tab. Screenshots at desktop (English) and phone (Chinese) widths.
+
+Runs are capped at a few steps (DIGIT_LAB_TRAIN_MAX_STEPS) so the file stays short on shared cores."""
+import time
+
+import numpy as np
+import pytest
+
+from inference import my_digits
+from tests.conftest import ARTIFACTS, launch_app, stop_app
+from tests.test_draw_browser import DESKTOP, PHONE, digit_path, draw, open_page, settle
+from tests.test_my_digits_browser import keep, open_box
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WORDS = {
+    "en-US": {"tab": "Train", "draw": "Draw", "start": "Start", "finished": "CNN run finished", "mine": "mine only",
+              "yours": "your digits"},
+    "zh-CN": {"tab": "训练", "draw": "手写", "start": "开始训练", "finished": "CNN 训练完成", "mine": "只用我的",
+              "yours": "你的数字"},
+}
+
+
+@pytest.fixture(scope="module")
+def capped_app(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    process, url = launch_app({"DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_TRAIN_MAX_STEPS": "4",
+                               "DIGIT_LAB_TRAIN_THREADS": "1", "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"}, timeout=600)
+    yield url
+    stop_app(process)
+
+
+@pytest.mark.parametrize("locale, viewport", [("en-US", DESKTOP), ("zh-CN", PHONE)])
+def test_a_drawn_set_trains_a_run_whose_mistakes_show_beside_the_shipped_models(browser, capped_app, locale, viewport):
+    words = WORDS[locale]
+    context, page, errors = open_page(browser, capped_app, locale=locale, viewport=viewport)
+    try:
+        open_box(page, "mine-box")
+        for made, digit in enumerate(range(10)):  # the page asks for each digit in turn
+            assert page.locator("#mine-digit input:checked").get_attribute("value") == str(digit)
+            draw(page, digit_path(digit))
+            settle(page)
+            keep(page, made)
+        with page.expect_download() as saving:
+            page.locator("#mine-download").click()
+        with np.load(saving.value.path(), allow_pickle=False) as file:
+            drawn = my_digits.from_arrays(file["images"], file["labels"])
+        trained, held_out = my_digits.split(drawn)
+        assert len(drawn) == 10 and trained
+
+        page.get_by_role("tab", name=words["tab"]).click()
+        page.locator("#train-mine-digits").get_by_label(words["mine"], exact=True).check()
+        page.locator("#train-fine-tune input").check()  # from the served model: it keeps reading strangers' digits
+        panel = page.locator(".tabitem:visible").first
+        panel.get_by_role("button", name=words["start"], exact=True).click()
+        deadline = time.monotonic() + 240
+        while words["finished"] not in page.locator("#train-status").inner_text() and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        status = page.locator("#train-status").inner_text()
+        assert words["finished"] in status, status
+        if held_out:  # scored on both held-out sets
+            assert words["yours"] in status, status
+        assert float(status.split("%")[0].rsplit(" ", 1)[-1]) >= 90, status  # fine-tuned, not started at random
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"train-mine-{locale}-{viewport['width']}.png"), full_page=True)
+
+        page.get_by_role("tab", name=words["draw"]).click()
+        open_box(page, "mistakes-box")
+        page.locator("#mistakes-model-b label").nth(2).click()  # the shipped CNN, beside the run's
+        page.locator("#mistakes-data label").nth(2 if not held_out else 1).click()  # your digits
+        count = str(len(held_out) or len(drawn))
+        for side in "ab":
+            page.wait_for_function(f"document.querySelector('#mistakes-words-{side}').innerText.includes('%')", timeout=30_000)
+        assert count in page.locator("#mistakes-words-a").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"train-mine-mistakes-{locale}-{viewport['width']}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"console errors: {errors}"
