@@ -9,6 +9,7 @@
 import {judge, prepareStrokes, pyRound, softmax} from './draw_prepare.js';
 import {dataURL, lookedView, nothingLooked, nothingSeen, seenView} from './draw_views.js';
 import {run, served, session} from './onnx_web.js';
+import {saliency} from './draw_saliency.js';
 
 const TOP = 3; // the Label shows the top three, as tabs/draw.py's gr.Label(num_top_classes=3)
 
@@ -108,6 +109,16 @@ export function reader({models, words}) {
       return {seen: dataURL(blank ? nothingSeen() : seenView(steps.image)),
               looked: dataURL(blank ? nothingLooked() : lookedView(steps, heat)),
               news: announcement(verdict, primerVerdict, say)};
+    },
+    // The same, with the saliency made here too (our CNN's one batched run also gives its reading):
+    // the pen staying up then asks the server nothing.
+    async look(value) {
+      const steps = prepareStrokes(value);
+      const [made, theirs] = await Promise.all([saliency(ours, steps), primer && readOne(primer, steps)]);
+      const verdict = verdictText(reading(steps, made && made.logits), say);
+      return {seen: dataURL(made ? seenView(steps.image) : nothingSeen()),
+              looked: dataURL(made ? lookedView(steps, made.heat) : nothingLooked()),
+              news: announcement(verdict, theirs ? verdictText(theirs, say) : say('draw.primer.missing'), say)};
     },
   };
 }

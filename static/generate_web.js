@@ -124,10 +124,13 @@ export function follow(numbers, file, digit, seed, truncation, ...sliders) {
 
 // A slider moved with the keyboard fires `input` but never Gradio's `release` (which listens for
 // pointerup): without this, the verdicts and strips would not follow the arrow keys. A key let go
-// on one of the tab's sliders is its release.
+// on one of the tab's sliders is its release. So is Enter in a slider's number box: Gradio releases
+// that box only when it loses focus, and a visitor who typed a value and pressed Enter is done.
 const KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
 document.addEventListener('keyup', (event) => {
-  if (KEYS.has(event.key) && event.target.matches?.('#generate-controls input[type=range]')) {
+  const slider = KEYS.has(event.key) && event.target.matches?.('#generate-controls input[type=range]');
+  const typed = event.key === 'Enter' && event.target.matches?.('#generate-controls input[type=number]');
+  if (slider || typed) {
     event.target.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); // Svelte listens at the root
   }
 });

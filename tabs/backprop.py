@@ -328,8 +328,10 @@ def build(canvas, seen, cnn_path: gr.State) -> None:
     def if_open(is_open, *inputs, request: gr.Request):
         return look(*inputs, request=request) if is_open else [gr.skip()] * len(shown)
 
-    box.expand(lambda: True, None, opened, queue=False, api_visibility="private").then(look, looking, shown, api_visibility="private", js=now, **quiet)
-    box.collapse(lambda: False, None, opened, queue=False, api_visibility="private")
+    # While open, its `seen.change` must fire: the page that reads for itself tells the server at each pen-up.
+    box.expand(lambda: True, None, opened, js=canvas_js.opening("backprop"), queue=False, api_visibility="private") \
+        .then(look, looking, shown, api_visibility="private", js=now, **quiet)
+    box.collapse(lambda: False, None, opened, js=canvas_js.closing("backprop"), queue=False, api_visibility="private")
     gr.on([seen.change, digit.change, which.change, cnn_path.change, chosen_filter.release], if_open, [opened, *looking], shown,
           api_visibility="private", js=now_after_opened, **quiet)
     go.click(step, [canvas, digit, rate, steps, which, cnn_path, stepped, chosen_filter], [said, bars, pushed, stepped, filter_view],

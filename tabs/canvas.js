@@ -21,6 +21,17 @@ let timer = null;
 let lastSent = 0;
 let settling = null; // the server's pen-up reading, waiting SETTLE ms for the pen to stay up
 let looking = null; // the strokes the server was last asked to look at (a reading page's 'input')
+// Once the pen stays up a page that reads makes the two views itself too, saliency included
+// (reader.look), and shows them through a second js-only event ('edit', handled by tabs/draw.py's
+// SHOW_MADE): the server hears nothing. Its 28x28 state is made from the strokes only when a view
+// needs it: while a view that follows it is open (`needs`: Inside the CNN, Backprop) the pen
+// staying up tells the server the strokes (its own queued event, 'blur': a state set by an
+// unqueued one does not fire its change event), and a correction or a view opening hands them over
+// when the server's are behind (`known`, strokesBehind()). Where the saliency cannot be made here
+// the server is asked for it as before ('input', /look_strokes).
+const needs = new Set();
+let made = null; // the views made here for the ask `madeAt`
+let madeAt = -1;
 
 // While the pen moves the page reads the strokes itself (static/draw_reader.js, given by
 // props.reader) and shows the readings through a js-only event ('submit' on this component, whose
@@ -28,10 +39,7 @@ let looking = null; // the strokes the server was last asked to look at (a readi
 // when it cannot (no WebAssembly, a file not served, a model that fails), the server reads while
 // the pen moves, as it always did; nothing is said about it. When the page reads, the pen lifting
 // shows its reading at once, and once the pen has stayed up SETTLE ms (or at once after Undo and
-// Clear) the server is asked only for what it alone makes, through this component's 'input' event
-// (tabs/draw.py's /look_strokes, whose js takes the strokes from lookingAt()): the 28x28 state the
-// corrections and the other views read, and the saliency as numbers; `views` then draws the two
-// pictures here. The strokes of a 4 or a 5 cost the server one light call, and no pictures.
+// Clear) the page makes the two views too (below).
 let reader = null;
 let own = {own: false}; // this visitor's CNN (tabs/draw.py's browser_model), once the server says
 let asked = 0; // readings asked for: one made here is shown only if nothing newer was asked since
@@ -63,6 +71,8 @@ function useModel(model) {
 }
 
 const strokesJSON = (up) => JSON.stringify({size, pen, up, strokes: strokes.map((s) => s.points)});
+const strokesKey = () => JSON.stringify(strokes.map((s) => s.points));
+let known = strokesKey(); // the strokes the server's 28x28 state was last made from
 
 function readInPage(up = false) {
   if (reading) {
@@ -90,12 +100,34 @@ function readInPage(up = false) {
   });
 }
 
-// Ask the server to look at the strokes (and set its 28x28 state); `ask` ties its answer to them.
+// Ask the server to look at the strokes (and set its 28x28 state), with its saliency when `heat`;
+// `ask` ties its answer to them.
+function tell(heat) {
+  looking = JSON.stringify({size, pen, up: true, ask: asked, ...(heat ? {} : {heat: false}), strokes: strokes.map((s) => s.points)});
+  known = strokesKey();
+  trigger(heat ? 'input' : 'blur');
+}
+
+// The pen stays up (or Undo, Clear): the views made here; the server told only when a view needs it
+// now, or asked for the saliency when it cannot be made here.
 function look() {
   if (settling) clearTimeout(settling);
   settling = null;
-  looking = JSON.stringify({size, pen, up: true, ask: asked, strokes: strokes.map((s) => s.points)});
-  trigger('input');
+  const mine = asked;
+  madeAt = mine;
+  reader.look(strokesJSON(true)).then(
+    (views) => {
+      if (mine !== asked) return;
+      made = views;
+      trigger('edit');
+    },
+    () => {
+      if (mine !== asked) return;
+      madeAt = -1;
+      tell(true);
+    },
+  );
+  if (needs.size) tell(false);
 }
 
 const ink = () => getComputedStyle(canvas).color;
@@ -140,6 +172,7 @@ function send(up) {
   }
   again = false; // the server's reading is the newest now
   const value = strokesJSON(up);
+  known = strokesKey();
   // The same strokes as the server's last reading (Clear twice, an Undo back to them) change
   // nothing and ask nothing: its views stand.
   if (value !== props.value) props.value = value;
@@ -231,10 +264,23 @@ window.digitLabCanvas = {
   // The server's answer {ask, heat} -> {seen, looked: data URLs, news}, or null when the strokes
   // have changed since it was asked (its successor is on its way) or the page no longer reads.
   async views(answer) {
-    if (!answer || answer.ask !== asked || !inPage() || !looking) return null;
+    if (!answer || answer.ask !== asked || answer.ask === madeAt || !inPage() || !looking) return null;
     const made = await reader.views(looking, answer.heat);
     return answer.ask === asked ? made : null;
   },
+  madeViews: () => (madeAt === asked ? made : null), // the views made here (the 'edit' event's js)
+  // A view that reads the server's 28x28 opens (true) or closes; while one is open, the pen staying up tells the server.
+  need(name, open) {
+    if (open) needs.add(name);
+    else needs.delete(name);
+  },
+  // The strokes, when the server's 28x28 was made from others (they are handed over now), else null.
+  strokesBehind() {
+    if (strokesKey() === known) return null;
+    known = strokesKey();
+    return strokesJSON(true);
+  },
+  told() { known = strokesKey(); }, // the server's 28x28 came another way (an upload): the strokes are not behind
   setPen(width) {
     const value = Number(width);
     if (value > 0) pen = canvas.dataset.pen = value;

@@ -10,12 +10,15 @@ settles one small POST after the pen lifts.
 
 While the pen moves the page reads the strokes itself (static/draw_reader.js: the same preparation
 ported to JavaScript, both CNNs in onnxruntime-web) and shows the readings through a js-only event
-(`SHOW_HERE`), so the server hears only the pen staying up (SETTLE_MS after the last stroke). Where
-that cannot run, the server reads as before.
+(`SHOW_HERE`); once the pen stays up (SETTLE_MS after the last stroke) it makes the saliency and the
+views too, and the server hears the strokes only when a view needs its 28x28 (`behind`, `seen_from`).
+Where that cannot run, the server reads as before.
 """
 from pathlib import Path
 
 import gradio as gr
+
+from inference.strokes import prepare_strokes
 
 CANVAS = 280  # canvas units a side: what the strokes are measured in, on any screen (10x MNIST's 28)
 SIDE = 340  # the canvas's box on a desktop, CSS pixels (a phone's narrower column shrinks it)
@@ -78,10 +81,19 @@ SHOW_HERE = "() => window.digitLabCanvas.pageReading()"
 LOOKING = "(value, cnn) => [window.digitLabCanvas.lookingAt(), cnn]"
 
 
+# The 'blur' event's js (a page that made the views itself, telling the server for a view that
+# follows the `seen` state): the strokes, and the state itself.
+TELLING = "(value, seen) => [window.digitLabCanvas.lookingAt(), seen]"
+
+
 # Clear, with no server call of its own: the canvas's strokes and the upload beside it (the event's one
 # input and output). An empty upload is left alone: setting it to null again fires its change event,
 # a full blank reading on the server (/classify_upload) that Clear does not need.
 CLEAR = "(upload) => { window.digitLabCanvas?.clear(); return upload == null ? {__type__: 'update'} : null; }"
+
+
+# An upload's reading sets the server's 28x28 (the `seen` state): the canvas's strokes are not behind it.
+UPLOADED = "(...inputs) => { window.digitLabCanvas?.told(); return inputs; }"
 
 
 def with_strokes(position: int) -> str:
@@ -89,6 +101,34 @@ def with_strokes(position: int) -> str:
     the page's strokes as they are now. A page that reads for itself never sets the canvas's value
     (that would ask the server for the full reading), so the value alone may be stale."""
     return f"(...inputs) => {{ const now = window.digitLabCanvas?.strokesNow(); if (now) inputs[{position}] = now; return inputs; }}"
+
+
+def behind(position: int, need: str | None = None) -> str:
+    """JS for an event whose view reads the server's 28x28 (the `seen` state): its input at
+    `position` becomes the canvas's strokes when that state was made from others (a page that
+    reads for itself tells the server nothing while no view needs it), else null. `need` names a
+    view opening: while it is open, the pen staying up tells the server the strokes."""
+    opening = f"c?.need({need!r}, true); " if need else ""
+    return f"(...inputs) => {{ const c = window.digitLabCanvas; {opening}inputs[{position}] = c?.strokesBehind() ?? null; return inputs; }}"
+
+
+def opening(need: str) -> str:
+    """JS for the expand of a view that follows the `seen` state: while it is open, the pen staying up tells the server."""
+    return f"(...inputs) => {{ window.digitLabCanvas?.need({need!r}, true); return inputs; }}"
+
+
+def closing(need: str) -> str:
+    """JS for its collapse: the pen staying up need not tell the server for it any more."""
+    return f"(...inputs) => {{ window.digitLabCanvas?.need({need!r}, false); return inputs; }}"
+
+
+def seen_from(strokes, seen):
+    """The `seen` state from the strokes `behind` handed over (None when blank), or `seen` as it
+    is when it handed none. No model runs: only the 28x28 is made."""
+    if not strokes:
+        return seen
+    steps = prepare_strokes(strokes)
+    return None if steps.blank else steps.image
 
 
 def call(method: str) -> str:

@@ -8,8 +8,10 @@ Two ways in, one reading:
 - the page's canvas (tabs/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
   redraws them at a width in proportion to the digit, as MNIST's strokes are. While the pen moves
   the page reads them itself (static/draw_reader.js, the same recipe in JavaScript and both CNNs
-  in onnxruntime-web); once the pen stays up the server only looks (/look_strokes: the 28x28
-  state and the saliency as numbers) and the page draws the two views (static/draw_views.js).
+  in onnxruntime-web); once the pen stays up the page makes the saliency too (static/
+  draw_saliency.js) and draws the two views (static/draw_views.js), and the server hears the
+  strokes only when a view needs its 28x28 (a correction, Inside the CNN, Backprop). /look_strokes
+  (the 28x28 state and the saliency as numbers) is what a page asks whose saliency run fails.
   Wherever the browser cannot, the server reads at pen-up with the views, and while the pen moves;
 - /classify keeps its contract for API users: the Sketchpad value (background, layers,
   composite), read by inference/preprocess.py; its Sketchpad is not shown on the page.
@@ -136,7 +138,9 @@ def look_strokes(strokes, cnn_path: str | None = None):
     Clear): only what the server alone makes, no pictures, no words. -> (the 28x28 our CNN read, or
     None when blank: the `seen` state; {"ask": the page's tag for these strokes, "heat": the
     occlusion saliency, 28x28 rounded to 3 decimals, or None}). The page draws both views from the
-    heat and its own bit-exact preparation (static/draw_views.js). Never raises."""
+    heat and its own bit-exact preparation (static/draw_views.js). With "heat": false in the
+    strokes (a page that made the saliency itself, telling the server for a view that reads the
+    28x28) no model runs. Never raises."""
     try:
         value = json.loads(strokes) if isinstance(strokes, str) and strokes.strip() else strokes
     except ValueError:
@@ -145,6 +149,8 @@ def look_strokes(strokes, cnn_path: str | None = None):
     steps = prepare_strokes(value)
     if steps.blank:
         return None, {"ask": ask, "heat": None}
+    if isinstance(value, dict) and value.get("heat") is False:  # the page made the saliency itself
+        return steps.image, {"ask": ask, "heat": None}
     try:
         _, heat = read(steps, cnn_path, saliency=True)
     except Exception:  # a model gone or failing: no views, no 28x28 (as reply)
@@ -276,7 +282,7 @@ def build(cnn_path: gr.State, corrections: gr.State, mine: gr.State | None = Non
                     elem_id="draw-upload",
                 )
             news = gr.HTML("", html_template=NEWS, css_template=HIDDEN_CSS, js_on_load=None, elem_id="draw-news")
-    inside.build(seen, cnn_path)  # "Inside the CNN": every stage of the model for the digit it just read
+    inside.build(seen, cnn_path, canvas)  # "Inside the CNN": every stage of the model for the digit it just read
     backprop.build(canvas, seen, cnn_path)  # "Backprop on your digit", and /backprop_step
     mine = mine if mine is not None else gr.State([])
     my_digits.build(canvas, corrections, mine)  # "My digits": a set of the visitor's own, /my_digits_*
@@ -294,37 +300,52 @@ def build(cnn_path: gr.State, corrections: gr.State, mine: gr.State | None = Non
     canvas.change(classify_strokes, [canvas, cnn_path], page, api_name="classify_strokes", **live)
     # While the pen moves the page reads for itself and shows it with no server call (js-only).
     canvas.submit(None, None, page[:4], js=pad.SHOW_HERE, show_progress="hidden", queue=False)
-    # Once the pen stays up, a page that reads asks only for the 28x28 state and the saliency as
-    # numbers, then draws the views and the announcement itself (SHOW_VIEWS): no pictures encoded.
+    # Once the pen stays up, a page that reads but cannot make the saliency asks only for the 28x28
+    # state and the saliency as numbers, then draws the views and the announcement itself
+    # (SHOW_VIEWS): no pictures encoded.
     heat = gr.JSON(None, visible=False, elem_id="draw-heat")
     canvas.input(look_strokes, [canvas, cnn_path], [seen, heat], js=pad.LOOKING, api_name="look_strokes",
                  api_visibility="undocumented", **live).then(None, heat, news, js=SHOW_VIEWS, show_progress="hidden", queue=False)
+    # ...and where the page made the saliency too, it shows the views with no server call at all;
+    # the server hears the strokes only while a view that follows `seen` is open (queued, so that
+    # the state's change event fires).
+    canvas.edit(None, None, news, js=SHOW_MADE, show_progress="hidden", queue=False)
+    canvas.blur(pad.seen_from, [canvas, seen], seen, js=pad.TELLING, api_visibility="private", show_progress="hidden",
+                trigger_mode="always_last")
     # This visitor's own CNN (Train -> use it), served to their page so it reads with it too.
     own = gr.JSON(None, visible=False, elem_id="draw-own-model")
     cnn_path.change(lambda path: browser_model(path, own), cnn_path, own, api_visibility="private", show_progress="hidden",
                     queue=False).then(None, own, None, js="(model) => { window.digitLabCanvas?.useModel(model); return []; }")
-    upload.change(classify_upload, [upload, cnn_path], page, api_name="classify_upload", **live)
+    upload.change(classify_upload, [upload, cnn_path], page, api_name="classify_upload", js=pad.UPLOADED, **live)
     sketchpad.change(classify, [sketchpad, cnn_path], [full_label, verdict, model_view, looked, seen], api_name="classify", **live)
     undo.click(None, None, None, js=pad.call("undo"))
     # Clear wipes the strokes (the canvas then asks for the blank reading) and the upload, in the page.
     clear.click(None, upload, upload, js=pad.CLEAR)
     pen.change(None, pen, None, js=pad.call("setPen"))
-    correct.click(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
+    # The server's 28x28 is made from the strokes only now, where the page read them itself.
+    correct.click(pad.seen_from, [canvas, seen], seen, js=pad.behind(0), api_visibility="private", show_progress="hidden", queue=False) \
+        .then(add_correction, [right_digit, seen, corrections], [corrections, correction_status], api_name="correct")
     page_link.register("draw", pen=pen)  # a link sets it (tabs/link.py)
     return seen
 
 
 # The server's saliency -> the two views drawn in the page, into the gr.Image's <img> (as the Generate
 # tab's picture), and the announcement as the live region's value; nothing when the strokes changed since.
-SHOW_VIEWS = """async (answer) => {
-  const made = await window.digitLabCanvas?.views(answer).catch(() => null);
-  if (!made) return {__type__: 'update'};
+PAINT = """if (!made) return {__type__: 'update'};
   for (const [id, src] of [['draw-seen', made.seen], ['draw-looked', made.looked]]) {
     const img = document.querySelector(`#${id} img`);
     if (img) img.src = src;
   }
-  return made.news;
-}"""
+  return made.news;"""
+SHOW_VIEWS = f"""async (answer) => {{
+  const made = await window.digitLabCanvas?.views(answer).catch(() => null);
+  {PAINT}
+}}"""
+# The views the page made itself, saliency included (tabs/canvas.js look), the same way.
+SHOW_MADE = f"""() => {{
+  const made = window.digitLabCanvas?.madeViews();
+  {PAINT}
+}}"""
 # The reading, announced: the live region is on the page from the start (a region that appears with
 # its text is often not read out); only its text changes.
 NEWS = '<p role="status" aria-live="polite" class="reading-news">${value}</p>'

@@ -18,6 +18,7 @@ import locales
 from inference import inside
 from inference.sessions import PRIMER_CNN, ModelUnavailable, shipped
 from locales import ui
+from tabs import canvas as pad
 from tabs import link as page_link
 from visitors import checks
 
@@ -209,7 +210,9 @@ def pick_stage(image, which, cnn_path, stage_name, request: gr.Request = None):
     return (gr.Slider(maximum=stage.shape[0] - 1, value=channel), *filter_view(stage, values[stage.name], channel, locales.language(request)))
 
 
-def build(seen: gr.State, cnn_path: gr.State) -> None:
+def build(seen: gr.State, cnn_path: gr.State, canvas: gr.HTML | None = None) -> None:
+    """The accordion and its wiring. `canvas`: the Draw tab's strokes canvas, whose page may have read
+    them itself: opening hands the server its strokes, and while open the pen staying up does."""
     opened = gr.State(False)
     with gr.Accordion(ui("inside.title"), open=False, elem_id="inside") as box:
         gr.Markdown(ui("inside.intro"))
@@ -235,9 +238,13 @@ def build(seen: gr.State, cnn_path: gr.State) -> None:
         return view(image, which_cnn, path, request) if is_open else [gr.skip()] * len(outputs)
 
     quiet = dict(show_progress="hidden", trigger_mode="always_last")
-    box.expand(lambda: True, None, opened, queue=False, api_visibility="private") \
-        .then(view, inputs, outputs, api_name="inside", **quiet)
-    box.collapse(lambda: False, None, opened, queue=False, api_visibility="private")
+    if canvas is None:
+        opening = box.expand(lambda: True, None, opened, queue=False, api_visibility="private")
+    else:
+        opening = box.expand(lambda strokes, image: (True, pad.seen_from(strokes, image)), [canvas, seen], [opened, seen],
+                             js=pad.behind(0, "inside"), queue=False, api_visibility="private")
+    opening.then(view, inputs, outputs, api_name="inside", **quiet)
+    box.collapse(lambda: False, None, opened, js=pad.closing("inside"), queue=False, api_visibility="private")
     gr.on([seen.change, which.change, cnn_path.change], if_open, [opened, *inputs], outputs, api_visibility="private", **quiet)
     stage.input(pick_stage, [*inputs, stage], [channel, chosen, weights, line], api_visibility="private", **quiet)
     # Checked before it joins the queue (this event's concurrency is one at a time, for everyone).

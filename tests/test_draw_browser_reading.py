@@ -1,8 +1,9 @@
 """The Draw tab reads while the pen moves in the visitor's browser (static/draw_reader.js), with the
 network to the server watched (Playwright's request events): no server call while the pen moves, a
-reading shown after each movement, one light call once the pen stays up (/look_strokes: the 28x28
-state and the saliency as numbers; the page draws the views), and the same with a visitor's own
-CNN; a correction keeps the 28x28 that call left, and after Clear asks for a drawing first; with
+reading shown after each movement, and none once the pen stays up either (the page makes the
+saliency and draws the views itself), the same with a visitor's own CNN; a correction hands the
+server the strokes and keeps their 28x28, and after Clear asks for a drawing first; Inside the CNN
+opened, the pen staying up tells the server the strokes (/look_strokes without the saliency); with
 the browser's runtime made to fail, the same readings come from the server, silently.
 (The parity of the two readings: tests/test_browser_reading_parity.py; of the views:
 tests/test_browser_views_parity.py.)"""
@@ -15,6 +16,7 @@ import pytest
 from inference.sessions import PRIMER_CNN, shipped
 from inference.strokes import prepare_strokes
 from tabs.draw import add_correction, browser_model, look_strokes
+from tests.test_browser import wait_for
 from tests.test_draw_browser import SEVEN, canvas_box
 
 pytestmark = pytest.mark.browser
@@ -76,9 +78,10 @@ def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lif
         assert len(set(labels)) >= 2, f"the reading did not follow the pen: {labels}"
         page.mouse.up()
         page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
-        assert [kind for _, kind in calls] == ["look"], calls  # one call, the light one: no pictures from the server
         assert seen_src(page).startswith("data:image/png") and page.get_attribute("#draw-looked img", "src").startswith("data:image/png")
         page.wait_for_function("() => document.querySelector('#draw-news [role=status]')?.innerText.includes('7')")
+        page.wait_for_timeout(500)
+        assert calls == [], calls  # the pen staying up asks the server nothing: the page made the views
         assert page.inner_text("#draw-label .container").split("\n")[0] == "7"
         assert "7" in page.inner_text("#draw-verdict") and page.inner_text("#draw-primer-verdict").strip()
 
@@ -122,14 +125,15 @@ def test_a_digit_in_two_strokes_costs_the_server_one_reading_once_the_pen_stays_
             page.mouse.up()  # and at once down again for the next stroke: a pause well under SETTLE_MS
         shown = page.inner_text("#draw-label .container") if page.locator("#draw-label .container").count() else ""
         page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
-        assert [kind for _, kind in calls] == ["look"], calls  # one light call for the two strokes
+        page.wait_for_timeout(500)
+        assert calls == [], calls  # the views of both strokes made in the page
         assert page.inner_text("#draw-label .container").split("\n")[0] == "4"
         assert shown, "the page showed no reading of its own when the pen lifted"
     finally:
         context.close()
 
 
-def test_a_correction_keeps_the_28x28_the_light_call_left_and_after_clear_asks_for_a_drawing(browser, app_url):
+def test_a_correction_hands_over_the_strokes_and_after_clear_asks_for_a_drawing(browser, app_url):
     context, page, calls = open_draw(browser, app_url)
     try:
         before = seen_src(page)
@@ -142,11 +146,23 @@ def test_a_correction_keeps_the_28x28_the_light_call_left_and_after_clear_asks_f
         page.locator("#draw-clear").click()
         page.wait_for_function("() => document.querySelector('#draw-verdict').innerText.toLowerCase().includes('blank')", timeout=10_000)
         page.wait_for_function("() => document.querySelector('#draw-seen img')?.src.startsWith('data:')", timeout=10_000)
-        page.wait_for_timeout(500)  # Clear's light call has set the state to None
-        assert [kind for _, kind in calls if kind != "other"] == ["look", "look"], calls  # the pen staying up, Clear
+        page.wait_for_timeout(500)
+        assert [kind for _, kind in calls if kind != "other"] == ["up"], calls  # the strokes, with the correction only
         assert page.locator("#draw-label .container").count() == 0 or not page.inner_text("#draw-label .container").strip()
         page.locator("#draw-correct").click()
         page.wait_for_function("() => document.querySelector('#draw-corrections').innerText.includes('first')", timeout=10_000)
+        # Inside the CNN open: it is handed the strokes it lacks, then the pen staying up tells the server (no saliency).
+        page.locator("#inside button").first.click()
+        page.wait_for_timeout(1000)
+        calls.clear()
+        before = seen_src(page)
+        draw_slowly(page, pause_ms=30)
+        page.mouse.up()
+        page.wait_for_function("before => document.querySelector('#draw-seen img')?.src !== before", arg=before, timeout=10_000)
+        page.wait_for_timeout(1000)
+        assert [kind for _, kind in calls if kind == "look"] == ["look"], calls  # (the state's change events follow it)
+        stages = lambda: page.evaluate("() => document.querySelector('#inside-stages')?.innerHTML ?? ''")
+        assert "<img" in wait_for(page, stages, lambda shown: "<img" in shown, 30), stages()[-300:]  # the stages of this drawing
     finally:
         context.close()
 
@@ -162,6 +178,8 @@ def test_the_light_call_leaves_the_28x28_the_full_reading_does():
     corrections, _ = add_correction("7", seen, [])
     assert np.array_equal(corrections[0][0], seen) and corrections[0][1] == 7
     assert look_strokes(json.dumps({"size": 280, "ask": 6, "strokes": []})) == (None, {"ask": 6, "heat": None})
+    told, answer = look_strokes(value.replace('"ask": 5', '"ask": 7, "heat": false'))  # the page made the saliency: no model run
+    assert np.array_equal(told, seen) and answer == {"ask": 7, "heat": None}
     assert look_strokes("not json") == (None, {"ask": None, "heat": None})
 
 

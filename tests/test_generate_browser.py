@@ -134,6 +134,16 @@ def test_a_drag_is_drawn_in_the_browser_and_asks_the_server_nothing_until_releas
     page.keyboard.press("ArrowRight")
     after = wait_for(page, lambda: page.evaluate(IMAGE_SRC), lambda src: not src.startswith("data:") and src != served, 20)
     assert sent and after != served, "letting go of an arrow key on a slider did not ask the server for its verdicts"
+    # A value typed into the slider's number box and confirmed with Enter: a release too, while the box keeps the focus.
+    name = slider.get_attribute("aria-label").removeprefix("range slider for ")
+    typed = panel.locator(f'input[type=number][aria-label="number input for {name}"]')
+    sent.clear()
+    typed.fill("-1.5")
+    typed.press("Enter")
+    last = wait_for(page, lambda: page.evaluate(IMAGE_SRC), lambda src: not src.startswith("data:") and src != after, 20)
+    assert sent and last != after, "a value typed and confirmed with Enter did not ask the server for its image and verdicts"
+    assert wait_for(page, lambda: not page.evaluate(WAITING), bool, 10), "the verdicts stayed dimmed after Enter"
+    assert page.evaluate("() => document.activeElement?.type") == "number", "the number box lost the focus: this was a blur, not Enter"
 
 
 @pytest.mark.browser
