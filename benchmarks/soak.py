@@ -11,7 +11,7 @@ after each phase:
 - then rounds of `round` calls from `clients` concurrent visitors, fresh ones each round (as real
   visitors come and go: each is a new Gradio session), up to `requests` calls in all.
 
-The targets (issue 14): after the first three rounds, ours <= 1.5x the bare app; and flat, within
+The targets: after the first three warm-up rounds, ours <= 1.5x the bare app; and flat, within
 10%, from 1,000 to `requests` calls. With --probe each point also records what
 benchmarks/memory_probe.py sees inside the server (glibc's heap, Gradio's sessions, and with
 --tracemalloc Python's allocations by line); `--env PROBE_SESSION_CAPACITY=N` with --probe

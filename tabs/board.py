@@ -24,6 +24,7 @@ from tabs import board_view
 from tabs import link as links
 from visitors import limits
 
+SORTS = ("figure", "nickname", "finished", "seconds")
 REFRESH_SECONDS = 1.0  # a finished run is on the teacher's board within this and one request
 CSV_DIR = Path(tempfile.gettempdir()) / "digit-lab-class-csv"
 # The teacher link's key, from after the `#` where the page keeps it.
@@ -125,14 +126,23 @@ def view(code, teacher_key, kept, sort, group, colour, request: gr.Request):
             gr.Column(visible=data["teacher"]), gr.Timer(active=True))
 
 
-def knob_choices(code, teacher_key, kept):
+def teacher_view(code, teacher_key, kept, sort, group, colour, request: gr.Request):
+    """The board once a teacher link's code and key are both in the page, whichever came last. A
+    code being typed without a key is not looked up: each unfinished code would count as a wrong one."""
+    if not teacher_key:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return view(code, teacher_key, kept, sort, group, colour, request)
+
+
+def knob_choices(code, teacher_key, kept, request: gr.Request):
     """The sort, group and colour choices: the columns and every knob the class's runs set."""
+    lang = locales.language(request)
     try:
         data = board.board(code or (kept or {}).get("code"), teacher_key or "")
     except board.BoardError:
         return [gr.skip()] * 3
-    knobs = board_view.knob_names(data)
-    return (gr.Dropdown(choices=["figure", "nickname", "finished", "seconds", *knobs]),
+    knobs = [(board_view.knob_label(name, lang), name) for name in board_view.knob_names(data)]
+    return (gr.Dropdown(choices=[(text(f"board.column.{c}", lang), c) for c in SORTS] + knobs),
             gr.Dropdown(choices=[("–", ""), *knobs]), gr.Dropdown(choices=[("–", ""), *knobs]))
 
 
@@ -182,15 +192,17 @@ def build() -> None:
             key = gr.Textbox(label=ui("board.key"), type="password", max_lines=1, elem_id="class-key")
             opened = gr.Markdown(elem_id="class-opened")
     summary = gr.Markdown(elem_id="class-summary")
-    with gr.Row():
-        sort = gr.Dropdown(["figure", "nickname", "finished", "seconds"], value="figure", label=ui("board.sort"), elem_id="class-sort")
-        group = gr.Dropdown([("–", "")], value="", label=ui("board.group"), elem_id="class-group")
-        colour = gr.Dropdown([("–", "")], value="", label=ui("board.colour"), elem_id="class-colour")
+    with gr.Row():  # one a line on a phone, where two side by side cut the sort's words
+        sort = gr.Dropdown([(ui(f"board.column.{c}"), c) for c in SORTS], value="figure", label=ui("board.sort"), min_width=240,
+                           elem_id="class-sort")
+        group = gr.Dropdown([("–", "")], value="", label=ui("board.group"), min_width=240, elem_id="class-group")
+        colour = gr.Dropdown([("–", "")], value="", label=ui("board.colour"), min_width=240, elem_id="class-colour")
     plot = gr.HTML(elem_id="class-chart")
     runs = gr.HTML(elem_id="class-table")
     with gr.Column(visible=False) as tools:
         with gr.Row():
-            entry = gr.Number(None, precision=0, minimum=1, label=ui("board.column.entry"), elem_id="class-entry")
+            # No minimum: the box starts empty, which Gradio shows as 0, and a minimum would mark it as wrong.
+            entry = gr.Number(None, precision=0, label=ui("board.column.entry"), elem_id="class-entry")
             remove_button = gr.Button(ui("board.remove"), elem_id="class-remove")
             close_button = gr.Button(ui("board.close"), variant="stop", elem_id="class-close")
             csv_button = gr.Button(ui("board.csv"), elem_id="class-csv")
@@ -211,6 +223,7 @@ def build() -> None:
     links.CONTROLS["train"]["start_button"].click(attach_page, [kept], None, **quiet)
     gr.on(None, None, None, key, js=KEY_FROM_FRAGMENT)
     key.change(**looked)
+    code.change(teacher_view, looked["inputs"], shown, **quiet)
     leave.click(leave_class, None, [joined, kept, timer], **quiet)
     timer.tick(**looked)
     gr.on([sort.change, group.change, colour.change], **looked)

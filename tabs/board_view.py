@@ -10,8 +10,9 @@ import locales
 from tabs import train_plots
 
 WIDTH, HEIGHT = 640, 300
+SHOWN_WIDTH = 960  # drawn half as large again where there is room: its words stay legible from a projector's back row
 LEFT, RIGHT, TOP, BOTTOM = 56, 14, 12, 44
-COLUMNS = ("entry", "nickname", "kind", "figure", "seconds", "finished")
+COLUMNS = ("entry", "nickname", "figure", "kind", "seconds", "finished")  # the figure in sight on a phone, before it scrolls
 FIGURE_CURVES = ("held_out_accuracy", "label_fidelity")
 STYLE = ("<style>.class-board{overflow-x:auto;max-width:100%}.class-board table{border-collapse:collapse;font-size:0.95em}"
          ".class-board th,.class-board td{padding:4px 8px;border-bottom:1px solid var(--border-color-primary);text-align:left;"
@@ -24,9 +25,17 @@ def knob_names(data: dict) -> list[str]:
     return sorted({name for run in data.get("runs", ()) for name in run["settings"]})
 
 
-def _shown(value) -> str:
+def knob_label(name: str, lang: str) -> str:
+    """A knob as the Train tab names it in the visitor's language; its link key where it has no
+    label there."""
+    from tabs.link import LABELS  # imports Gradio: only once a board is shown
+
+    return locales.text(LABELS[name], lang) if name in LABELS else name
+
+
+def _shown(value, lang: str | None = None) -> str:
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return locales.text(f"train.augment.{'on' if value else 'off'}", lang) if lang else ("on" if value else "off")
     if isinstance(value, float):
         return f"{value:g}"
     return "" if value is None else str(value)
@@ -53,7 +62,7 @@ def _figure(value) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
-def _cell(run: dict, column: str) -> str:
+def _cell(run: dict, column: str, lang: str | None = None) -> str:
     value = _value(run, column)
     if column == "figure":
         return _figure(value)
@@ -61,7 +70,7 @@ def _cell(run: dict, column: str) -> str:
         return "" if value is None else f"{value:.0f}"
     if column == "finished":
         return time.strftime("%H:%M", time.localtime(value))
-    return html.escape(_shown(value))
+    return html.escape(_shown(value, lang))
 
 
 def table(data: dict, lang: str, sort: str = "figure", group: str = "") -> str:
@@ -72,7 +81,7 @@ def table(data: dict, lang: str, sort: str = "figure", group: str = "") -> str:
         return locales.text("board.empty", lang)
     knobs = knob_names(data)
     columns = list(COLUMNS) + knobs
-    heads = [locales.text(f"board.column.{c}", lang) if c in COLUMNS else c for c in columns]
+    heads = [locales.text(f"board.column.{c}", lang) if c in COLUMNS else knob_label(c, lang) for c in columns]
     best_first = sort in ("figure", "finished")
     ordered = sorted(runs, key=lambda r: _order(_value(r, sort)), reverse=best_first)
     if best_first:  # reverse put the runs without a figure first; they belong last
@@ -85,9 +94,10 @@ def table(data: dict, lang: str, sort: str = "figure", group: str = "") -> str:
         if group:
             figures = [r["figure"] for r in members if r["figure"] is not None]
             mean = _figure(sum(figures) / len(figures)) if figures else "–"
-            said = locales.text("board.group.mean", lang, value=f"{group} = {value}", count=len(members), mean=mean)
+            shown = _shown(_value(members[0], group), lang)
+            said = locales.text("board.group.mean", lang, value=f"{knob_label(group, lang)} = {shown}", count=len(members), mean=mean)
             rows.append(f'<tr class="group"><th colspan="{len(columns)}">{html.escape(said)}</th></tr>')
-        rows += ["<tr>" + "".join(f"<td>{_cell(run, c)}</td>" for c in columns) + "</tr>" for run in members]
+        rows += ["<tr>" + "".join(f"<td>{_cell(run, c, lang)}</td>" for c in columns) + "</tr>" for run in members]
     head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in heads)
     return f'{STYLE}<div class="class-board"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
@@ -100,7 +110,7 @@ def chart(data: dict, lang: str, colour_by: str = "") -> str:
     for run in data.get("runs", []):
         points = next((run["curves"][k] for k in FIGURE_CURVES if run["curves"].get(k)), [])
         if points:
-            lines.append((_shown(run["settings"].get(colour_by)) if colour_by else "", run["nickname"], points))
+            lines.append((_shown(run["settings"].get(colour_by), lang) if colour_by else "", run["nickname"], points))
     values = sorted({value for value, _, _ in lines}, key=lambda v: _order(v))
     colours = {v: train_plots.PALETTE[i % len(train_plots.PALETTE)] for i, v in enumerate(values)}
     xs = [x for _, _, points in lines for x, _ in points] or [0, 1]
@@ -132,12 +142,12 @@ def chart(data: dict, lang: str, colour_by: str = "") -> str:
                      f'{html.escape(locales.text("board.empty", lang))}</text>')
     legend = "".join(f'<li style="display:inline-flex;align-items:center;gap:4px;margin-right:12px"><svg width="18" height="10" '
                      f'aria-hidden="true"><line x1="0" x2="18" y1="5" y2="5" stroke="{colours[v]}" stroke-width="3"/></svg>'
-                     f'{html.escape(f"{colour_by} = {v}")} ({sum(1 for value, _, _ in lines if value == v)})</li>'
+                     f'{html.escape(f"{knob_label(colour_by, lang)} = {v}")} ({sum(1 for value, _, _ in lines if value == v)})</li>'
                      for v in values if colour_by)
     summary = html.escape(f"{title}: {len(lines)}")
     return (f'{STYLE}<figure class="class-chart" id="class-chart-figure" style="margin:0"><figcaption style="font-weight:600">'
             f'{html.escape(title)}</figcaption><svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-            f'style="max-width:{WIDTH}px;height:auto;display:block"><title>{summary}</title>{"".join(parts)}</svg>'
+            f'style="max-width:{SHOWN_WIDTH}px;height:auto;display:block"><title>{summary}</title>{"".join(parts)}</svg>'
             f'<ul style="list-style:none;padding:0;margin:4px 0 0">{legend}</ul></figure>')
 
 

@@ -1,5 +1,5 @@
 """Pictures that cost a lot to decode and little to send, for the fault tests: a real, decodable PNG
-of side x side transparent pixels (12,000 px: 576 MB of pixels in 548 KiB, the issue's case),
+of side x side transparent pixels (12,000 px: 576 MB of pixels in 548 KiB),
 written in a second or two by repeating one independently compressed block, and a PNG header
 claiming more pixels than PIL's own decompression-bomb limit."""
 import struct

@@ -141,3 +141,16 @@ def test_a_teacher_sees_three_students_runs_arrive(browser, class_app):
     assert "Ann" in shown and "Bo" in shown and "<b>Cy</b>" in shown  # the nickname as text, not markup
     assert teacher.locator("#class-chart path").count() >= 3
     assert all(not page.errors for page in [teacher, *students])
+
+
+def test_a_teacher_link_opens_on_the_board_and_its_tools(browser, class_app):
+    """The link /class_open gives the teacher: its code and key reach the page by different paths
+    (the query, the fragment), in either order, and the board shows once both have."""
+    from gradio_client import Client
+
+    code, key, _ = Client(class_app, verbose=False).predict("activation", False, api_name="/class_open")
+    page = visit(browser, class_app, f"?tab=class&class={code}#key={key}")
+    summary = page.locator("#class-summary")
+    summary.get_by_text(code).wait_for(timeout=30000)
+    assert "0 runs" in summary.inner_text()
+    assert page.locator("#class-close").is_visible() and page.errors == []

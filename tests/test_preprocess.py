@@ -215,7 +215,7 @@ def test_prepare_never_raises_on_any_editor_dict(value):
 
 @pytest.fixture(scope="module")
 def huge_png(tmp_path_factory) -> Path:
-    """The issue's picture: 12,000 x 12,000 transparent pixels in about 548 KiB."""
+    """A decompression bomb: 12,000 x 12,000 transparent pixels in about 548 KiB."""
     return transparent_png(tmp_path_factory.mktemp("hostile") / "huge.png", 12_000)
 
 
