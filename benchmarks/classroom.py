@@ -23,7 +23,7 @@ Prints, for each: the place it was given, the wait it was first told (a bound, "
 this server has timed no such run), the first measured wait it was told ("about", once a run of
 the same settings is going at its own rate) and the first told after the first run ended, when
 its run really started, each estimate's error as a share of the wait left when it was told, and
-its run's phases as its page saw them. Issue 20's targets: every visitor gets a place, a told wait
+its run's phases as its page saw them. The targets: every visitor gets a place, a told wait
 within 30% of the truth, and the runs in the order of their places.
 """
 import argparse
