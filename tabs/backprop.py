@@ -325,8 +325,11 @@ def build(canvas, seen, cnn_path: gr.State) -> None:
     # The canvas's strokes as the page has them (a page that reads for itself leaves its value unset).
     now, now_after_opened = canvas_js.with_strokes(0), canvas_js.with_strokes(1)
 
-    def if_open(is_open, *inputs, request: gr.Request):
-        return look(*inputs, request=request) if is_open else [gr.skip()] * len(shown)
+    # Named, not *inputs: Gradio hands a request only to a positional parameter annotated gr.Request.
+    def if_open(is_open, strokes, digit, rate, which, cnn_path, stepped, filter_index, request: gr.Request):
+        if not is_open:
+            return [gr.skip()] * len(shown)
+        return look(strokes, digit, rate, which, cnn_path, stepped, filter_index, request=request)
 
     # While open, its `seen.change` must fire: the page that reads for itself tells the server at each pen-up.
     box.expand(lambda: True, None, opened, js=canvas_js.opening("backprop"), queue=False, api_visibility="private") \

@@ -217,7 +217,7 @@ def build() -> None:
     looked = dict(fn=view, inputs=[code, key, kept, sort, group, colour], outputs=shown, **quiet)
     start.click(open_class, [about, see], [code, key, opened], api_name="class_open").then(**looked)
     join.click(join_class, [code, nickname], [joined, kept], api_name="class_join").then(**looked)
-    once = gr.Timer(1.5)
+    once = links.PARTS["class_resume"]
     once.tick(resume, [kept], [joined, timer, once], **quiet)
     # A run's page is its student from Start on (whatever the page's load knew), for the run's end.
     links.CONTROLS["train"]["start_button"].click(attach_page, [kept], None, **quiet)

@@ -52,6 +52,9 @@ def top() -> None:
     # because a component in a tab not yet opened is not in the page, and is not read at load.
     # The secret is fixed so that a restarted server still reads it (the board outlives restarts).
     PARTS["class_kept"] = gr.BrowserState(None, storage_key="digit-lab-class", secret="digit-lab-class-v1")
+    # Soon after the page opens, whichever tab it opens on, the student it keeps is this page again
+    # (a timer in a tab not yet opened would not tick).
+    PARTS["class_resume"] = gr.Timer(1.5)
 
 
 def copy_button(tab: str) -> None:
