@@ -22,9 +22,9 @@ def test_the_help_says_what_each_loss_is_and_that_label_smoothing_is_cross_entro
     from training import cli
 
     helped = " ".join(cli.build_parser("cnn", train_cnn.CNNConfig).format_help().split())  # as argparse wraps it
-    assert "--loss LOSS ce: cross-entropy; mse: the primer's mean squared error" in helped
-    assert "default: the arch's own (lab ce, seed ce)" in helped
-    assert "cross-entropy's only (--loss ce); mse ignores it; default: the arch's own (lab 0.1, seed 0.0)" in helped
+    assert "a CNN's cross-entropy (ce) or the primer's mean squared error of the softmax against the one-hot label (mse)" in helped
+    assert "(ce, mse); default ce" in helped  # the CNN's own choices, not the GAN's
+    assert "cross-entropy's label smoothing (mse ignores it); default: the arch's own (lab 0.1, seed 0.0)" in helped
 
 
 @pytest.mark.slow

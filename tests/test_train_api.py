@@ -264,7 +264,8 @@ def test_a_closed_connection_stops_the_run(train_app):
     fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "train")
     session = uuid.uuid4().hex
     # The states (cnn_path, gan_path, corrections, runs) come from the session; then the knobs.
-    inputs = ["cnn", "mnist-5k", 5, "own", 64, 0, True, None, None, None, None, "lab", None, None, "own", "all", None, 0, 1]
+    inputs = ["cnn", "mnist-5k", 5, "own", 64, 0, True, None, None, None, None, "lab", None, None, "own", "all", None, 0, 1,
+              "dataset", False, None]
     total = cnn_steps(5, 64)
     before = set(runs.iterdir())
     joined = httpx.post(api + "queue/join", json={"data": inputs, "fn_index": fn_index, "session_hash": session,

@@ -241,7 +241,10 @@ def _error(limited: Limited, lang: str):
 
 def guard(request, name: str, lang: str | None = None) -> str:
     """Before an expensive call: take one of `name`'s calls (RATES) for the caller's address, or
-    raise gr.Error in the caller's language saying when to try again. Returns the address."""
+    raise gr.Error in the caller's language saying when to try again. Returns the address. A
+    Python caller of the tab's function (no request: no visitor, no address) is not counted."""
+    if request is None:
+        return ""
     lang = lang or locales.language(request)
     where = address(request)
     try:
