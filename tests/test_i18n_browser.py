@@ -141,7 +141,7 @@ def test_each_tab_keeps_the_visitors_language_once_used(browser, app_url, locale
         other_page.screenshot(path=str(ARTIFACTS / f"i18n-train-queued-{locale}.png"), full_page=True)
         check(other_page.evaluate(VISIBLE_TEXT), locale, "train tab, waiting in the queue")
         other_panel.locator("button.stop").first.click()
-        wait_for_text(other_page, other_panel, r"left the queue|已离开队列", 20)
+        wait_for_text(other_page, other_panel, r"left the queue|已离开队列", 60)  # told at its next streamed update
         check(other_page.evaluate(VISIBLE_TEXT), locale, "train tab, the queue left")
         panel.locator("button.stop").first.click()
         wait_for(page, lambda: panel.locator("button.primary").first.is_enabled(), bool, 10)
