@@ -144,7 +144,7 @@ def page_render_ms(data: dict, repeats: int = 20) -> dict:
 def run(students: int = 40, runs: int = 3, steps: int = 5, seconds: float = 20.0, minutes: float | None = None) -> dict:
     env = {"DIGIT_LAB_CLASS_DIR": tempfile.mkdtemp(prefix="class-board-"), "DIGIT_LAB_RUNS_DIR": tempfile.mkdtemp(prefix="class-runs-"),
            "DIGIT_LAB_TRAIN_MAX_STEPS": str(steps), "DIGIT_LAB_TRAIN_QUEUE": str(students),
-           "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5", "DIGIT_LAB_KEEP_RUNS": str(students * runs + 10),
+           "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5",
            # every student is 127.0.0.1 here; on a Space each would be an address of their own
            "DIGIT_LAB_PLACES_PER_ADDRESS": str(2 * students), "DIGIT_LAB_RATE_TRAIN": "10000/60",
            "DIGIT_LAB_CLASS_STUDENTS": str(max(200, students)), "DIGIT_LAB_CLASS_RUNS": str(max(30, runs))}

@@ -15,7 +15,6 @@ laptop and the tests can each set their own without touching code.
     DIGIT_LAB_TRAIN_AT_ONCE      (default 0)     runs that train at the same time; 0: one on the CPU,
                                                  three on ZeroGPU (each has its own lent GPU)
     DIGIT_LAB_RUNS_DIR           (default checkpoints/runs/) where each run's files go
-    DIGIT_LAB_KEEP_RUNS          (default 100)   older run folders beyond this many are deleted; 0: keep all
 
 Nothing here imports torch: the app reads these at start-up.
 """
@@ -57,13 +56,12 @@ class TrainSettings:
     threads: int = 0
     update_seconds: float = 1.0
     runs_dir: Path = ROOT / "checkpoints" / "runs"  # apart from the runs/ package
-    keep_runs: int = 100
     queue: int = 10
     at_once: int = 0
 
     def __post_init__(self):
-        if self.max_epochs < 1 or self.max_seconds <= 0 or self.max_steps < 0 or self.keep_runs < 0:
-            raise SettingError("max epochs and max seconds must be positive; max steps and keep runs at least 0")
+        if self.max_epochs < 1 or self.max_seconds <= 0 or self.max_steps < 0:
+            raise SettingError("max epochs and max seconds must be positive; max steps at least 0")
         if not 1 <= self.batch_min <= self.batch_max or not 0 < self.lr_min <= self.lr_max <= 1:
             raise SettingError("need 1 <= batch min <= batch max and 0 < lr min <= lr max <= 1")
         if self.threads < 0 or not 0.1 <= self.update_seconds <= 2:
@@ -89,7 +87,6 @@ def load() -> TrainSettings:
         threads=_read("DIGIT_LAB_TRAIN_THREADS", d.threads, int),
         update_seconds=_read("DIGIT_LAB_TRAIN_UPDATE_SECONDS", d.update_seconds),
         runs_dir=Path(os.environ.get("DIGIT_LAB_RUNS_DIR") or d.runs_dir),
-        keep_runs=_read("DIGIT_LAB_KEEP_RUNS", d.keep_runs, int),
         queue=_read("DIGIT_LAB_TRAIN_QUEUE", d.queue, int),
         at_once=_read("DIGIT_LAB_TRAIN_AT_ONCE", d.at_once, int),
     )
