@@ -9,7 +9,9 @@ from pathlib import Path
 import gradio as gr
 
 from locales import browser_i18n, ui
-from tabs import draw, generate, gradio_fixes, train  # noqa: F401 (gradio_fixes patches on import)
+from tabs import generate, gradio_fixes  # noqa: F401 (gradio_fixes patches on import)
+from tabs.draw import tab as draw
+from tabs.train import tab as train
 from tabs import board as class_board
 from tabs import keep
 from tabs import link as page_link
@@ -36,8 +38,8 @@ with gr.Blocks(title="Digit Lab", delete_cache=(1800, 7200)) as demo:
     cnn_path = gr.State(None)
     gan_path = gr.State(None)
     corrections = gr.State([])
-    mine = gr.State([])  # this visitor's own digit set, the same (image, digit) pairs (tabs/my_digits.py)
-    runs = gr.State([])  # this visitor's finished runs (tabs/train_runs.py)
+    mine = gr.State([])  # this visitor's own digit set, the same (image, digit) pairs (tabs/draw/my_digits.py)
+    runs = gr.State([])  # this visitor's finished runs (tabs/train/my_runs.py)
     page_link.top()  # a lesson's task, and what a link could not set
     with gr.Tabs() as tabs:
         with gr.Tab(ui("app.tab.draw"), id="draw"):

@@ -7,7 +7,7 @@ What Digit Lab costs beyond this app is ours; the rest is Gradio's.
 - /show: the Generate tab's digit, seed, truncation and six direction sliders -> the same outputs
   (a 280 px image, a Label, a Markdown), raw values as ours takes them (preprocess=False).
 
-Keep the settings in step with tabs/draw.py and tabs/generate.py when they change.
+Keep the settings in step with tabs/draw/tab.py and tabs/generate.py when they change.
 
     GRADIO_SERVER_PORT=7861 python benchmarks/bare_app.py
 """
@@ -16,9 +16,9 @@ import itertools
 import gradio as gr
 import numpy as np
 
-CANVAS, SIDE, PEN, VIEW, SLIDERS = 252, 340, 16, 168, 6  # tabs/draw.py CANVAS, SIDE, PEN, VIEW; inference/generator.py MAX_SLIDERS
+CANVAS, SIDE, PEN, VIEW, SLIDERS = 252, 340, 16, 168, 6  # tabs/draw/tab.py CANVAS, SIDE, PEN, VIEW; inference/generator.py MAX_SLIDERS
 LIVE = dict(trigger_mode="always_last", show_progress="hidden", concurrency_limit=None)  # tabs/generate.py LIVE
-DRAW_LIVE = dict(show_progress="hidden", trigger_mode="always_last", queue=False)  # tabs/draw.py `live`
+DRAW_LIVE = dict(show_progress="hidden", trigger_mode="always_last", queue=False)  # tabs/draw/tab.py `live`
 
 PROBABILITIES = {str(d): 0.1 for d in range(10)}
 VIEW_IMAGE = np.zeros((VIEW, VIEW), dtype=np.uint8)

@@ -117,10 +117,10 @@ def run(trainers: int = 10, kind: str = "cnn", epochs: int = 1) -> list[dict]:
 # ---- the drawing half -------------------------------------------------------------------------
 
 PEN_SPEED = 250.0  # canvas units a second: a 7 of 60% of the canvas (~300 units of path) in 1.2 s
-THROTTLE_S = 0.12  # tabs/canvas.py's THROTTLE_MS: the old page's readings while the pen moves
+THROTTLE_S = 0.12  # tabs/draw/canvas.py's THROTTLE_MS: the old page's readings while the pen moves
 LOOK_S = 2.0  # a visitor reads the two verdicts before pressing Clear
 CORRECT_SHARE = 0.1  # digits kept as a correction (or read with Inside the CNN open): the server is told the strokes
-BETWEEN_STROKES_S = 0.2  # the pen's trip from one stroke's end to the next one's start (< tabs/canvas.py SETTLE_MS)
+BETWEEN_STROKES_S = 0.2  # the pen's trip from one stroke's end to the next one's start (< tabs/draw/canvas.py SETTLE_MS)
 IDLE_S = 5.0  # the server's own CPU with nobody drawing is measured this long first
 
 
@@ -167,7 +167,7 @@ class Drawer:
     def digit(self, moving_on_server: bool, pen_ups: list, moving: list, look_on_server: bool = False) -> None:
         """Draw one digit stroke by stroke at PEN_SPEED, look, Clear. The page reads each pen-up
         and makes the views itself; a correction hands the server the strokes. The page before
-        (--look-on-server) asked for the saliency once the pen stayed up (tabs/canvas.py
+        (--look-on-server) asked for the saliency once the pen stayed up (tabs/draw/canvas.py
         SETTLE_MS) and at Clear; the one before that (--moving-on-server) at every pen-up."""
         from tests.draw_digits import page_digit
 

@@ -26,8 +26,8 @@ def run(requests: int = 200, seed: int = 0) -> dict:
     from inference.classifier import read, saliency_on_strokes
     from inference.preprocess import prepare
     from inference.sessions import session
-    from tabs.canvas import CANVAS
-    from tabs.draw import classify_strokes
+    from tabs.draw.canvas import CANVAS
+    from tabs.draw.tab import classify_strokes
     from tests.draw_digits import drawn_digit, page_digit
 
     _one_core()

@@ -21,7 +21,7 @@ import numpy as np
 
 def view_cost(repeats: int = 100) -> dict:
     from inference import inside
-    from tabs import inside as tab
+    from tabs.draw import inside as tab
     from training import data
 
     images = data.load("mnist-5k")[1].images[:repeats, 0].numpy()

@@ -121,7 +121,8 @@ def _number_text(x) -> str:
 def _page_defaults() -> dict:
     """What the tabs themselves declare (read lazily: they import Gradio, which the board's and
     the link's unit tests and the command line need not load)."""
-    from tabs import canvas, generate
+    from tabs import generate
+    from tabs.draw import canvas
 
     return {"pens": tuple(zip(("thin", "medium", "bold"), canvas.PENS)), "pen": canvas.PEN,
             "digit": generate.DEFAULT_DIGIT, "seed": generate.DEFAULT_SEED}

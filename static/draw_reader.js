@@ -1,7 +1,7 @@
 // The Draw tab's readings while the pen moves, made in the visitor's browser: the strokes prepared
 // by draw_prepare.js (inference/strokes.py in JavaScript), both CNNs run by onnxruntime-web on the
-// same .onnx files the server reads, and each reading put into words as tabs/draw.py's
-// `verdict_text` does. tabs/canvas.js loads this module and shows what `read` returns through a
+// same .onnx files the server reads, and each reading put into words as tabs/draw/tab.py's
+// `verdict_text` does. tabs/draw/canvas.js loads this module and shows what `read` returns through a
 // js-only Gradio event. Once the pen stays up the server sends only what it alone makes (the 28x28
 // state the other views use, and the occlusion saliency as numbers) and `views` draws the two
 // pictures and the screen reader's sentence here (draw_views.js).
@@ -11,7 +11,7 @@ import {dataURL, lookedView, nothingLooked, nothingSeen, seenView} from './draw_
 import {run, served, session} from './onnx_web.js';
 import {saliency} from './draw_saliency.js';
 
-const TOP = 3; // the Label shows the top three, as tabs/draw.py's gr.Label(num_top_classes=3)
+const TOP = 3; // the Label shows the top three, as tabs/draw/tab.py's gr.Label(num_top_classes=3)
 
 // locales.best_language over the browser's languages (what its Accept-Language header says).
 export function language(words, preferred = navigator.languages ?? [navigator.language]) {

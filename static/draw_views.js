@@ -1,13 +1,13 @@
 // The Draw tab's two views, drawn in the visitor's browser from the page's own prepared strokes
-// (draw_prepare.js) and the saliency the server sends (tabs/draw.py's /look_strokes): the 28x28 as
-// the model saw it (tabs/draw.py `_seen_view`) and where it looked (inference/classifier.py
+// (draw_prepare.js) and the saliency the server sends (tabs/draw/tab.py's /look_strokes): the 28x28 as
+// the model saw it (tabs/draw/tab.py `_seen_view`) and where it looked (inference/classifier.py
 // `saliency_on_strokes`, with `_looked_view`'s strip of paper on top). The server then encodes no
 // pictures for a page that reads for itself: the saliency is 784 numbers, the views are made here.
 // Float32 arithmetic in numpy's order (Math.fround at each step) so the pixels match the server's,
 // held to them by tests/test_browser_views_parity.py. Pixels are RGBA {data, w, h}.
 import {BILINEAR, FIELD, pyRound, resize} from './draw_prepare.js';
 
-export const VIEW = 168; // tabs/draw.py: the 28x28 at 6x, nearest
+export const VIEW = 168; // tabs/draw/tab.py: the 28x28 at 6x, nearest
 export const LOOKED = 224; // classifier.saliency_on_strokes's default size
 const f32 = Math.fround;
 const GREY = [110, 110, 120], HOT = [240, 90, 20], COLD = [40, 110, 230];

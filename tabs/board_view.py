@@ -7,7 +7,7 @@ import math
 import time
 
 import locales
-from tabs import train_plots
+from tabs.train import plots as train_plots
 
 WIDTH, HEIGHT = 640, 300
 SHOWN_WIDTH = 960  # drawn half as large again where there is room: its words stay legible from a projector's back row

@@ -21,8 +21,8 @@ import numpy as np
 import locales
 from inference.my_digits import MAX_DIGITS
 from runs import jobs
-from tabs import train_runs
-from tabs.draw import MAX_CORRECTIONS
+from tabs.train import my_runs as train_runs
+from tabs.draw.tab import MAX_CORRECTIONS
 from training import settings
 from visitors import vault as vaults
 from visitors.kept import KEPT, install

@@ -31,7 +31,7 @@ from tests.draw_digits import (JUNK_KINDS, PAGE_PENS, _render_strokes, digit_str
 PAGE_HEIGHTS = (0.3, 0.45, 0.6, 0.75, 0.9)
 SKETCHPAD_CANVAS, SKETCHPAD_PEN = 252, 16  # the Sketchpad /classify's API users draw on: its side and default pen, px
 PICTURE_BOUNDS = (0.05, 0.03)  # clear digits drawn as pictures flagged not sure: at most in any one height, in all
-BOXES = {"desktop": 340, "phone": 300}  # the canvas's side on screen, CSS pixels (tabs/canvas.py)
+BOXES = {"desktop": 340, "phone": 300}  # the canvas's side on screen, CSS pixels (tabs/draw/canvas.py)
 DIGIT_GROUPS = ("held-out", "drawn", "typed")
 
 

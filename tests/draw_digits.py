@@ -192,8 +192,8 @@ def drawn_digit(digit: int, rng: np.random.Generator, canvas: int | None = None)
 
 # ---- the Draw tab's own canvas: strokes as the page sends them ---------------------------------
 
-PAGE_CANVAS = 280  # the page's canvas units (tabs/canvas.py); the same on a phone's smaller box
-PAGE_PENS = (10, 18, 28)  # the pens the page offers, in canvas units (tabs/canvas.py)
+PAGE_CANVAS = 280  # the page's canvas units (tabs/draw/canvas.py); the same on a phone's smaller box
+PAGE_PENS = (10, 18, 28)  # the pens the page offers, in canvas units (tabs/draw/canvas.py)
 
 
 def strokes_value(strokes, pen: float = PAGE_PENS[1], size: int = PAGE_CANVAS, box: int | None = None) -> str:

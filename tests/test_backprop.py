@@ -1,4 +1,4 @@
-"""Backprop on your digit (training/backprop.py, tabs/backprop.py) and /backprop_step: the torch copy
+"""Backprop on your digit (training/backprop.py, tabs/draw/backprop.py) and /backprop_step: the torch copy
 rebuilt from an ONNX file reads as onnxruntime does, its gradients match finite differences, a
 small step of gradient descent lowers the loss, the served model is untouched, out-of-range and
 blank inputs are answered in words, and serving still starts without torch."""
@@ -17,7 +17,7 @@ import locales
 from inference.classifier import logits
 from inference.sessions import PRIMER_CNN, shipped
 from inference.strokes import prepare_strokes
-from tabs import backprop as tab
+from tabs.draw import backprop as tab
 from tests.draw_digits import page_digit, page_junk
 from training import backprop
 

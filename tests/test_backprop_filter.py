@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import locales
-from tabs import backprop as tab
+from tabs.draw import backprop as tab
 from tests.test_backprop import MODELS, drawn
 from tests.draw_digits import page_digit
 from training import backprop

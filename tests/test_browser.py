@@ -199,7 +199,7 @@ def test_a_training_run_plots_its_progress_and_stops(page):
 
 
 # Each plot's lines once the first epoch's held-out figures have joined: training in blue, held-out
-# in orange; the GAN's players in green and red, its label fidelity in purple (tabs/train.py COLORS).
+# in orange; the GAN's players in green and red, its label fidelity in purple (tabs/train/tab.py COLORS).
 LINES_AFTER_AN_EPOCH = {"CNN: reads digits": ["#1f77b4", "#1f77b4", "#1f77b4", "#ff7f0e", "#ff7f0e"],
                         "GAN: draws digits": ["#17becf", "#2ca02c", "#9467bd", "#d62728", "#e377c2"]}
 

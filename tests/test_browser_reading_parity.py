@@ -22,7 +22,7 @@ import locales
 from inference import classifier, strokes
 from inference.classifier import read
 from inference.sessions import PRIMER_CNN, shipped
-from tabs.draw import reader_props, verdict_text
+from tabs.draw.tab import reader_props, verdict_text
 from tests.draw_digits import JUNK_KINDS, PAGE_PENS, page_digit, page_junk
 
 pytestmark = pytest.mark.browser
@@ -174,7 +174,7 @@ def test_the_page_runtime_gives_the_servers_probabilities_on_the_same_image(comp
 
 
 def test_the_page_says_what_the_server_says(compared):
-    """The label and the verdict's words, in both languages, as tabs/draw.py writes them, for every
+    """The label and the verdict's words, in both languages, as tabs/draw/tab.py writes them, for every
     drawing; and the language the page picks is the one locales.best_language picks."""
     values, models, python, _, out = compared
     label = gr.Label(num_top_classes=3)

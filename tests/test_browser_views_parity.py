@@ -1,5 +1,5 @@
 """The Draw tab's two views drawn in the page (static/draw_views.js) held to the server's
-(tabs/draw.py `_seen_view`, `_looked_view` over inference/classifier.py `saliency_on_strokes`), in
+(tabs/draw/tab.py `_seen_view`, `_looked_view` over inference/classifier.py `saliency_on_strokes`), in
 Chromium: 44 drawings (digits with the thin and the bold pen, a desktop's and a phone's box, and
 junk), each prepared by the page, coloured by the saliency as /look_strokes sends it (rounded to 3
 decimals), against the server's views of the full-precision saliency.
@@ -22,7 +22,7 @@ import pytest
 from inference.classifier import occlusion_batch, read, saliency_on_strokes
 from inference.sessions import shipped
 from inference.strokes import prepare_strokes
-from tabs.draw import NOTHING_LOOKED, NOTHING_SEEN, _looked_view, _seen_view, look_strokes
+from tabs.draw.tab import NOTHING_LOOKED, NOTHING_SEEN, _looked_view, _seen_view, look_strokes
 from tests.draw_digits import JUNK_KINDS, PAGE_PENS, page_digit, page_junk
 from tests.test_browser_reading_parity import STATIC
 

@@ -9,7 +9,9 @@ import pytest
 
 import locales
 from classroom import link
-from tabs import canvas, generate, train
+from tabs import generate
+from tabs.draw import canvas
+from tabs.train import tab as train
 from training import knobs, settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The Draw tab's accuracy on digits as visitors make them, through tabs.draw.classify (the
+"""The Draw tab's accuracy on digits as visitors make them, through tabs.draw.tab.classify (the
 function behind /classify): 1,000 drawn-stroke digits (any place, size, slant, tilt, wobble, pen
 width and colour, light or dark paper) must be read right at least 98% of the time, and 500 digits
 typed in ordinary fonts (tests/draw_digits.py) at least 95%, as sketches and as uploaded pictures.
@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tabs.draw import classify
+from tabs.draw.tab import classify
 from tests.conftest import ARTIFACTS
 from tests.draw_digits import PEN_COLOURS, _render_strokes, digit_strokes, drawn_set, font_paths, sketchpad_value, typed_set
 

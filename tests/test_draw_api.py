@@ -119,7 +119,7 @@ def test_a_client_that_asks_for_chinese_gets_chinese(app_url):
 
 
 def test_a_missing_primer_model_is_said_in_its_place(monkeypatch, tmp_path):
-    import tabs.draw as draw
+    import tabs.draw.tab as draw
 
     monkeypatch.setattr(draw, "shipped", lambda name: tmp_path / f"{name}.onnx")
     label, verdict, primer_label, primer_verdict, *_ = draw.classify_strokes(page_digit(2, np.random.default_rng(2), 0.6))
@@ -162,7 +162,7 @@ def test_concurrent_visitors_are_all_served(client, tmp_path):
 
 def test_the_tab_function_answers_anything_without_raising():
     """What the endpoints call, fed what no browser sends."""
-    from tabs.draw import add_correction, classify
+    from tabs.draw.tab import add_correction, classify
 
     for value in (None, 3, "nonsense", {"layers": "x"}, {"layers": [None, 5]}, np.zeros((0, 0)), np.full((9, 9, 9), np.nan)):
         label, verdict, seen_view, looked, seen = classify(value)

@@ -15,7 +15,7 @@ import pytest
 
 from inference.sessions import PRIMER_CNN, shipped
 from inference.strokes import prepare_strokes
-from tabs.draw import add_correction, browser_model, look_strokes
+from tabs.draw.tab import add_correction, browser_model, look_strokes
 from tests.test_browser import wait_for
 from tests.test_draw_browser import SEVEN, canvas_box
 
@@ -85,7 +85,7 @@ def test_no_server_call_while_the_pen_moves_and_the_servers_reading_after_it_lif
         assert page.inner_text("#draw-label .container").split("\n")[0] == "7"
         assert "7" in page.inner_text("#draw-verdict") and page.inner_text("#draw-primer-verdict").strip()
 
-        # The CNN the server names (tabs/draw.py's browser_model): a file it serves becomes the one
+        # The CNN the server names (tabs/draw/tab.py's browser_model): a file it serves becomes the one
         # the page reads with (here the primer's, so both labels agree); one it cannot fetch leaves
         # the readings to the server.
         page.evaluate("path => window.digitLabCanvas.useModel({own: true, path})", str(shipped(PRIMER_CNN)))
@@ -111,7 +111,7 @@ FOUR = [[(0.35, 0.2), (0.3, 0.45), (0.3, 0.55), (0.5, 0.55), (0.68, 0.55)], [(0.
 
 def test_a_digit_in_two_strokes_costs_the_server_one_reading_once_the_pen_stays_up(browser, app_url):
     """The page reads each pen-up itself; the server is asked once the pen has stayed up
-    (tabs/canvas.py SETTLE_MS), so the pause between a 4's two strokes asks it nothing."""
+    (tabs/draw/canvas.py SETTLE_MS), so the pause between a 4's two strokes asks it nothing."""
     context, page, calls = open_draw(browser, app_url)
     try:
         box = canvas_box(page)
@@ -169,7 +169,7 @@ def test_a_correction_hands_over_the_strokes_and_after_clear_asks_for_a_drawing(
 
 def test_the_light_call_leaves_the_28x28_the_full_reading_does():
     """What a correction keeps after /look_strokes is what it kept after /classify_strokes."""
-    from tabs.draw import classify_strokes
+    from tabs.draw.tab import classify_strokes
 
     value = json.dumps({"size": 280, "pen": 18, "up": True, "ask": 5, "strokes": [[84, 70, 196, 70, 168, 126, 140, 182, 118, 224]]})
     seen, answer = look_strokes(value)

@@ -1,6 +1,6 @@
 """The inside view of a CNN: the layers companion written from an exported graph (shipped CNN, a
 primer-shaped CNN, a freshly trained one), parity of every stage with PyTorch, the stages and
-filters inference.inside serves, the words of tabs/inside.py, and a missing companion explained."""
+filters inference.inside serves, the words of tabs/draw/inside.py, and a missing companion explained."""
 import json
 
 import numpy as np
@@ -12,7 +12,7 @@ from torch import nn
 
 from inference import classifier, inside
 from inference.sessions import ModelUnavailable
-from tabs import inside as tab
+from tabs.draw import inside as tab
 from training.export import views as export_views
 
 

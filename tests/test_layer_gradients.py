@@ -51,7 +51,7 @@ def test_a_cnn_run_records_a_positive_norm_a_layer_and_the_tab_draws_them(tmp_pa
     assert [layer["name"] for layer in view.gradient_layers] == [name for name, _, _ in PRIMER_LAYERS]
     assert [step for step, _ in view.gradients] == [1, 5, 6] and all(len(norms) == 4 for _, norms in view.gradients)
 
-    from tabs import train as tab
+    from tabs.train import tab
 
     svg = html.unescape(tab.gradient_chart(view.gradient_layers, view.gradients, "en"))
     assert svg.count('class="mark-line"') == 4 and 'role="img"' in svg

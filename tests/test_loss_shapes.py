@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tabs import loss_shapes
+from tabs.train import loss_shapes
 from training import train_cnn, train_gan
 
 PROBABILITIES = [0.02, 0.3, 0.9]

@@ -136,7 +136,7 @@ def test_a_model_file_that_is_gone_is_said(tmp_path):
 def test_the_pages_matrix_words_and_a_chosen_cell():
     import gradio as gr
 
-    from tabs import mistakes as view
+    from tabs.draw import mistakes as view
 
     result = mistakes.mistakes("seed", "mnist-5k")
     shown = view.table(result, "en")
@@ -163,7 +163,7 @@ def test_the_pages_matrix_words_and_a_chosen_cell():
 def test_an_unforeseen_failure_is_still_said_in_words(monkeypatch):
     import gradio as gr
 
-    from tabs import mistakes as view
+    from tabs.draw import mistakes as view
 
     monkeypatch.setattr(view.mistakes, "mistakes", lambda *a, **k: 1 / 0)
     with pytest.raises(gr.Error) as caught:

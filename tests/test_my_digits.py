@@ -232,7 +232,7 @@ def test_every_word_exists_in_both_languages():
 
 
 def test_the_panel_joins_only_the_newest_correction_and_downloads_one_file_a_set(tmp_path, monkeypatch):
-    from tabs import my_digits as panel
+    from tabs.draw import my_digits as panel
 
     monkeypatch.setattr(panel, "DOWNLOADS", tmp_path)
     corrections = a_set(3)

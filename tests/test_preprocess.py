@@ -303,7 +303,7 @@ def test_the_draw_tabs_sketchpad_hands_over_paths_and_blobs_undecoded(tmp_path, 
     from gradio.components.image_editor import AcceptBlobs, EditorData
     from gradio.data_classes import FileData
 
-    from tabs import raw_pictures
+    from tabs.draw import raw_pictures
 
     layer = io.BytesIO()
     Image.fromarray(layer_with_bar()).save(layer, "PNG")

@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tabs import train as tab
+from tabs.train import tab
 from tests.conftest import cnn_steps
 from tests import test_browser
 from tests.train_client import OUT, classify, new_client, step_of, value, wait_for_step, wait_for_text, wait_until_free

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from tabs import game_plots, train_game, train_runs
+from tabs.train import game_plots
+from tabs.train import game as train_game
+from tabs.train import my_runs as train_runs
 from training import knobs, train_gan, turns
 from runs import control as game_control
 from runs import jobs

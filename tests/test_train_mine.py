@@ -124,7 +124,7 @@ def test_the_tab_reads_whose_digits_and_fine_tuning_and_refuses_in_words(tmp_pat
     import json
 
     from runs import jobs
-    from tabs import train_mine
+    from tabs.train import mine as train_mine
     from training import settings
 
     caps = settings.TrainSettings()
@@ -148,7 +148,7 @@ def test_the_tab_reads_whose_digits_and_fine_tuning_and_refuses_in_words(tmp_pat
 
 
 def test_a_run_on_your_digits_says_so_in_the_runs_table():
-    from tabs import train_runs
+    from tabs.train import my_runs as train_runs
 
     run = {"kind": "cnn", "arch": "lab", "knobs": {"arch": "lab", "digits": "mine", "fine_tune": True}, "epochs": 3}
     assert "mine only · fine-tuned" in train_runs.settings_text(run, "en")

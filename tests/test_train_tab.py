@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runs import jobs
-from tabs import train as tab
+from tabs.train import tab
 from training.settings import TrainSettings
 
 # -- the plain functions ---------------------------------------------------------------------
@@ -107,7 +107,7 @@ def finished(number_of_steps=37, kind="cnn", folder=None, **knobs) -> jobs.RunVi
 
 
 def test_runs_side_by_side_table_overlay_choices_and_files(tmp_path):
-    from tabs import train_runs
+    from tabs.train import my_runs as train_runs
 
     (tmp_path / "cnn.onnx").write_text("onnx")
     (tmp_path / "cnn.layers.onnx").write_text("onnx")
@@ -137,7 +137,7 @@ def test_runs_side_by_side_table_overlay_choices_and_files(tmp_path):
 def controls():
     import gradio as gr
 
-    from tabs import train_knobs
+    from tabs.train import knobs as train_knobs
 
     with gr.Blocks():
         return train_knobs.build(TrainSettings(max_epochs=5, batch_max=128))
@@ -167,7 +167,7 @@ def test_the_controls_start_at_words_not_numbers(controls):
 
 
 def test_a_change_of_model_says_what_own_is_for_its_kind_and_architecture():
-    from tabs import train_knobs
+    from tabs.train import knobs as train_knobs
 
     def shown(kind, arch, lang="en"):
         view = dict(zip(train_knobs.VIEW, train_knobs.knob_view(kind, arch)))

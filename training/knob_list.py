@@ -1,7 +1,7 @@
 """Every training setting, declared once: its name, type, bounds, default for each kind of model and
 each architecture, which kinds take it, whether the Train tab offers it, and its words (locale keys:
 `train.<name>` or `label`, and `train.help.<name>`). The command-line flags (training/cli.py), the
-Train tab's controls (tabs/train_knobs.py), `/train`'s parameters (runs/request.py), the run card
+Train tab's controls (tabs/train/knobs.py), `/train`'s parameters (runs/request.py), the run card
 (runs/export.py) and the checks (training/knobs.py) all read this list. Torch-free.
 
 A page or an API caller says "the kind's or the architecture's own" with the word OWN, never with a
@@ -117,7 +117,7 @@ KNOBS = (
     # 0 for the primer's: its widths are fixed (64, 16, 4)
     Knob("g_width", int, {"gan": _arch(96, 0)}, kinds=("gan",), archs=("lab",), low=4, step=4),
     Knob("d_width", int, {"gan": _arch(48, 0)}, kinds=("gan",), archs=("lab",), low=1),
-    # Offered on the Train tab beside the training digits and on /train by tabs/train_mine.py, not by
+    # Offered on the Train tab beside the training digits and on /train by tabs/train/mine.py, not by
     # the generic controls: they go with the visitor's set, which only the CNN's runs take.
     Knob("digits", str, "dataset", kinds=("cnn",), choices=WAYS, label="train.mine.digits"),
     Knob("fine_tune", bool, False, kinds=("cnn",), named=(("on", True), ("off", False)), label="train.mine.fine_tune"),

@@ -1,4 +1,4 @@
-"""A gr.Radio that hands whatever value it is sent to its handler, as tabs/loss_radio.py does for
+"""A gr.Radio that hands whatever value it is sent to its handler, as tabs/train/loss_radio.py does for
 the Train tab's loss: gr.Radio itself refuses a value outside its choices before the handler runs,
 in English and without saying what the value was for. Here the handler checks it and answers in
 the caller's language (a digit 12 for My digits, a model or data set that does not exist for the

@@ -10,7 +10,7 @@ torch's autograd of the training code's own losses. Plain numpy: the tab imports
 import numpy as np
 
 from locales import text
-from tabs import train_plots
+from tabs.train import plots as train_plots
 
 P = np.round(np.arange(0.02, 0.995, 0.01), 2)  # the probability axis (p = 0 is -log's infinity)
 

@@ -5,7 +5,7 @@ where it looked, and says so honestly when it is not sure. "That's wrong, it's a
 drawing as a correction for this session only (the Train tab can fine-tune on them).
 
 Two ways in, one reading:
-- the page's canvas (tabs/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
+- the page's canvas (tabs/draw/canvas.py) sends strokes to /classify_strokes; inference/strokes.py
   redraws them at a width in proportion to the digit, as MNIST's strokes are. While the pen moves
   the page reads them itself (static/draw_reader.js, the same recipe in JavaScript and both CNNs
   in onnxruntime-web); once the pen stays up the page makes the saliency too (static/
@@ -36,11 +36,11 @@ from inference.preprocess import prepare
 from inference.sessions import PRIMER_CNN, ModelUnavailable, session, shipped
 from inference.strokes import prepare_strokes
 from locales import ui
-from tabs import backprop
-from tabs import canvas as pad
+from tabs.draw import backprop
+from tabs.draw import canvas as pad
 from tabs import link as page_link
-from tabs import inside, mistakes, my_digits
-from tabs import raw_pictures  # pictures reach classify undecoded, so a huge one is refused from its header
+from tabs.draw import inside, mistakes, my_digits
+from tabs.draw import raw_pictures  # pictures reach classify undecoded, so a huge one is refused from its header
 from visitors import limits
 
 VIEW = 168  # pixels a side for the 28x28 shown to the visitor (6x, nearest: the pixels stay square)
@@ -236,7 +236,7 @@ def add_correction(digit, seen, corrections, request: gr.Request = None):
 
 def build(cnn_path: gr.State, corrections: gr.State, mine: gr.State | None = None) -> gr.State:
     """The tab's components and wiring. Returns `seen`, the state of the 28x28 [0,1] image the CNN
-    last read (or None), for the views built from it (tabs/inside.py)."""
+    last read (or None), for the views built from it (tabs/draw/inside.py)."""
     for path in (None, shipped(PRIMER_CNN)):  # open the sessions now, not on a visitor's first stroke
         try:
             session("cnn", path)
@@ -341,7 +341,7 @@ SHOW_VIEWS = f"""async (answer) => {{
   const made = await window.digitLabCanvas?.views(answer).catch(() => null);
   {PAINT}
 }}"""
-# The views the page made itself, saliency included (tabs/canvas.js look), the same way.
+# The views the page made itself, saliency included (tabs/draw/canvas.js look), the same way.
 SHOW_MADE = f"""() => {{
   const made = window.digitLabCanvas?.madeViews();
   {PAINT}

@@ -18,7 +18,7 @@ import locales
 from inference import inside
 from inference.sessions import PRIMER_CNN, ModelUnavailable, shipped
 from locales import ui
-from tabs import canvas as pad
+from tabs.draw import canvas as pad
 from tabs import link as page_link
 from visitors import checks
 

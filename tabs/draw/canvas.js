@@ -1,4 +1,4 @@
-// The Draw tab's canvas (tabs/canvas.py runs this as gr.HTML's js_on_load, with `element`,
+// The Draw tab's canvas (tabs/draw/canvas.py runs this as gr.HTML's js_on_load, with `element`,
 // `props` and `trigger`). It draws locally and sends only the strokes, as JSON in props.value:
 // {"size": S, "pen": P, "up": true|false, "strokes": [[x0, y0, x1, y1, ...], ...]} in canvas units
 // (0..S, the same on any box size). Setting props.value fires the component's change event, which
@@ -22,7 +22,7 @@ let lastSent = 0;
 let settling = null; // the server's pen-up reading, waiting SETTLE ms for the pen to stay up
 let looking = null; // the strokes the server was last asked to look at (a reading page's 'input')
 // Once the pen stays up a page that reads makes the two views itself too, saliency included
-// (reader.look), and shows them through a second js-only event ('edit', handled by tabs/draw.py's
+// (reader.look), and shows them through a second js-only event ('edit', handled by tabs/draw/tab.py's
 // SHOW_MADE): the server hears nothing. Its 28x28 state is made from the strokes only when a view
 // needs it: while a view that follows it is open (`needs`: Inside the CNN, Backprop) the pen
 // staying up tells the server the strokes (its own queued event, 'blur': a state set by an
@@ -41,7 +41,7 @@ let madeAt = -1;
 // shows its reading at once, and once the pen has stayed up SETTLE ms (or at once after Undo and
 // Clear) the page makes the two views too (below).
 let reader = null;
-let own = {own: false}; // this visitor's CNN (tabs/draw.py's browser_model), once the server says
+let own = {own: false}; // this visitor's CNN (tabs/draw/tab.py's browser_model), once the server says
 let asked = 0; // readings asked for: one made here is shown only if nothing newer was asked since
 let reading = false; // one reading here at a time; `again`: the strokes changed meanwhile
 let again = false;
@@ -258,9 +258,9 @@ window.digitLabCanvas = {
   // since (Clear, Undo, the pen staying up; Gradio may run the event after that answer): then
   // nothing changes (Gradio's "update" with no values, what gr.skip() sends).
   pageReading: () => (shown && shownAt !== asked ? shown.map(() => ({__type__: 'update'})) : shown),
-  useModel, // the server's word on this visitor's CNN (tabs/draw.py)
+  useModel, // the server's word on this visitor's CNN (tabs/draw/tab.py)
   lookingAt: () => looking, // the strokes for the server to look at (the 'input' event's js)
-  strokesNow: () => strokesJSON(true), // for other views of the strokes (tabs/canvas.py with_strokes)
+  strokesNow: () => strokesJSON(true), // for other views of the strokes (tabs/draw/canvas.py with_strokes)
   // The server's answer {ask, heat} -> {seen, looked: data URLs, news}, or null when the strokes
   // have changed since it was asked (its successor is on its way) or the page no longer reads.
   async views(answer) {

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from locales import text
-from tabs import train_plots
+from tabs.train import plots as train_plots
 from runs import jobs
 
 KEEP = 10  # runs remembered per session (the issue asks for at least the last 5)

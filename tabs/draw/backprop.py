@@ -29,8 +29,8 @@ from inference import inside
 from inference.sessions import shipped
 from inference.strokes import prepare_strokes
 from locales import ui
-from tabs import canvas as canvas_js
-from tabs.inside import model_path
+from tabs.draw import canvas as canvas_js
+from tabs.draw.inside import model_path
 from visitors import limits
 
 MAX_STEPS = 20  # a call's steps: bounded, so one request costs at most ~0.2 s

@@ -1,6 +1,6 @@
 """The Draw tab's canvas: a plain HTML <canvas> of our own (Gradio 6's gr.HTML with js_on_load)
 that draws in the browser and sends the server only the strokes, a few hundred numbers as JSON
-(tabs/canvas.js), never pictures. inference/strokes.py redraws them for the CNN.
+(tabs/draw/canvas.js), never pictures. inference/strokes.py redraws them for the CNN.
 
 Why not gr.Sketchpad (measured in headless Chromium, tests/test_draw_browser.py): after each stroke
 it renders and uploads three PNGs, and again on every status update of a queued event; the label

@@ -1,7 +1,7 @@
 """The GAN's game turn by turn, in the Train tab: the D:G ratio knob for a whole run, and for a GAN
 run going, Pause, Resume and "train D / G / both for k steps", with the two sides' scores and
 losses before and after, and the fixed-latent grid with each sample's push (-dL_G/dx, where the
-generator's next update moves its pixels) drawn over it (tabs/game_plots.py).
+generator's next update moves its pixels) drawn over it (tabs/train/game_plots.py).
 
 The run's thread does the waiting (runs/jobs.py, training/turns.py): these handlers only ask.
 /pause_training, /resume_training and /step_training (side "d", "g" or "both", and steps) are the
@@ -13,7 +13,7 @@ import gradio as gr
 
 import locales
 from locales import text, ui
-from tabs import game_plots
+from tabs.train import game_plots
 from training import knob_list, turns
 from runs import executor
 from runs import control as game_control

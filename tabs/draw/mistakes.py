@@ -18,7 +18,7 @@ import locales
 from inference import classifier, inside, mistakes
 from inference.preprocess import Steps
 from locales import ui
-from tabs.open_radio import OpenRadio
+from tabs.draw.open_radio import OpenRadio
 
 ZOOM = 4  # each 28x28 shown at 112 px (the browser enlarges it, square pixels)
 MAX_SHOWN = 24  # digits shown for one cell: each needs its own saliency run (~3 ms)
@@ -148,7 +148,7 @@ def open_cell(result, mine, cnn_path, evt: gr.SelectData, request: gr.Request = 
 
 
 def build(cnn_path: gr.State, mine: gr.State) -> None:
-    """The accordion and its wiring; `mine` is the visitor's set (tabs/my_digits.py)."""
+    """The accordion and its wiring; `mine` is the visitor's set (tabs/draw/my_digits.py)."""
     models = [(ui(f"mistakes.model.{name}"), name) for name in mistakes.MODELS]
     with gr.Accordion(ui("mistakes.open"), open=False, elem_id="mistakes-box") as box:
         gr.HTML(STYLE, padding=False, elem_id="mistakes-style")

@@ -3,8 +3,8 @@ compare it with this visitor's other runs, use any of them, take its model home.
 
 The run itself lives in runs.jobs (a background thread, the runs taking turns in a queue); this
 tab validates the settings, starts it, and streams what it shows about once a second: the charts
-are drawn here as SVG (tabs/train_plots.py), in the visitor's language. When the run ends, its export
-is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train_runs.py).
+are drawn here as SVG (tabs/train/plots.py), in the visitor's language. When the run ends, its export
+is swapped into this visitor's cnn_path / gan_path state and joins their runs (tabs/train/my_runs.py).
 Torch is imported by the run, not by this file. Every word comes from locales/ (keys `train.*`).
 """
 import numpy as np
@@ -12,8 +12,13 @@ import numpy as np
 import gradio as gr
 import locales
 from locales import text, ui
-from tabs import loss_shapes, train_game, train_knobs, train_mine, train_plots, train_runs
-from tabs.train_status import USED_BY, caps_text, say, status_text  # noqa: F401 (tests read them here)
+from tabs.train import loss_shapes
+from tabs.train import game as train_game
+from tabs.train import knobs as train_knobs
+from tabs.train import mine as train_mine
+from tabs.train import plots as train_plots
+from tabs.train import my_runs as train_runs
+from tabs.train.status import USED_BY, caps_text, say, status_text  # noqa: F401 (tests read them here)
 from tabs import link as page_link
 from training import settings
 from training.knob_list import OWN
@@ -38,7 +43,7 @@ DASHED = {"accuracy"}
 CAPS = settings.load()  # read once at start-up, from the environment (see training/settings.py)
 
 
-# -- the knobs (training/knob_list.py declares them; tabs/train_knobs.py shows them) ---------------
+# -- the knobs (training/knob_list.py declares them; tabs/train/knobs.py shows them) ---------------
 arch_defaults = jobs.arch_defaults
 knob_view = train_knobs.knob_view
 
@@ -179,7 +184,7 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
     """Validate, start, then stream progress until the run has ended and been exported; the run
     then joins this visitor's runs. A setting left at "own" (or unset) takes the value of the kind
     and architecture asked for (runs/request.py reads each as training/knob_list.py declares it).
-    `digits` and `fine_tune`: whose digits a CNN learns from and where it starts (tabs/train_mine.py)."""
+    `digits` and `fine_tune`: whose digits a CNN learns from and where it starts (tabs/train/mine.py)."""
     lang = locales.language(request)
     try:
         run_request = jobs.validate(kind, dataset, epochs, lr, batch_size, seed, CAPS, arch=arch, activation=activation,
@@ -270,7 +275,7 @@ def use_run(run_id, runs, cnn_path, gan_path, request: gr.Request):
 
 def page_words(request: gr.Request):
     """At page load: what depends on this server's caps, the empty charts, and why the loss
-    function matters (tabs/loss_shapes.py), in the visitor's language."""
+    function matters (tabs/train/loss_shapes.py), in the visitor's language."""
     lang = locales.language(request)
     empty = [chart([], which, lang) for which in ("loss", "score")]
     return (caps_text(CAPS, lang), text("train.status.idle", lang), *empty, train_runs.table([], lang),
@@ -281,8 +286,8 @@ def page_words(request: gr.Request):
 def build(cnn_path: gr.State, gan_path: gr.State, corrections: gr.State, runs: gr.State | None = None,
           mine: gr.State | None = None):
     """-> the views of this visitor's runs (note, comparison, table, choice), for a restore to refresh."""
-    runs = runs if runs is not None else gr.State([])  # this visitor's finished runs (tabs/train_runs.py)
-    mine = mine if mine is not None else gr.State([])  # the visitor's own digits (tabs/my_digits.py)
+    runs = runs if runs is not None else gr.State([])  # this visitor's finished runs (tabs/train/my_runs.py)
+    mine = mine if mine is not None else gr.State([])  # the visitor's own digits (tabs/draw/my_digits.py)
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             c = train_knobs.build(CAPS)  # the knobs' controls, by the settings' names

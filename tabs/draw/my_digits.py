@@ -21,8 +21,8 @@ import locales
 from inference import my_digits
 from inference.strokes import prepare_strokes
 from locales import ui
-from tabs import canvas as pad
-from tabs.open_radio import OpenRadio
+from tabs.draw import canvas as pad
+from tabs.draw.open_radio import OpenRadio
 from visitors import limits
 
 DIGITS = [str(d) for d in range(10)]

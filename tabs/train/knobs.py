@@ -13,8 +13,8 @@ import gradio as gr
 import locales
 from locales import text, ui
 from runs import jobs
-from tabs import train_game
-from tabs.loss_radio import LossRadio
+from tabs.train import game as train_game
+from tabs.train.loss_radio import LossRadio
 from training import knob_list, settings
 from training.knob_list import BY_NAME, OWN
 
@@ -99,7 +99,7 @@ def knob_view(kind, arch, request: gr.Request = None):
     """Show the knobs that apply to the model and architecture, each at its own (epochs, batch size,
     learning rate and dropout at the word "own", saying the value); the loss offers the model's own
     loss functions."""
-    caps = settings.load()  # as the page was built from (tabs/train.py reads it once, at start-up)
+    caps = settings.load()  # as the page was built from (tabs/train/tab.py reads it once, at start-up)
     kind = kind if kind in knob_list.KINDS else "cnn"
     arch = arch if arch in knob_list.ARCHS else "lab"
     own = jobs.arch_defaults(kind, arch)
