@@ -1,4 +1,5 @@
-"""Torch lives here: data sets, the training loops, export to ONNX, metrics, background runs.
+"""Torch lives here: data sets, the training loops, their settings and metrics, backprop on one digit;
+export to ONNX in training/export/ (the web app's runs of these loops are in runs/).
 
 Set here, before any module of the package imports torch (the environment is read once, when
 torch's OpenMP library loads): an OpenMP thread that waits for work spins 1,000 times, then sleeps
