@@ -6,11 +6,9 @@ import threading
 from collections import OrderedDict
 
 from classroom import board
-from training import knobs
+from training import knob_list, knobs
 
 MAX_MEMBERS = 5000  # pages remembered at once; the oldest forgotten first (their page re-attaches on load)
-# The board names a knob as a link does (classroom/link.py), so "group by" and a lesson's keys agree.
-BOARD_NAMES = {"train_digits": "digits", "batch_size": "batch", "seed": "train_seed"}
 FIGURES = {"cnn": "held_out_accuracy", "gan": "label_fidelity"}
 CURVES = {"cnn": ("held_out_accuracy", "loss"), "gan": ("label_fidelity", "g_loss", "d_loss")}
 
@@ -45,7 +43,8 @@ def settings_of(request) -> dict:
     chosen = {name: request.knobs.get(name, own.get(name)) for name in knobs.VISITOR_KNOBS[request.kind]}
     chosen.update(kind=request.kind, epochs=request.epochs, lr=request.lr or own.get("lr"), batch_size=request.batch_size,
                   dataset=request.dataset, seed=request.seed)
-    return {BOARD_NAMES.get(name, name): value for name, value in chosen.items()}
+    return {knob_list.SHORT_NAMES.get(name, name): value  # as a link names them: "group by" and a lesson's keys agree
+            for name, value in chosen.items()}
 
 
 def entry(view) -> dict:

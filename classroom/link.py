@@ -14,6 +14,9 @@ task (`task=`): the id of a task the locales word (`lesson.task.<id>`, in the vi
 a teacher's own sentence, shown as written. `class=` is a class code (classroom/board.py) that a
 student's link may carry; a teacher's key never goes into a link's query.
 
+The Train tab's keys are made from training/knob_list.py (each setting the tab offers, with its
+declared bounds, choices and defaults), so a new knob needs no edit here.
+
 The Generate tab's sliders are the visitor's generator's principal directions, so their keys name
 what a direction does (`slant`, `thickness`, `style3`): `slider_key` says which key a direction
 answers to, and the tab maps the keys onto its slots for the generator it serves.
@@ -22,13 +25,12 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import parse_qsl, quote, urlencode
 
 import locales
 from classroom.board import CODE_LENGTH, clean_code
 from inference.generator import DEFAULT_TRUNCATION, MAX_SLIDERS, MEASURES, SLIDER_LIMIT, TRUNCATION_RANGE
-from training import knobs, settings
+from training import knob_list, knobs, settings
 
 TABS = ("draw", "generate", "train", "class")
 PAGE = ""  # the tab of the keys that are the page's own (tab, fix, hide, task)
@@ -128,9 +130,85 @@ def _page_defaults() -> dict:
             "digit": generate.DEFAULT_DIGIT, "seed": generate.DEFAULT_SEED}
 
 
-def _own(name: str):
-    """A Train knob's default: the architecture's own (training/knobs.py)."""
-    return lambda state, caps: knobs.defaults(state["kind"], state["arch"]).get(name)
+# -- the Train tab's keys, made from training/knob_list.py -------------------------------------------
+# The link's own names for the knobs whose own would clash with another tab's key (the Generate
+# tab's seed) or read long in a URL; every other knob is keyed by its name.
+ZERO_IS_OWN = ("lr",)  # 0 is also the model's own, below the bounds (as /train's older callers sent it)
+MOST_WHOLE = 2**31 - 1  # a whole number's bound where the list declares none (as /train's)
+
+
+def _control_value(knob: knob_list.Knob, value):
+    """A knob's value as its Train tab control holds it: a word where the control holds words (a
+    named value of a yes/no radio, or of a radio of a few values: augmentation's "on", the training
+    digits' "all")."""
+    if knob.named and (knob.type is bool or knob.offered):
+        return next((word for word, named in knob.named if _same(named, value)), value)
+    return value
+
+
+def _own(knob: knob_list.Knob):
+    """A Train knob's default: the kind's or its architecture's own, as the Train tab starts it
+    (training/knob_list.py); None where the kind has none."""
+    def default(state: dict, caps):
+        try:
+            return _control_value(knob, knob.own(state["kind"], state.get("arch", "lab"), served=True))
+        except KeyError:
+            return None
+    return default
+
+
+def _choices(knob: knob_list.Knob):
+    if knob.offered:
+        return tuple((str(word), word) for word in (_control_value(knob, value) for value in knob.offered))
+    if knob.type is bool:
+        return tuple(word for word, _ in knob.named) if knob.named else ON_OFF
+    if isinstance(knob.choices, dict):
+        every = tuple(dict.fromkeys(value for values in knob.choices.values() for value in values))
+        return lambda state, caps: knob.choices_of(state.get("kind")) or every
+    return knob.choices
+
+
+def _bounds(knob: knob_list.Knob) -> tuple:
+    """(low, high, step): the declared bounds (a server's caps where the knob names them), within the
+    Train tab's slider where it offers less."""
+    def bound(which: int, caps):
+        declared = knob.bounds(caps)[which]
+        if not knob.tab_range:
+            return declared
+        return (max, min)[which](x for x in (declared, knob.tab_range[which]) if x is not None)
+
+    step = knob.tab_range[2] if knob.tab_range else knob.step or 1
+    if any(knob.caps):
+        return (lambda state, caps: bound(0, caps)), (lambda state, caps: bound(1, caps)), step
+    return bound(0, None), bound(1, None), step
+
+
+def _train_key(knob: knob_list.Knob) -> Key:
+    """The link's key for a setting the Train tab offers: its type, default, bounds and choices as
+    training/knob_list.py declares them."""
+    name = knob_list.SHORT_NAMES.get(knob.name, knob.name)
+    only = knob.tab[0] if len(knob.tab) == 1 else None
+    if knob.type in (str, bool) or knob.offered:
+        return Key(name, "train", knob.name, "choice", _own(knob), choices=_choices(knob), only=only)
+    low, high, step = _bounds(knob)
+    if knob.type is int:
+        return Key(name, "train", knob.name, "whole", _own(knob), 0 if low is None else low,
+                   MOST_WHOLE if high is None else high, step=int(step), only=only)
+    zero = knob.name in ZERO_IS_OWN
+    return Key(name, "train", knob.name, "number", 0.0 if zero else _own(knob), 0.0 if low is None else low,
+               math.inf if high is None else high, zero=zero, only=only)
+
+
+def _train_keys() -> list[Key]:
+    """The model's kind, then each setting the Train tab offers, in the tab's order, with the tab's
+    own checkbox (the visitor's corrections, under the epochs)."""
+    keys = [Key("kind", "train", "kind", "choice", "cnn", choices=knob_list.KINDS, always=True)]
+    for knob in knob_list.KNOBS:
+        if knob.tab:
+            keys.append(_train_key(knob))
+        if knob.name == "epochs":
+            keys.append(Key("corrections", "train", "use_corrections", "choice", True, choices=ON_OFF, only="cnn"))
+    return keys
 
 
 def slider_key(measure: str | None, number: int | None) -> str:
@@ -147,7 +225,6 @@ SLIDER_KEYS = tuple(
 
 
 def _declare() -> dict[str, Key]:
-    train = "train"
     keys = [
         Key("tab", PAGE, "tabs", "choice", "draw", choices=TABS),
         Key("pen", "draw", "pen", "choice", lambda s, c: _page_defaults()["pen"], choices=lambda s, c: _page_defaults()["pens"]),
@@ -156,21 +233,7 @@ def _declare() -> dict[str, Key]:
         Key("seed", "generate", "seed", "whole", lambda s, c: _page_defaults()["seed"], 0, MAX_SEED),
         Key("truncation", "generate", "truncation", "number", DEFAULT_TRUNCATION, *TRUNCATION_RANGE),
         *[Key(name, "generate", f"slider:{name}", "number", 0.0, -SLIDER_LIMIT, SLIDER_LIMIT) for name in SLIDER_KEYS],
-        Key("kind", train, "kind", "choice", "cnn", choices=settings.KINDS, always=True),
-        Key("arch", train, "arch", "choice", "lab", choices=knobs.ARCHS),
-        Key("activation", train, "activation", "choice", _own("activation"), choices=knobs.ACTIVATIONS),
-        Key("loss", train, "loss", "choice", _own("loss"), choices=lambda s, c: knobs.LOSSES.get(s.get("kind"), knobs.ALL_LOSSES)),
-        Key("dropout", train, "dropout", "number", _own("dropout"), 0.0, 0.95, only="cnn"),
-        Key("digits", train, "train_digits", "choice", "all", choices=(("all", "all"), ("500", 500), ("100", 100)), only="cnn"),
-        Key("augment", train, "augment", "choice", lambda s, c: "on" if _own("augment")(s, c) else "off", choices=("on", "off")),
-        Key("gan_digits", train, "gan_digits", "whole", 0, 0, 5000, step=500, only="cnn"),
-        Key("d_steps", train, "d_steps", "whole", 1, 1, knobs.MAX_D_STEPS, only="gan"),
-        Key("epochs", train, "epochs", "whole", lambda s, c: settings.DEFAULT_EPOCHS[s["kind"]], 1, lambda s, c: c.max_epochs),
-        Key("corrections", train, "use_corrections", "choice", True, choices=ON_OFF, only="cnn"),
-        Key("dataset", train, "dataset", "choice", "mnist-5k", choices=settings.DATASETS),
-        Key("lr", train, "lr", "number", 0.0, lambda s, c: c.lr_min, lambda s, c: c.lr_max, zero=True),
-        Key("batch", train, "batch_size", "whole", _own("batch_size"), lambda s, c: c.batch_min, lambda s, c: c.batch_max),
-        Key("train_seed", train, "seed", "whole", 0, 0, 2**31 - 1),
+        *_train_keys(),
         Key("fix", PAGE, "fix", "keys", ()),
         Key("hide", PAGE, "hide", "keys", ()),
         Key("task", PAGE, "task", "text", ""),

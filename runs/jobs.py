@@ -56,6 +56,13 @@ _waiting: list[tuple[Run, Callable | None, contextvars.Context]] = []  # first c
 timings = run_queue.Timings()  # what this server has measured of its runs, for the queue's estimates
 
 
+def owner(request) -> str:
+    """Whose runs these are: the page that starts them (its Gradio session; the class board attaches
+    the same page to a student, so its runs reach the board). Never a limit's key: limits count by
+    address (visitors/limits.py), since a client makes up its session."""
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
 def places(caps: TrainSettings) -> int:
     """How many runs train at once."""
     return caps.at_once or (3 if executor.on_zerogpu() else 1)

@@ -73,11 +73,6 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float, np.number)) and math.isfinite(value) else None
 
 
-def _bounds(knob: knob_list.Knob, caps: TrainSettings) -> tuple:
-    low, high = knob.caps
-    return (getattr(caps, low) if low else knob.low), (getattr(caps, high) if high else knob.high)
-
-
 def _whole(name: str, value, low, high) -> int:
     number = _number(value)
     low = 0 if low is None else low
@@ -106,7 +101,7 @@ def _read(knob: knob_list.Knob, value, kind: str, caps: TrainSettings):
     if knob.name in OLD_OWN and number is not None and OLD_OWN[knob.name](number):
         return OWN
     name = knob.name.replace("_", " ")
-    low, high = _bounds(knob, caps)
+    low, high = knob.bounds(caps)
     if knob.type is bool:
         if not isinstance(value, bool):
             raise InvalidSettings("train.error.bool", setting=name, value=repr(value))

@@ -20,6 +20,7 @@ import locales
 from classroom import board, hook
 from classroom import link as page_link
 from locales import text, ui
+from runs import jobs
 from tabs import board_view
 from tabs import link as links
 from visitors import limits
@@ -33,10 +34,6 @@ KEY_FROM_FRAGMENT = "() => new URLSearchParams(location.hash.slice(1)).get('key'
 
 def _refused(error: board.BoardError, lang: str) -> gr.Error:
     return gr.Error(error.say(lang), title=text("common.error", lang), print_exception=False)
-
-
-def _owner(request) -> str:
-    return getattr(request, "session_hash", None) or "anonymous"
 
 
 def open_class(about, students_see, request: gr.Request):
@@ -60,7 +57,7 @@ def join_class(code, nickname, request: gr.Request):
         token = board.join(code, nickname, address=limits.address(request))
     except board.BoardError as error:
         raise _refused(error, lang) from None
-    hook.attach(_owner(request), token)
+    hook.attach(jobs.owner(request), token)
     found = board.student(token)
     return text("board.joined", lang, code=found["code"], nickname=links.plain(found["nickname"])), dict(found, token=token)
 
@@ -69,7 +66,7 @@ def attach(kept, request: gr.Request) -> dict | None:
     """This page is the student whose token it keeps, if they are in an open class."""
     found = board.student((kept or {}).get("token"))
     if found is not None:
-        hook.attach(_owner(request), kept["token"])
+        hook.attach(jobs.owner(request), kept["token"])
     return found
 
 
@@ -88,7 +85,7 @@ def resume(kept, request: gr.Request):
 
 
 def leave_class(request: gr.Request):
-    hook.detach(_owner(request))
+    hook.detach(jobs.owner(request))
     return text("board.left", locales.language(request)), None, gr.Timer(active=False)
 
 

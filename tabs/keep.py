@@ -24,6 +24,7 @@ from runs import jobs
 from tabs.train import my_runs as train_runs
 from tabs.draw.tab import MAX_CORRECTIONS
 from training import settings
+from visitors import limits
 from visitors import vault as vaults
 from visitors.kept import KEPT, install
 
@@ -139,9 +140,10 @@ def restore(visitor, request: gr.Request):
     elif key and held.get("store") != vault.id:  # a key from an earlier store: nothing under it can be here
         lines.append(say("keep.gone.restart"))
         key = None
-    elif key and vault.expired(key):
-        lines.append(say("keep.gone.age", days=days))
+    elif key and (why := vault.gone_why(key)):
+        lines.append(say(f"keep.gone.{why}", days=days, mb=round(vault.address_bytes / 2**20) if vault.address_bytes else 0))
     key = key or vaults.new_key()
+    vault.claim(key, limits.address(request))  # what this page keeps counts against its address's share
     loaded = KEPT.load(key)
     values = {name: value for name, (value, _) in loaded.items()}
     gone = {name: lost for name, (_, lost) in loaded.items() if lost}

@@ -17,6 +17,7 @@ from classroom import link
 from inference import generator as gen
 from inference.sessions import ModelUnavailable
 from locales import ui
+from training.knob_list import BY_NAME
 
 CONTROLS: dict[str, dict] = {}  # tab -> the control's name (classroom.link.Key.control) -> component
 PARTS: dict = {}  # what wire() needs besides: the top's Markdown and State, each tab's button and box
@@ -218,10 +219,9 @@ def wire(tabs: gr.Tabs, gan_path: gr.State) -> None:
 
 # -- a teacher's lesson link ---------------------------------------------------------------------
 TASKS = ("sigmoid", "digits", "dropout", "ratio", "slant")  # worded in locales/ (lesson.task.<id>)
-LABELS = {"kind": "train.kind", "arch": "train.arch", "activation": "train.activation", "loss": "train.loss",
-          "dropout": "train.dropout", "digits": "train.digits", "augment": "train.augment", "gan_digits": "train.gan_digits",
-          "d_steps": "train.d_steps", "epochs": "train.epochs", "corrections": "train.corrections", "dataset": "train.dataset",
-          "lr": "train.lr", "batch": "train.batch_size", "train_seed": "train.seed"}
+# Each Train key's words: a knob's own (training/knob_list.py), or those of the tab's controls that are not knobs.
+NOT_KNOBS = {"kind": "train.kind", "corrections": "train.corrections"}
+LABELS = {key.name: BY_NAME[key.control].words if key.control in BY_NAME else NOT_KNOBS[key.name] for key in link.keys_of("train")}
 
 
 def lesson_panel() -> None:

@@ -166,6 +166,27 @@ def test_the_train_tabs_choices_are_the_links():
     assert train.CAPS.max_epochs >= 1  # the tab reads the caps the link bounds epochs by
 
 
+def test_the_train_keys_are_the_knob_lists_settings_with_its_bounds():
+    """classroom/link.py keeps no list of its own: each setting the Train tab offers is a key, with
+    the bounds, choices and defaults training/knob_list.py declares (a server's caps where it names
+    them; the Train tab's radio or slider where it offers less), so a new knob needs no edit there."""
+    from training import knob_list
+
+    controls = [key.control for key in link.keys_of("train")]
+    assert [c for c in controls if c not in ("kind", "use_corrections")] == [k.name for k in knob_list.KNOBS if k.tab]
+    dropout, d_steps, seed = (knob_list.BY_NAME[name] for name in ("dropout", "d_steps", "seed"))
+    assert (link.KEYS["dropout"].low, link.KEYS["dropout"].high, link.KEYS["dropout"].only) == (dropout.low, dropout.high, "cnn")
+    assert (link.KEYS["d_steps"].low, link.KEYS["d_steps"].high) == (d_steps.low, d_steps.high)
+    assert link.KEYS["train_seed"].high == seed.high and link.KEYS["loss"].type == "choice"
+    assert (link.KEYS["gan_digits"].high, link.KEYS["gan_digits"].step) == knob_list.BY_NAME["gan_digits"].tab_range[1:]
+    tight = settings.TrainSettings(max_epochs=4, batch_min=16, batch_max=32)
+    state, notes = link.parse("tab=train&epochs=5&batch=8", tight)
+    assert (state["epochs"], state["batch"]) == (settings.DEFAULT_EPOCHS["cnn"], 64) and len(notes) == 2
+    new = link._train_key(knob_list.Knob("ratio", int, {"gan": {"lab": 3, "seed": 2}}, kinds=("gan",), low=1, high=9, tab=("gan",)))
+    assert (new.name, new.control, new.type, new.low, new.high, new.only) == ("ratio", "ratio", "whole", 1, 9, "gan")
+    assert new.default({"kind": "gan", "arch": "seed"}, CAPS) == 2 and new.default({"kind": "cnn", "arch": "lab"}, CAPS) is None
+
+
 def test_every_note_and_expectation_has_words_in_every_language():
     keys = [k for k in locales.STRINGS["en"] if k.startswith(("link.", "lesson."))]
     assert {"link.notes", "link.note.bad", "link.copy", "lesson.panel"} <= set(keys)

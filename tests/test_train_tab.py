@@ -181,3 +181,38 @@ def test_a_change_of_model_says_what_own_is_for_its_kind_and_architecture():
     cnn, view = shown("cnn", "seed")
     assert cnn["lr"][1] == "the architecture's own (0.001)" and view["dropout"]["choices"][0] == ("the architecture's own (0.5)", "own")
     assert view["loss"]["value"] == "ce" and view["augment"]["value"] == "off"
+
+
+def _as_the_browser_shows(label: str, lang: str) -> str:
+    """Page text as gr.I18n shows it: the marker's key in `lang`, the text around it kept."""
+    import json
+    import re
+
+    import locales
+
+    return re.sub(r"__i18n__(\{[^}]*\})", lambda m: locales.STRINGS[lang][json.loads(m.group(1))["key"]], str(label))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_first_render_says_what_own_is_for_the_model_selected_at_load(controls, lang):
+    """Before any change of model the page already says the value of "own", as a change to the
+    same model and architecture would."""
+    from tabs.train import knobs as train_knobs
+
+    assert (controls["kind"].value, controls["arch"].value) == ("cnn", "lab")
+    view = dict(zip(train_knobs.VIEW, train_knobs.knob_view("cnn", "lab", _Request(lang))))
+    for name in ("epochs", "batch_size", "lr", "dropout"):
+        label, value = controls[name].choices[0]
+        assert value == "own" and _as_the_browser_shows(label, lang) == view[name]["choices"][0][0], name
+    if lang == "en":
+        assert _as_the_browser_shows(controls["lr"].choices[0][0], lang) == "the architecture's own (0.01)"
+        assert _as_the_browser_shows(controls["epochs"].choices[0][0], lang) == "the model's own (3)"
+    else:
+        assert _as_the_browser_shows(controls["dropout"].choices[0][0], lang) == "该架构自己的值 (0.2)"
+
+
+class _Request:
+    """What locales.language reads from a request: its Accept-Language."""
+
+    def __init__(self, lang: str):
+        self.headers = {"accept-language": lang}

@@ -2,7 +2,8 @@
 each architecture, which kinds take it, whether the Train tab offers it, and its words (locale keys:
 `train.<name>` or `label`, and `train.help.<name>`). The command-line flags (training/cli.py), the
 Train tab's controls (tabs/train/knobs.py), `/train`'s parameters (runs/request.py), the run card
-(runs/export.py) and the checks (training/knobs.py) all read this list. Torch-free.
+(runs/export.py), the checks (training/knobs.py), a lesson link's keys (classroom/link.py) and the
+table in docs/training.md (`python -m training.knob_list`) all read this list. Torch-free.
 
 A page or an API caller says "the kind's or the architecture's own" with the word OWN, never with a
 number: the server then reads the default for the run's own kind and architecture.
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 KINDS = ("cnn", "gan")
 ARCHS = ("lab", "seed")  # "lab": Digit Lab's recipe; "seed": the primer's (its section 4 listings)
 OWN = "own"
+# The shorter names a lesson link and the class board give three knobs (classroom/link.py, classroom/hook.py).
+SHORT_NAMES = {"train_digits": "digits", "batch_size": "batch", "seed": "train_seed"}
 ACTIVATIONS = ("relu", "sigmoid", "tanh")  # models.activations.ACTIVATIONS (a test checks)
 LOSSES = {"cnn": ("ce", "mse"), "gan": ("hinge", "bce")}  # each kind's loss functions
 ALL_LOSSES = tuple(loss for losses in LOSSES.values() for loss in losses)
@@ -43,6 +46,12 @@ class Knob:
     caps: tuple = (None, None)  # the TrainSettings fields that bound it on a server
     named: tuple = ()  # (word, value): what a page or an API caller sends instead of a bare number
     label: str = ""  # its name's locale key, when not train.<name>
+    # Where the Train tab's control offers less than the bounds (/train takes the bounds): the few
+    # values its radio offers (a named value shown by its word: the training digits' 0 is "all"), or
+    # its slider's (low, high, step). A lesson link (classroom/link.py) sets the control, so it takes
+    # what the control offers.
+    offered: tuple = ()
+    tab_range: tuple = ()
 
     @property
     def words(self) -> str:
@@ -65,6 +74,12 @@ class Knob:
     def per_arch(self, kind: str) -> bool:
         return isinstance(self.default, dict) and isinstance(self.default.get(kind), dict)
 
+    def bounds(self, caps=None) -> tuple:
+        """(low, high) a page or an API caller may pick from: where `caps` (a TrainSettings) has the
+        field the knob names in `caps`, the server's bound replaces the declared one."""
+        return tuple(getattr(caps, field) if field and caps is not None else bound
+                     for field, bound in zip(self.caps, (self.low, self.high)))
+
 
 def _arch(lab, seed) -> dict:
     return {"lab": lab, "seed": seed}
@@ -79,9 +94,10 @@ KNOBS = (
     Knob("loss", str, {"cnn": "ce", "gan": _arch("hinge", "bce")}, choices=LOSSES, tab=KINDS),
     Knob("dropout", float, {"cnn": _arch(0.2, 0.5)}, kinds=("cnn",), low=0.0, high=0.95, step=0.05, tab=("cnn",)),
     Knob("train_digits", int, 0, kinds=("cnn",), low=0, high=60000, tab=("cnn",), named=(("all", 0),),
-         label="train.digits"),
+         label="train.digits", offered=(0, 500, 100)),  # a smaller training set shows overfitting
     Knob("augment", bool, {"cnn": _arch(True, False), "gan": _arch(True, False)}, tab=KINDS, named=(("on", True), ("off", False))),
-    Knob("gan_digits", int, 0, kinds=("cnn",), low=0, high=MAX_GAN_DIGITS, step=10, tab=("cnn",)),
+    Knob("gan_digits", int, 0, kinds=("cnn",), low=0, high=MAX_GAN_DIGITS, step=10, tab=("cnn",),
+         tab_range=(0, 5000, 500)),
     Knob("d_steps", int, 1, kinds=("gan",), low=1, high=MAX_D_STEPS, step=1, tab=("gan",)),
     # The Train tab's runs are short, so a classroom's queue moves: a 3-epoch CNN run is a third of
     # the command line's 9-epoch one, whose one-cycle schedule it shares, squeezed into its own
@@ -140,3 +156,87 @@ def on_tab(kind: str) -> tuple[Knob, ...]:
 def defaults(kind: str, arch: str = "lab") -> dict:
     """Every setting of a `kind` run as `arch` has it."""
     return {knob.name: knob.own(kind, arch) for knob in of(kind)}
+
+
+# -- the knobs' table in docs/training.md ---------------------------------------------------------
+KIND_WORDS = {"cnn": "CNN", "gan": "GAN"}
+DOCS_START = "<!-- knobs: made by `python -m training.knob_list --write`; tests/test_knob_docs.py checks it -->"
+DOCS_END = "<!-- /knobs -->"
+
+
+def _code(value) -> str:
+    if isinstance(value, bool):
+        value = str(value).lower()
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    elif isinstance(value, int) and abs(value) >= 1000:
+        value = f"{value:,}"
+    return f"`{value}`"
+
+
+def _kinds(kinds) -> str:
+    return ", ".join(KIND_WORDS[kind] for kind in kinds)
+
+
+def _default_words(knob: Knob) -> str:
+    said = {}
+    for kind in knob.kinds:
+        value = knob.default[kind] if isinstance(knob.default, dict) else knob.default
+        said[kind] = ", ".join(f"{arch} {_code(value[arch])}" for arch in knob.archs) if isinstance(value, dict) else _code(value)
+    words = next(iter(said.values())) if len(set(said.values())) == 1 else "; ".join(f"{KIND_WORDS[k]} {v}" for k, v in said.items())
+    if knob.served:
+        words += "; the Train tab and /train: " + ", ".join(f"{KIND_WORDS[k]} {_code(v)}" for k, v in knob.served.items())
+    return words
+
+
+def _value_words(knob: Knob) -> str:
+    if knob.type is bool:
+        words = "`true`, `false`"
+    elif knob.choices:
+        choices = knob.choices if isinstance(knob.choices, dict) else {None: knob.choices}
+        words = "; ".join((f"{KIND_WORDS[kind]}: " if kind else "") + ", ".join(map(_code, values)) for kind, values in choices.items())
+    else:
+        low, high = knob.low, knob.high
+        words = f"{_code(low)} to {_code(high)}" if high is not None else f"at least {_code(low)}" if low is not None else "any"
+        if knob.step and not (knob.type is int and knob.step == 1):
+            words += f", in steps of {_code(knob.step)}"
+    low, high = (f"`DIGIT_LAB_TRAIN_{field.upper()}`" if field else None for field in knob.caps)
+    if low or high:
+        words += "; on a server " + (f"{low} to {high}" if low and high else f"at least {low}" if low else f"up to {high}")
+    if knob.named:
+        words += "; " + ", ".join(f"{_code(word)} means {_code(value)}" for word, value in knob.named)
+    if knob.offered:
+        words += "; the Train tab offers " + ", ".join(_code({v: w for w, v in knob.named}.get(v, v)) for v in knob.offered)
+    if knob.tab_range:
+        low, high, step = knob.tab_range
+        words += f"; the Train tab's slider: {_code(low)} to {_code(high)} in steps of {_code(step)}"
+    return words
+
+
+def markdown_table() -> str:
+    """Every setting as docs/training.md lists it (words: the English of its locale keys)."""
+    import locales  # torch-free; only the docs need the words
+
+    rows = ["| flag | what it does | kinds | default | values |", "|---|---|---|---|---|"]
+    for knob in KNOBS:
+        cells = (f"`--{knob.name.replace('_', '-')}`", locales.text(knob.help, "en"), _kinds(knob.kinds), _default_words(knob),
+                 _value_words(knob))
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def docs_with_table(docs: str) -> str:
+    """`docs` (docs/training.md's text) with the table between its markers made afresh."""
+    start, end = docs.index(DOCS_START) + len(DOCS_START), docs.index(DOCS_END)
+    return docs[:start] + "\n" + markdown_table() + "\n" + docs[end:]
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] == ["--write"]:
+        path = Path(__file__).resolve().parent.parent / "docs" / "training.md"
+        path.write_text(docs_with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(markdown_table())

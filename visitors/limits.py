@@ -182,9 +182,9 @@ class Places:
         with self._lock:
             return len(self._live(key))
 
-    def take(self, key: str, most: int | None = None) -> Seat:
-        """A place for `key` (an address; a class may pass its own key and size as `most`), or
-        Limited saying how many it holds and when one frees."""
+    def take(self, key: str, most: int | None = None, words: str = "limits.places") -> Seat:
+        """A place for `key` (an address; a class may pass its own key and size as `most`, and its
+        own `words`), or Limited saying how many it holds and when one frees."""
         most = self.most if most is None else most
         if most <= 0:
             raise Limited("limits.closed")
@@ -193,7 +193,7 @@ class Places:
             if len(live) >= most:
                 lefts = [s for s in (seat.seconds_left() for seat in live) if s is not None]
                 soonest = min(lefts) if lefts else None
-                raise Limited("limits.places" if soonest is None else "limits.places_in", soonest, held=len(live),
+                raise Limited(words if soonest is None else f"{words}_in", soonest, held=len(live),
                               most=most, **_wait_words(soonest))
             seat = Seat(self, key)
             self._seats.setdefault(key, []).append(seat)
@@ -254,11 +254,13 @@ def guard(request, name: str, lang: str | None = None) -> str:
     return where
 
 
-def take_place(request, lang: str | None = None, key: str | None = None, most: int | None = None) -> Seat:
-    """A training place for the caller's address (or `key`), or gr.Error in words. Bind the seat
-    to the run (Seat.hold) once it has started; release it if it did not."""
+def take_place(request, lang: str | None = None, key: str | None = None, most: int | None = None,
+               words: str = "limits.places") -> Seat:
+    """A training place for the caller's address (or `key`), or gr.Error in words (`words`, and
+    `words`_in when it can say in how long). Bind the seat to the run (Seat.hold) once it has
+    started; release it if it did not."""
     lang = lang or locales.language(request)
     try:
-        return PLACES.take(key or address(request), most)
+        return PLACES.take(key or address(request), most, words)
     except Limited as limited:
         raise _error(limited, lang) from None

@@ -27,10 +27,6 @@ def ratio_knob() -> gr.Number:
                      step=1, precision=0, visible=False, elem_id="train-d-steps")
 
 
-def _owner(request) -> str:
-    return getattr(request, "session_hash", None) or "anonymous"
-
-
 def _number(value) -> str:
     return "–" if value is None else f"{value:.3g}"
 
@@ -71,17 +67,17 @@ def step_words(said, summary: dict, lang: str) -> str:
 
 
 def pause_training(request: gr.Request = None) -> str:
-    return game_control.pause(_owner(request)).say(locales.language(request))
+    return game_control.pause(jobs.owner(request)).say(locales.language(request))
 
 
 def resume_training(request: gr.Request = None) -> str:
-    return game_control.resume(_owner(request)).say(locales.language(request))
+    return game_control.resume(jobs.owner(request)).say(locales.language(request))
 
 
 def step_training(side, steps, request: gr.Request = None):
     """/step_training: (words, the grid with its pushes, JSON: side, asked, steps taken, step, the
     losses and scores before and after, how far each network's weights moved)."""
-    lang, owner = locales.language(request), _owner(request)
+    lang, owner = locales.language(request), jobs.owner(request)
     said, summary = game_control.step(owner, side, steps)
     run = jobs.run_of(owner)
     picture = pushes(run.view(), lang) if run is not None and summary.get("steps") else gr.skip()

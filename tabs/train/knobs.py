@@ -4,7 +4,8 @@ by its locale keys, and the view that sets them when the model or its architectu
 A setting whose default depends on the model (epochs, batch size, learning rate, dropout) starts at
 the word "own", a choice of its own: an API call that leaves it out gets the default of the kind and
 architecture it asks for, resolved by the server (runs/request.py), and the page says which value
-that is. Activation, loss and augmentation start unset for the same reason.
+that is, from the first render (the model selected at load) and after each change of model.
+Activation, loss and augmentation start unset for the same reason.
 """
 import json
 
@@ -25,16 +26,16 @@ SUGGESTED = {
     "lr": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
     "dropout": (0.0, 0.2, 0.5),
 }
-TRAIN_DIGITS = (500, 100)  # a smaller training set shows overfitting
-GAN_DIGITS_MOST = 5000  # on the page; the API takes up to training/knob_list.py's bound
+# What the page's radio and slider offer (training/knob_list.py declares them; the API takes the bounds).
+TRAIN_DIGITS = tuple(n for n in BY_NAME["train_digits"].offered if n)  # beside "all"
+GAN_DIGITS_LOW, GAN_DIGITS_MOST, GAN_DIGITS_STEP = BY_NAME["gan_digits"].tab_range
 # What knob_view sets, in order (then the game panel's visibility).
 VIEW = ("epochs", "batch_size", "lr", "use_corrections", "activation", "loss", "dropout", "train_digits", "augment",
         "gan_digits", "d_steps")
 
 
 def _within(name: str, caps: settings.TrainSettings) -> tuple:
-    knob = BY_NAME[name]
-    low, high = (getattr(caps, field) if field else bound for field, bound in zip(knob.caps, (knob.low, knob.high)))
+    low, high = BY_NAME[name].bounds(caps)
     return tuple(v for v in SUGGESTED[name] if (low is None or v >= low) and (high is None or v <= high))
 
 
@@ -43,16 +44,19 @@ def _words(key: str, lang: str | None, **values):
     return ui(key) if lang is None else text(key, lang, **values)
 
 
-def own_choices(name: str, caps: settings.TrainSettings, kind: str | None = None, arch: str = "lab",
+def own_label(name: str, kind: str, arch: str, lang: str | None = None):
+    """The word "own" saying its value for `kind` and `arch` ("the architecture's own (0.001)"):
+    page text when built (the browser translates the words and keeps the value after them), the
+    visitor's language afterwards."""
+    value = BY_NAME[name].own(kind, arch, served=True)
+    return _words("train.own.model" if name == "epochs" else "train.own", lang) + f" ({value:g})"
+
+
+def own_choices(name: str, caps: settings.TrainSettings, kind: str = "cnn", arch: str = "lab",
                 lang: str | None = None) -> list[tuple]:
-    """The word "own" first (saying its value once the model is known), then the suggested values."""
-    if kind is None:
-        own = (_words("train.own.model" if name == "epochs" else "train.own", lang), OWN)
-    else:
-        value = BY_NAME[name].own(kind, arch, served=True)
-        key = "train.own.kind" if name == "epochs" else "train.own.arch"
-        own = (text(key, lang, value=f"{value:g}"), OWN)
-    return [own] + [(f"{v:g}", f"{v:g}") for v in _within(name, caps)]
+    """The word "own" first, saying its value for the model (at build: the one the page opens
+    with), then the suggested values."""
+    return [(own_label(name, kind, arch, lang), OWN)] + [(f"{v:g}", f"{v:g}") for v in _within(name, caps)]
 
 
 def loss_choices(kind: str, lang: str | None = None) -> list[tuple]:
@@ -62,8 +66,10 @@ def loss_choices(kind: str, lang: str | None = None) -> list[tuple]:
 
 
 def _own_dropdown(name: str, caps, **extra) -> gr.Dropdown:
+    """At the word "own", saying its value for the model the page opens with (the CNN, its own architecture)."""
     knob = BY_NAME[name]
-    return gr.Dropdown(own_choices(name, caps), value=OWN, allow_custom_value=True, label=ui(knob.words), **extra)
+    return gr.Dropdown(own_choices(name, caps, "cnn", BY_NAME["arch"].own("cnn")), value=OWN, allow_custom_value=True,
+                       label=ui(knob.words), **extra)
 
 
 def build(caps: settings.TrainSettings) -> dict:
@@ -81,7 +87,7 @@ def build(caps: settings.TrainSettings) -> dict:
     # augmentation out should get the architecture's own (on for ours, off for the primer's).
     c["augment"] = gr.Radio([(ui(f"train.augment.{word}"), word) for word, _ in BY_NAME["augment"].named], value=None,
                             label=ui("train.augment"), info=ui("train.augment.info"), elem_id="train-augment")
-    c["gan_digits"] = gr.Slider(0, GAN_DIGITS_MOST, value=BY_NAME["gan_digits"].own("cnn"), step=500,
+    c["gan_digits"] = gr.Slider(GAN_DIGITS_LOW, GAN_DIGITS_MOST, value=BY_NAME["gan_digits"].own("cnn"), step=GAN_DIGITS_STEP,
                                 label=ui("train.gan_digits"), info=ui("train.gan_digits.info"))
     c["d_steps"] = train_game.ratio_knob()
     c["epochs"] = _own_dropdown("epochs", caps, elem_id="train-epochs")

@@ -115,18 +115,15 @@ def samples_image(view: jobs.RunView) -> np.ndarray:
 
 
 # -- the handlers ----------------------------------------------------------------------------
-def _owner(request) -> str:
-    return getattr(request, "session_hash", None) or "anonymous"
-
-
 def _seat(request, lang: str) -> limits.Seat:
     """A training place counted by the caller's address (the session, which the client makes up,
-    only keeps one run a page); a student of an open class shares the class's places instead, so
-    a class behind one school address can train, one place a student at most."""
-    token = hook.token_of(_owner(request))
+    only keeps one run a page); a student of an open class shares the class's places instead, as
+    many as a class may have students, so a class behind one school address trains in turn."""
+    token = hook.token_of(jobs.owner(request))
     student = board.student(token) if token else None
     if student:
-        return limits.take_place(request, lang, key=f"class:{student['code']}", most=board.limits()["students"])
+        return limits.take_place(request, lang, key=f"class:{student['code']}", most=board.limits()["students"],
+                                 words="limits.class_places")
     return limits.take_place(request, lang)
 
 
@@ -196,7 +193,7 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
     limits.guard(request, "train", lang)
     seat = _seat(request, lang)
     try:
-        run = jobs.start(run_request, _owner(request), corrections if use_corrections else (), CAPS,
+        run = jobs.start(run_request, jobs.owner(request), corrections if use_corrections else (), CAPS,
                          mine=mine or (), start_from=start_from)
     except jobs.RunBusy as error:
         seat.release()
@@ -244,7 +241,7 @@ def train_run(kind, dataset, epochs, lr, batch_size, seed, use_corrections, cnn_
 
 
 def stop_run(request: gr.Request):
-    return say(jobs.stop(_owner(request), jobs.STOPPED_BY_VISITOR), locales.language(request))
+    return say(jobs.stop(jobs.owner(request), jobs.STOPPED_BY_VISITOR), locales.language(request))
 
 
 def restore_shipped(runs, request: gr.Request):
