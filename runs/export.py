@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from runs import executor
-from visitors import vault
+from visitors import folders
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_TIMEOUT = 600  # seconds: the GAN's export measures its quality on two shared cores
@@ -143,8 +143,8 @@ def run_files(model_path: str | None) -> list[str]:
 
 def _prune(runs_dir: Path, keep: Path) -> None:
     """Delete the run folders unused for longer than the age allows, then the least recently used
-    while they hold more than the bytes allow (visitors/vault.py). Not by their number: another
+    while they hold more than the bytes allow (visitors/folders.py). Not by their number: another
     visitor's runs, however many, never delete a visitor's model in use (its folder is touched
     whenever the visitor's page comes back with it)."""
-    max_bytes, max_age = vault.runs_bounds()
-    vault.prune_folders(runs_dir, max_bytes, max_age, keep=(keep,), only=RUN_FOLDER)
+    max_bytes, max_age = folders.runs_bounds()
+    folders.prune_folders(runs_dir, max_bytes, max_age, keep=(keep,), only=RUN_FOLDER)

@@ -25,6 +25,7 @@ from tabs.train import my_runs as train_runs
 from tabs.draw.tab import MAX_CORRECTIONS
 from training import settings
 from visitors import limits
+from visitors import folders
 from visitors import vault as vaults
 from visitors.kept import KEPT, install
 
@@ -68,7 +69,7 @@ def model_path(ref) -> tuple[str | None, dict | None]:
         return None, None
     path = RUNS / run / f"{kind}.onnx"
     if path.is_file():
-        vaults.touch(path.parent)  # in use: the runs' pruning counts age from here
+        folders.touch(path.parent)  # in use: the runs' pruning counts age from here
         return str(path), None
     return None, {"run": run, "kind": kind}
 
@@ -133,7 +134,7 @@ def restore(visitor, request: gr.Request):
     vault = KEPT.vault
     held = visitor if isinstance(visitor, dict) else {}
     key, lines = held.get("key"), []
-    days = round(vault.max_age / vaults.DAY)
+    days = round(vault.max_age / folders.DAY)
     if visitor not in (None, "", {}) and not vaults.is_key(key):
         lines.append(say("keep.refused"))
         key = None
@@ -154,7 +155,7 @@ def restore(visitor, request: gr.Request):
             (("corrections", "keep.corrections"), ("mine", "keep.mine"), ("runs", "keep.runs")) if values.get(name)]
     if what:
         lines.insert(0, say("keep.back", what=say("keep.and").join(what)))
-    runs_days = round(vaults.runs_bounds()[1] / vaults.DAY)
+    runs_days = round(folders.runs_bounds()[1] / folders.DAY)
     for name in ("cnn_path", "gan_path"):
         if name in gone:
             ref = gone[name]

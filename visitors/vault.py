@@ -25,7 +25,6 @@ last loaded it (a laptop carried from school to home).
 The store has an id of its own, made with its folder, so a browser holding a key from an earlier
 store (the server's disk was wiped, as a Space's is when it restarts) can be told so.
 
-`prune_folders` bounds the training runs' folders the same way: by age of last use and by bytes.
 """
 import hashlib
 import io
@@ -43,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from visitors.folders import DAY, folder_bytes, touch
+
 log = logging.getLogger(__name__)
 
 KEY = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -51,7 +52,6 @@ STORE_ID = "store.id"
 OWNER = "owner"  # the file in an entry naming its address's hash
 SHARE = "share\n"  # a tombstone's words for an entry its own address's newer work pushed out
 SWEEP_EVERY = 600.0  # seconds between sweeps of expired entries
-DAY = 86400.0
 BLOCK = 4096  # the least an entry counts against its address's share: a folder and a file take a block each
 CLAIMS = 20_000  # keys loaded but not yet written to, whose address is remembered (at most; oldest forgotten)
 
@@ -62,59 +62,6 @@ def new_key() -> str:
 
 def is_key(value) -> bool:
     return isinstance(value, str) and KEY.fullmatch(value) is not None
-
-
-def folder_bytes(folder: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def touch(path: Path) -> None:
-    try:
-        os.utime(path)
-    except OSError:
-        pass
-
-
-def prune_folders(parent: Path, max_bytes: int, max_age: float, keep: tuple[Path, ...] = (),
-                  only: re.Pattern | None = None) -> list[Path]:
-    """Delete `parent`'s sub-folders (those whose name `only` matches) unused for over `max_age`
-    seconds (their modification time), then the least recently used until the rest hold at most
-    `max_bytes`. Folders in `keep` stay. Returns the deleted ones."""
-    if not parent.is_dir():
-        return []
-    now, kept_paths = time.time(), {Path(p).resolve() for p in keep}
-    folders = []
-    for entry in os.scandir(parent):
-        if not entry.is_dir(follow_symlinks=False) or (only is not None and not only.fullmatch(entry.name)):
-            continue
-        path = Path(entry.path)
-        if path.resolve() in kept_paths:
-            continue
-        folders.append((entry.stat(follow_symlinks=False).st_mtime, path))
-    folders.sort()
-    deleted, sizes = [], {}
-    for used, path in folders:
-        if now - used > max_age:
-            shutil.rmtree(path, ignore_errors=True)
-            deleted.append(path)
-        else:
-            sizes[path] = folder_bytes(path)
-    total = sum(sizes.values()) + sum(folder_bytes(Path(p)) for p in kept_paths if Path(p).is_dir())
-    for _, path in folders:
-        if total <= max_bytes:
-            break
-        if path in sizes:
-            shutil.rmtree(path, ignore_errors=True)
-            deleted.append(path)
-            total -= sizes[path]
-    return deleted
 
 
 class Full(Exception):
@@ -397,11 +344,3 @@ def from_environment(runs_dir: Path) -> Vault:
 # One visitor's most: 500 corrections and 1,000 of their own digits as float32 28x28 (4.7 MB), the
 # runs' records (a few kB each) and the choice of models.
 ENTRY_BYTES = 6 * 2**20
-
-
-def runs_bounds() -> tuple[int, float]:
-    """The training runs' folders: at most DIGIT_LAB_RUNS_MAX_MB in all (default 2048) and none
-    unused for over DIGIT_LAB_RUNS_MAX_DAYS (default 30)."""
-    max_mb = float(os.environ.get("DIGIT_LAB_RUNS_MAX_MB") or 2048)
-    days = float(os.environ.get("DIGIT_LAB_RUNS_MAX_DAYS") or 30)
-    return int(max_mb * 2**20), days * DAY
