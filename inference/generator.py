@@ -10,7 +10,9 @@ import functools
 import hashlib
 import json
 import math
+import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,8 @@ TRUNCATION_RANGE, DEFAULT_TRUNCATION = (0.0, 1.5), 1.0
 DISPLAY_SCALE, THUMB_SCALE = 10, 3  # 28 px -> 280 px for the image, 84 px for thumbnails
 GAP, GAP_SHADE = 2, 60  # pixels and grey level between tiles, so black backgrounds do not merge
 GIF_DIR = Path(tempfile.gettempdir()) / "digit-lab-gifs"
+GIF_HOURS = 1.0  # a GIF unused this long is deleted (Gradio serves its own copy of each it was given)
+_gif_pruned = [0.0]
 REEXPORT = "python -m training.export --checkpoint checkpoints/gan.pt --out exports/gan.onnx"
 
 
@@ -277,12 +281,30 @@ def gif(frames: np.ndarray, factor: int = 6, frame_ms: int = 120) -> str:
     key = hashlib.sha1(np.stack(pictures).tobytes() + bytes([factor]) + frame_ms.to_bytes(4, "little")).hexdigest()[:16]
     GIF_DIR.mkdir(parents=True, exist_ok=True)
     path = GIF_DIR / f"interpolation-{key}.gif"
-    if not path.exists():
+    if path.exists():
+        os.utime(path)  # in use: pruned by the time since its last use
+    else:
+        _prune_gifs()
         first, *rest = [Image.fromarray(p, mode="L") for p in pictures]
         partial = path.with_name(path.name + ".tmp")
         first.save(partial, format="GIF", save_all=True, append_images=rest, duration=frame_ms, loop=0)
         partial.replace(path)
     return str(path)
+
+
+def _prune_gifs(every: float = 600.0) -> None:
+    """Delete the GIFs unused for GIF_HOURS, at most once every `every` seconds: each distinct
+    interpolation writes one, so the folder is bounded by an hour's worth."""
+    now = time.time()
+    if now - _gif_pruned[0] < every:
+        return
+    _gif_pruned[0] = now
+    for entry in os.scandir(GIF_DIR):
+        try:
+            if entry.name.endswith((".gif", ".tmp")) and now - entry.stat().st_mtime > GIF_HOURS * 3600:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def show(digit, seed, truncation, *rest, request: gr.Request = None):
     except ModelUnavailable:
         return None, None, "", ""  # the status line already says what is missing
     except ValueError as error:
-        raise gr.Error(str(error))
+        raise gr.Error(str(error), print_exception=False)  # a refusal, not a fault: no traceback in the log
     asked = gen.clean_digit(digit) if model.conditional else None
     try:
         found = gen.verdict(image, asked, cnn_path)
@@ -232,7 +232,7 @@ def previews(digit, seed, truncation, *rest):
     except ModelUnavailable:
         return empty
     except ValueError as error:
-        raise gr.Error(str(error))
+        raise gr.Error(str(error), print_exception=False)  # a refusal, not a fault: no traceback in the log
     images = [gen.strip(s) for s in strips] + [None] * (gen.MAX_SLIDERS - len(strips))
     return [*images, gen.strip(grid, factor=4)]
 
@@ -243,7 +243,7 @@ def sample(digit, seed, gan_path=None):
     try:
         return gen.upscale(gen.sample(digit, seed, gan_path=gan_path), factor=1)
     except (ModelUnavailable, ValueError) as error:
-        raise gr.Error(str(error))
+        raise gr.Error(str(error), print_exception=False)  # a refusal, not a fault: no traceback in the log
 
 
 def interpolation(digit_a, seed_a, digit_b, seed_b, frames, truncation, gan_path=None):
@@ -251,7 +251,7 @@ def interpolation(digit_a, seed_a, digit_b, seed_b, frames, truncation, gan_path
     try:
         images = gen.interpolate((digit_a, seed_a), (digit_b, seed_b), frames, truncation, gan_path)
     except (ModelUnavailable, ValueError) as error:
-        raise gr.Error(str(error))
+        raise gr.Error(str(error), print_exception=False)  # a refusal, not a fault: no traceback in the log
     return gen.strip(images), gen.gif(images)
 
 

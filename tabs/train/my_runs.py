@@ -124,7 +124,7 @@ def downloads(run: dict | None) -> list[str]:
         return files
     folder = Path(tempfile.gettempdir()) / "digit-lab-downloads" / run["id"]
     folder.mkdir(parents=True, exist_ok=True)
-    return [shutil.copy2(f, folder / Path(f).name) for f in files]
+    return [str(shutil.copy2(f, folder / Path(f).name)) for f in files]  # a path as text, as gr.File takes it
 
 
 def model_name(runs: list | None, path: str | None, lang: str) -> str:
