@@ -10,6 +10,7 @@ from pathlib import Path
 from locales import text
 from tabs.train import plots as train_plots
 from runs import jobs
+from visitors import folders
 
 KEEP = 10  # runs remembered per session (the issue asks for at least the last 5)
 # The figure each kind's curve follows, first one present wins (the primer's unconditional GAN has
@@ -123,6 +124,7 @@ def downloads(run: dict | None) -> list[str]:
     if all(any(Path(f).resolve().is_relative_to(root) for root in roots) for f in files):
         return files
     folder = Path(tempfile.gettempdir()) / "digit-lab-downloads" / run["id"]
+    folders.prune_folders(folder.parent, 2**30, folders.DAY, keep=(folder,))  # Gradio keeps its own copy once served
     folder.mkdir(parents=True, exist_ok=True)
     return [str(shutil.copy2(f, folder / Path(f).name)) for f in files]  # a path as text, as gr.File takes it
 
