@@ -166,12 +166,15 @@ def first_output(result):
     return result[0] if isinstance(result, (tuple, list)) else result
 
 
-def client_for(url: str, timeout: float = 5.0):
+def client_for(url: str, timeout: float = 5.0, headers: dict | None = None, download_files: str | Path | None = None):
     """A gradio_client Client. Its HTTP calls (uploads, downloads) time out after `timeout` s:
-    the library's 5 s default suits one visitor; under load a browser would wait longer."""
+    the library's 5 s default suits one visitor; under load a browser would wait longer.
+    `headers` go with every request (e.g. the X-Forwarded-For a Space's proxy would add);
+    `download_files` is where answers' files are saved (the library's default: /tmp/gradio)."""
     from gradio_client import Client
 
-    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": timeout})
+    extra = {"download_files": str(download_files)} if download_files is not None else {}
+    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": timeout}, headers=headers, **extra)
 
 
 def endpoints(client) -> dict:
