@@ -5,6 +5,7 @@ and the dark mode, before and after a visitor uses the tab. And the keyboard alo
 Generate tab and steers a slider."""
 import io
 import re
+import time
 from collections import Counter
 
 import numpy as np
@@ -43,14 +44,33 @@ def open_page(browser, url: str, locale: str, scheme: str):
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("text=Digit Lab", timeout=30_000)
-    page.wait_for_timeout(1500)
+    settle(page)
     return context, page
+
+
+def settle(page, quiet_ms: int = 600, seconds: float = 15) -> None:
+    """Until the page's markup has not changed for `quiet_ms`: plots, canvases and images render
+    after a panel shows, and a streamed update lands a moment after the click that asked for it."""
+    deadline = time.monotonic() + seconds
+    shape, since = page.evaluate(MARKUP), time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(150)
+        now = page.evaluate(MARKUP)
+        if now != shape:
+            shape, since = now, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= quiet_ms:
+            return
+
+
+MARKUP = "() => document.querySelector('.gradio-container')?.innerHTML.length + '/' + document.querySelector('.gradio-container')?.innerText"
 
 
 def open_tab(page, index: int):
     page.locator("button[role=tab]").nth(index).click()
-    page.wait_for_timeout(1500)  # plots, canvases and images render after the panel shows
-    return page.locator(".tabitem:visible").first
+    panel = page.locator(".tabitem:visible").first
+    panel.wait_for(state="visible", timeout=10_000)
+    settle(page)  # plots, canvases and images render after the panel shows
+    return panel
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +111,11 @@ def use_draw(page, panel) -> None:
 def use_generate(page, panel) -> None:
     slider = panel.locator("input[type=range]").nth(1)
     slider.focus()
+    shown = page.evaluate(GENERATED_SRC)
     for _ in range(5):
         page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(1500)
+    wait_for(page, lambda: page.evaluate(GENERATED_SRC), lambda src: src != shown, 20)  # the new digit
+    settle(page)
 
 
 def use_train(page, panel) -> None:
@@ -103,7 +125,7 @@ def use_train(page, panel) -> None:
     finally:
         panel.locator("button.stop").first.click()
     wait_for(page, lambda: panel.locator("button.stop").first.is_visible(), bool, 5)
-    page.wait_for_timeout(3000)
+    settle(page, quiet_ms=1000)
 
 
 USE = {"draw": use_draw, "generate": use_generate, "train": use_train}

@@ -187,6 +187,7 @@ def test_a_training_run_plots_its_progress_and_stops(page):
         grown = wait_for(page, lambda: line_lengths(panel), lambda n: n > first, 60)  # more points arrive
         colours = wait_for(page, lambda: line_colours(panel), all_coloured, 10)  # a redraw may be under way
         page.screenshot(path=str(ARTIFACTS / "train-running-desktop.png"), full_page=True)
+        no_chinese(page, "train tab, running")
     finally:  # stop the run whatever happened, so it does not hold the shared server
         panel.get_by_role("button", name="Stop").click()
     assert grown > first > 0, f"the plots did not grow ({first} -> {grown} characters of line)"
@@ -196,6 +197,14 @@ def test_a_training_run_plots_its_progress_and_stops(page):
     text = wait_for_text(page, panel, r"run stopped", 120)  # stopped, exported and swapped in
     assert "stopped by the visitor" in text, text
     page.screenshot(path=str(ARTIFACTS / "train-stopped-desktop.png"), full_page=True)
+    no_chinese(page, "train tab, stopped")
+
+
+def no_chinese(page, where: str) -> None:
+    """The English page's words (as tests/test_i18n_browser.py reads them) hold no Chinese."""
+    from test_i18n_browser import VISIBLE_TEXT, check
+
+    check(page.evaluate(VISIBLE_TEXT), "en-US", where)
 
 
 # Each plot's lines once the first epoch's held-out figures have joined: training in blue, held-out

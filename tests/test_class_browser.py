@@ -131,7 +131,9 @@ def test_a_teacher_sees_three_students_runs_arrive(browser, class_app):
     for page in students:  # the lesson's short run, set by a link, started in each student's page
         page.goto(class_app + "?tab=train&kind=cnn&epochs=1&digits=100&batch=256")
         page.wait_for_selector("text=Digit Lab")
-        page.wait_for_timeout(3000)
+        epochs, digits = page.locator("#train-epochs input").first, page.locator(".tabitem:visible input[value='100']").first
+        assert wait_for(page, lambda: (epochs.input_value(), digits.is_checked()) if epochs.count() and digits.count() else (),
+                        lambda values: values == ("1", True), 30) == ("1", True)  # the link's settings are in place
         page.get_by_role("button", name="Start", exact=True).click()
     table = teacher.locator("#class-table")
     rows = wait_for(teacher, lambda: table.locator("tbody tr").count(), lambda n: n >= 3, 240)

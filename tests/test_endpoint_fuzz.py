@@ -23,7 +23,7 @@ from tests.draw_digits import page_digit
 
 REFUSED_WITHIN = 5.0  # seconds: a refusal is checked before any work (generous for a shared 2-core machine)
 ANSWERED_WITHIN = 30.0  # seconds for any answer (a hostile value that is valid does real work)
-RANDOM_CALLS = 4  # drawn calls an endpoint, beyond None and "nan" for each parameter
+RANDOM_CALLS = 2  # drawn calls an endpoint, beyond None and "nan" for each parameter
 CLIENTS = 4  # visitors calling at once: a call's time is mostly round trips, not the server's work
 BARE = ("has not enabled verbose error reporting", "Error raised.")
 

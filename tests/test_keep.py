@@ -5,6 +5,7 @@ swapped-in model survive more strangers than Gradio keeps sessions for, come bac
 and are not given to a forged key."""
 import json
 import os
+import re
 import time
 import uuid
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from visitors import vault as vaults
+from visitors.folders import prune_folders
 
 
 def small_vault(tmp_path, max_bytes=200_000, max_age=3600.0, entry_bytes=100_000):
@@ -79,13 +81,13 @@ def test_run_folders_are_pruned_by_age_and_bytes_never_by_count(tmp_path):
         folder.mkdir(parents=True)
         (folder / "cnn.onnx").write_bytes(b"x" * 1000)
     (runs / "visitors").mkdir()  # not a run: never pruned
-    assert vaults.prune_folders(runs, 10**6, 3600, only=vaults.re.compile(r"\d{8}-\d{6}-[a-z]+-[0-9a-f]{6}")) == []
+    pattern = re.compile(r"\d{8}-\d{6}-[a-z]+-[0-9a-f]{6}")
+    assert prune_folders(runs, 10**6, 3600, only=pattern) == []
     folders = sorted(p for p in runs.iterdir() if p.name != "visitors")
     os.utime(folders[0], (now - 7200, now - 7200))  # unused for two hours
     for age, folder in enumerate(folders[1:11]):
         os.utime(folder, (now - 1000 + age, now - 1000 + age))  # the least recently used next
-    pattern = vaults.re.compile(r"\d{8}-\d{6}-[a-z]+-[0-9a-f]{6}")
-    deleted = vaults.prune_folders(runs, 140 * 1000, 3600, keep=(folders[1],), only=pattern)
+    deleted = prune_folders(runs, 140 * 1000, 3600, keep=(folders[1],), only=pattern)
     assert folders[0] in deleted and folders[1] not in deleted  # too old; in use by the new run
     assert set(deleted) == {folders[0], *folders[2:11]} and (runs / "visitors").is_dir()
 
@@ -135,7 +137,7 @@ def keep_app(tmp_path_factory):
     stop_app(process)
 
 
-SESSIONS = 20  # Gradio's table of sessions, made small here so a few strangers fill it (200 on a Space)
+SESSIONS = 10  # Gradio's table of sessions, made small here so a few strangers fill it (200 on a Space)
 
 
 def words(notice) -> str:
@@ -187,7 +189,8 @@ def test_a_visitors_work_outlives_more_strangers_than_the_server_keeps_and_a_rel
 
     for forged in ({"key": "A" * 43, "store": browser["store"]}, {"key": browser["key"][:-1] + "!"}, str(runs / "x" / "cnn.onnx"),
                    {"key": str(runs)}, {"key": "../" * 20}, [browser["key"]]):
-        stranger = Client(url, verbose=False)
+        others.session_hash = str(uuid.uuid4())  # a stranger's new page: a session of its own
+        stranger = others
         given, notice = stranger.predict(forged, api_name="/keep_restore")
         said = words(notice)
         assert given["key"] != browser["key"] and "correction" not in said, (forged, said)
