@@ -51,7 +51,7 @@ MAX_CORRECTIONS = 500  # per session, in memory: enough to fine-tune on, bounded
 NOTHING_SEEN = np.zeros((VIEW, VIEW), np.uint8)
 NOTHING_LOOKED = np.full((VIEW, VIEW, 3), 255, np.uint8)
 # Served by app.py (gr.set_static_paths): the page's scripts and the shipped models.
-STATIC, SERVED_MODELS = (Path(__file__).resolve().parent.parent / name for name in ("static", "exports"))
+STATIC, SERVED_MODELS = (Path(__file__).resolve().parents[2] / name for name in ("static", "exports"))
 # The words the page's own reader writes (static/draw_reader.js), in every language.
 READER_WORDS = ("draw.reason.", "draw.verdict.", "draw.primer.missing", "draw.ours.title", "draw.primer.title")
 
