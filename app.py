@@ -73,8 +73,17 @@ LAUNCH_SETTINGS = dict(i18n=browser_i18n(), theme=digit_lab_theme(), state_sessi
 def _launch(*args, **kwargs):
     """demo.launch() with Digit Lab's settings, whoever calls it: `python app.py` below, or a host
     (as Spaces may) that imports this file and launches `demo` itself. Gradio's own launch is looked
-    up at call time, so a wrapper spaces puts on it (its ZeroGPU start-up report) still runs."""
-    return gr.Blocks.launch(demo, *args, **{**LAUNCH_SETTINGS, **kwargs})
+    up at call time, so a wrapper spaces puts on it (its ZeroGPU start-up report) still runs. The
+    rate limits' gate (visitors/gate.py) goes first among the app's middleware, a fresh dict each
+    launch (Gradio writes its lifespan into the one it is given)."""
+    from starlette.middleware import Middleware
+
+    from visitors.gate import Gate
+
+    settings = {**LAUNCH_SETTINGS, **kwargs}
+    app_kwargs = dict(settings.get("app_kwargs") or {})
+    app_kwargs["middleware"] = [Middleware(Gate), *app_kwargs.get("middleware", [])]
+    return gr.Blocks.launch(demo, *args, **{**settings, "app_kwargs": app_kwargs})
 
 
 demo.launch = _launch

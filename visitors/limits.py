@@ -126,12 +126,27 @@ class RateLimit:
                 self._buckets.popitem(last=False)  # the longest unseen: its bucket is the fullest
             return wait
 
+    def peek(self, address: str) -> float:
+        """As take() answers, taking nothing: 0.0 when a call would be taken now, else the seconds
+        until it would (visitors/gate.py asks this before Gradio routes the request)."""
+        now = self.clock()
+        with self._lock:
+            found = self._buckets.get(address)
+        if found is None:
+            return 0.0
+        tokens = min(float(self.calls), found[0] + (now - found[1]) * self.refill)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.refill
+
+    def refusal(self, wait: float) -> Limited:
+        """The words of a call refused `wait` seconds before the next would be taken."""
+        return Limited("limits.rate", wait, endpoint=self.name, calls=self.calls, period=round(self.seconds),
+                       **_wait_words(max(wait, 0.0)))
+
     def check(self, address: str) -> None:
         """take(), raising Limited in words when the address must wait."""
         wait = self.take(address)
         if wait > 0:
-            raise Limited("limits.rate", wait, endpoint=self.name, calls=self.calls, period=round(self.seconds),
-                          **_wait_words(wait))
+            raise self.refusal(wait)
 
     def __len__(self) -> int:
         return len(self._buckets)
