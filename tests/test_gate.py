@@ -5,6 +5,7 @@ is due (at most gate.HOLD_MAX_S); another address is untouched and an allowed ca
 Through gradio_client against one launched app, behind one proxy (DIGIT_LAB_PROXY_HOPS=1: each
 client's X-Forwarded-For is its address), with 3 backprops a minute; then the gate alone, as ASGI."""
 import asyncio
+import concurrent.futures
 import json
 import re
 import sys
@@ -135,7 +136,9 @@ def _call(app, path: str, body: dict | None = None, host: str = "192.0.2.77"):
         answer.setdefault(message["type"], message)
 
     started = time.perf_counter()
-    asyncio.run(gate.Gate(app)(scope(path, host), receive, send))
+    # In a thread of its own: a browser test in the same process may hold this thread's event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, gate.Gate(app)(scope(path, host), receive, send)).result()
     took = time.perf_counter() - started
     return answer["http.response.start"]["status"], json.loads(answer["http.response.body"]["body"] or b"null"), took
 
