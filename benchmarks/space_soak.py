@@ -54,6 +54,7 @@ import numpy as np
 from benchmarks import results
 from benchmarks.launch import SPACE_ENV, Server, _tree, client_for, sketch_files
 from benchmarks.soak_visitors import Fuzz, Record, backprop, drawer, generator, hostile, trainer, uploader
+from visitors.folders import folder_bytes
 
 TOLERANCE = 0.10  # memory and disk after warm-up to the end
 SAMPLE_S = 15.0  # memory and disk sampled this often
@@ -62,19 +63,6 @@ VISITORS = {"drawers": 16, "generators": 6, "trainers": 4, "backprop": 3, "uploa
 
 
 # ---- memory, disk, SSR ------------------------------------------------------------------------
-
-def folder_bytes(folder: Path, skip: tuple[Path, ...] = ()) -> int:
-    total = 0
-    for root, dirs, files in os.walk(folder):
-        if skip:
-            dirs[:] = [d for d in dirs if Path(root, d) not in skip]
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
-
 
 def processes(pid: int) -> dict[str, float]:
     """MiB resident by kind of process in the server's tree: python (the app), node, workers (the rest)."""

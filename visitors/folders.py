@@ -10,9 +10,12 @@ from pathlib import Path
 DAY = 86400.0
 
 
-def folder_bytes(folder: Path) -> int:
+def folder_bytes(folder: Path, skip: tuple[Path, ...] = ()) -> int:
+    """The bytes of the files under `folder`, leaving out the sub-folders in `skip`."""
     total = 0
-    for root, _, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        if skip:
+            dirs[:] = [d for d in dirs if Path(root, d) not in skip]
         for name in files:
             try:
                 total += os.lstat(os.path.join(root, name)).st_size
