@@ -131,8 +131,8 @@ def _page_defaults() -> dict:
 
 
 # -- the Train tab's keys, made from training/knob_list.py -------------------------------------------
-# The link's own names for the knobs whose own would clash with another tab's key (the Generate
-# tab's seed) or read long in a URL; every other knob is keyed by its name.
+# Every knob is keyed by its name, but for the three whose name would clash with another tab's key
+# (the Generate tab's seed) or read long in a URL (knob_list.SHORT_NAMES).
 ZERO_IS_OWN = ("lr",)  # 0 is also the model's own, below the bounds (as /train's older callers sent it)
 MOST_WHOLE = 2**31 - 1  # a whole number's bound where the list declares none (as /train's)
 
