@@ -125,8 +125,8 @@ def test_every_rate_has_its_endpoints():
     assert gate.ONLY_WITH_VALUE <= set(gate.ENDPOINTS)
 
 
-def _call(app, path: str, body: dict | None = None, host: str = "192.0.2.77"):
-    """The gate in front of `app` once: (status, JSON answer, seconds)."""
+def _call(app, path: str, body: dict | None = None, host: str = "192.0.2.77", the_gate=None):
+    """The gate (a new one unless given) in front of `app` once: (status, JSON answer, seconds)."""
     sent, answer = [json.dumps(body or {}).encode()], {}
 
     async def receive():
@@ -138,7 +138,7 @@ def _call(app, path: str, body: dict | None = None, host: str = "192.0.2.77"):
     started = time.perf_counter()
     # In a thread of its own: a browser test in the same process may hold this thread's event loop.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, gate.Gate(app)(scope(path, host), receive, send)).result()
+        pool.submit(asyncio.run, (the_gate or gate.Gate(app))(scope(path, host), receive, send)).result()
     took = time.perf_counter() - started
     return answer["http.response.start"]["status"], json.loads(answer["http.response.body"]["body"] or b"null"), took
 
@@ -162,6 +162,25 @@ def test_the_gate_holds_until_the_next_call_is_due_and_passes_the_rest(monkeypat
     assert _call(passed, "/gradio_api/run/backprop_step", host="192.0.2.78")[0] == 200  # another address
     assert _call(passed, "/gradio_api/run/classify_strokes")[0] == 200  # not a limited endpoint
     assert _call(passed, "/gradio_api/call/classify_strokes")[0] == 200
+
+
+def test_a_call_let_through_on_the_last_call_counts_until_its_handler_takes_it(monkeypatch):
+    """Connections held together are released together: one reaches the handler, the rest are
+    refused here. Once the handler has counted it, the bucket alone decides again."""
+    now = [0.0]
+    bucket = limits.RateLimit("backprop", 2, 2, clock=lambda: now[0])  # two at once, then one a second
+    monkeypatch.setitem(limits.RATES, "backprop", bucket)
+    monkeypatch.setattr(gate, "MAX_HELD", 0)  # refusals answered at once
+    the_gate, path = gate.Gate(passed), "/gradio_api/run/backprop_step"
+    bucket.take("192.0.2.77")  # one call left
+    assert _call(passed, path, the_gate=the_gate)[0] == 200  # let through on the last call...
+    assert _call(passed, path, the_gate=the_gate)[0] == 500  # ...so a second at once is refused here
+    assert _call(passed, path, host="192.0.2.78", the_gate=the_gate)[0] == 200  # another address: untouched
+    now[0] += 0.1
+    bucket.take("192.0.2.77")  # the first call's handler counts it
+    now[0] += 1.0  # and the next call falls due
+    assert _call(passed, path, the_gate=the_gate)[0] == 200
+    assert bucket.peek("192.0.2.77") == 0.0  # the gate itself takes nothing
 
 
 def test_an_empty_upload_is_not_refused_and_held_refusals_are_bounded(monkeypatch):

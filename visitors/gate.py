@@ -12,9 +12,14 @@ an event id and then the refusal as the event's completion on the session's stre
 else passes through after a path check; a call it recognises passes through after a peek at the
 address's bucket (visitors/limits.py `RateLimit.peek`, taking nothing: the handler's own guard takes the
 token). Only an address already refused is answered here, in the handler's own words.
+
+A call let through on an address's last call counts as taken until its handler has counted it (or
+PASS_S has gone by), so held connections released together, as a flooder's are each time a call
+falls due, send one call to the handler and are refused here, not all by the handler.
 """
 import asyncio
 import json
+import time
 import uuid
 
 from gradio.server_messages import ProcessCompletedMessage
@@ -31,6 +36,7 @@ ENDPOINTS = {"backprop_step": "backprop", "train": "train",
 ONLY_WITH_VALUE = {"classify", "classify_upload"}
 HOLD_MAX_S = 2.0  # the longest a refusal is held: a backprop token is due within 1 s at the default rate
 MAX_HELD = 32  # refusals held at once for one address; past it they are answered at once
+PASS_S = 1.0  # the longest a call let through on an address's last call counts as taken
 PREFIX = "/gradio_api/"
 MAX_BODY = 1 << 20  # a join's body read past this is left to Gradio
 
@@ -60,6 +66,26 @@ class Gate:
     def __init__(self, app):
         self.app = app
         self.held: dict[str, int] = {}  # address -> refusals held now (one event loop: no lock)
+        # (rate, address) -> (when a call was let through on the last call, the bucket's taken_at then)
+        self.passing: dict[tuple[str, str], tuple[float, float | None]] = {}
+
+    def wait(self, rate: str, where: str) -> float:
+        """Seconds until `rate` takes a call from `where`, counting a call let through but not yet
+        counted by its handler."""
+        bucket = limits.RATES[rate]
+        passing = self.passing.get((rate, where))
+        if passing and (time.monotonic() - passing[0] > PASS_S or bucket.taken_at(where) != passing[1]):
+            del self.passing[(rate, where)]
+            passing = None
+        return bucket.peek(where, 2 if passing else 1)
+
+    def let_through(self, rate: str, where: str) -> None:
+        """Remember a call let through on `where`'s last call, until its handler counts it."""
+        bucket = limits.RATES[rate]
+        if bucket.peek(where, 2) > 0:
+            if len(self.passing) >= limits.MAX_ADDRESSES:
+                self.passing.clear()  # forgetting only lets a few more calls reach their handlers
+            self.passing[(rate, where)] = (time.monotonic(), bucket.taken_at(where))
 
     async def __call__(self, scope, receive, send):
         found = route(scope.get("method", ""), scope.get("path", "")) if scope["type"] == "http" else None
@@ -69,8 +95,8 @@ class Gate:
         where = limits.address(request)
         kind, name = found
         names = {ENDPOINTS[name]} if kind == "queue" and name else set(ENDPOINTS.values())
-        if not any(limits.RATES[n].peek(where) > 0 for n in names):
-            return await self.app(scope, receive, send)  # the common case: not refused, untouched
+        if not any(limits.RATES[n].taken_at(where) is not None and limits.RATES[n].peek(where, 2) > 0 for n in names):
+            return await self.app(scope, receive, send)  # the common case: calls to spare, untouched
         body, receive = await _body(receive)
         try:
             sent = json.loads(body) if body else {}
@@ -84,9 +110,11 @@ class Gate:
             name = getattr(fn, "api_name", None)
         if name not in ENDPOINTS or (name in ONLY_WITH_VALUE and _empty(sent.get("data"))):
             return await self.app(scope, receive, send)
-        bucket = limits.RATES[ENDPOINTS[name]]
-        wait = bucket.peek(where)
+        rate = ENDPOINTS[name]
+        bucket = limits.RATES[rate]
+        wait = self.wait(rate, where)
         if wait <= 0:
+            self.let_through(rate, where)
             return await self.app(scope, receive, send)
         if kind == "queue" and not _queue_open(blocks):
             return await self.app(scope, receive, send)  # not Gradio's queue as we know it: the handler refuses

@@ -126,16 +126,20 @@ class RateLimit:
                 self._buckets.popitem(last=False)  # the longest unseen: its bucket is the fullest
             return wait
 
-    def peek(self, address: str) -> float:
-        """As take() answers, taking nothing: 0.0 when a call would be taken now, else the seconds
-        until it would (visitors/gate.py asks this before Gradio routes the request)."""
+    def peek(self, address: str, calls: int = 1) -> float:
+        """As take() answers, taking nothing: 0.0 when `calls` calls would be taken now, else the
+        seconds until they would (visitors/gate.py asks this before Gradio routes the request)."""
         now = self.clock()
         with self._lock:
+            tokens, when = self._buckets.get(address, (float(self.calls), now))
+        tokens = min(float(self.calls), tokens + (now - when) * self.refill)
+        return 0.0 if tokens >= calls else (calls - tokens) / self.refill
+
+    def taken_at(self, address: str) -> float | None:
+        """When the address's bucket last changed (a take, allowed or refused), on this bucket's clock."""
+        with self._lock:
             found = self._buckets.get(address)
-        if found is None:
-            return 0.0
-        tokens = min(float(self.calls), found[0] + (now - found[1]) * self.refill)
-        return 0.0 if tokens >= 1 else (1 - tokens) / self.refill
+        return None if found is None else found[1]
 
     def refusal(self, wait: float) -> Limited:
         """The words of a call refused `wait` seconds before the next would be taken."""
