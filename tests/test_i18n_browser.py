@@ -25,6 +25,7 @@ ALLOWED = {
 }
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
+GRADIO_STATUS = re.compile(r"processing \||queue: \d+/\d* \|")  # Gradio 6.31's status tracker, English only
 # The page's visible text, less what is not words to translate: commands and file names shown as
 # code, the list of a finished run's downloads (file names and their sizes in Gradio's own units:
 # whether it is on the page when the test reads depends only on how fast the run was), and Gradio's
@@ -57,7 +58,8 @@ def new_page(browser, url: str, locale: str, width: int = 1280, height: int = 90
 
 def settled_text(page, quiet_ms: int = 600, seconds: float = 15) -> str:
     """The page's visible text once it has stopped changing for `quiet_ms` (plots, canvases and
-    images render after a panel shows, and Gradio's "processing" line comes and goes)."""
+    images render after a panel shows, and Gradio's "processing |" and "queue: 1/2 |" lines, its
+    own untranslated words while an event waits or runs, come and go)."""
     deadline = time.monotonic() + seconds
     text, since = page.evaluate(VISIBLE_TEXT), time.monotonic()
     while time.monotonic() < deadline:
@@ -65,7 +67,7 @@ def settled_text(page, quiet_ms: int = 600, seconds: float = 15) -> str:
         now = page.evaluate(VISIBLE_TEXT)
         if now != text:
             text, since = now, time.monotonic()
-        elif (time.monotonic() - since) * 1000 >= quiet_ms and "processing |" not in text:
+        elif (time.monotonic() - since) * 1000 >= quiet_ms and not GRADIO_STATUS.search(text):
             break
     return text
 
