@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_VARIABLES = ("SPACES_ZERO", "ZEROGPU")  # left out of the child's environment: no spaces patch there
 
 
-def _send(stream, item) -> None:
+def send(stream, item) -> None:
     data = pickle.dumps(item)
     stream.write(struct.pack("<Q", len(data)) + data)
     stream.flush()
 
 
-def _receive(stream):
+def receive(stream):
     head = stream.read(8)
     if len(head) < 8:
         return None
@@ -38,9 +38,9 @@ def events(spec) -> Iterator[dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_VARIABLES)}
     child = subprocess.Popen([sys.executable, "-m", "runs.child"], cwd=ROOT, env=env,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    _send(child.stdin, spec)
+    send(child.stdin, spec)
     try:
-        while (item := _receive(child.stdout)) is not None:
+        while (item := receive(child.stdout)) is not None:
             if item.get("type") == "error":
                 raise RuntimeError(item["error"])
             yield item
@@ -50,7 +50,7 @@ def events(spec) -> Iterator[dict]:
             child.stdin.close()
         except OSError:  # it has ended already
             pass
-        while _receive(child.stdout) is not None:  # its last steps, until it has saved and exited
+        while receive(child.stdout) is not None:  # its last steps, until it has saved and exited
             pass
         child.wait(timeout=120)
 
@@ -58,7 +58,7 @@ def events(spec) -> Iterator[dict]:
 def main() -> None:
     frames = os.fdopen(os.dup(1), "wb")  # the frames alone on the real stdout; anything printed goes to stderr
     os.dup2(2, 1)
-    spec = _receive(sys.stdin.buffer)
+    spec = receive(sys.stdin.buffer)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.buffer.readline(), stop.set()), daemon=True).start()
     from runs.worker import worker
@@ -66,11 +66,11 @@ def main() -> None:
     stream = worker(spec)
     try:
         for item in stream:
-            _send(frames, item)
+            send(frames, item)
             if stop.is_set():
                 break
     except Exception as error:
-        _send(frames, {"type": "error", "error": f"{type(error).__name__}: {error}"})
+        send(frames, {"type": "error", "error": f"{type(error).__name__}: {error}"})
     finally:
         stream.close()
         frames.close()

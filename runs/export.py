@@ -1,26 +1,20 @@
-"""A finished (or stopped) run's export, in the main process: its snapshot through the same export
-as the shipped models (ONNX checker and parity with PyTorch) into `<runs>/<run id>/`, beside a run
-card (`run.json`), and the files a visitor may take home. Torch is imported when an export starts."""
+"""A finished (or stopped) run's export: its snapshot saved, then through the same export as the
+shipped models (ONNX checker and parity with PyTorch, in a process of its own: runs/exporter.py)
+into `<runs>/<run id>/`, beside a run card (`run.json`), and the files a visitor may take home."""
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from runs import executor
+from runs import exporter
 from visitors import folders
 
-ROOT = Path(__file__).resolve().parent.parent
-EXPORT_TIMEOUT = 600  # seconds: the GAN's export measures its quality on two shared cores
 RUN_FOLDER = re.compile(r"\d{8}-\d{6}-[a-z]+-[0-9a-f]{6}")  # runs/record.py's ids: nothing else in the folder is a run
 MODEL_FILES = (".onnx", ".layers.onnx", ".discriminator.onnx", ".json")  # the model and what the export writes beside it
 
 
 def export(run, last) -> None:
     """Export the last event's snapshot to `<run folder>/<kind>.onnx` and write the run card."""
-    from training.export import onnx_export
     from training import runtime
 
     kind = run.request.kind
@@ -29,17 +23,14 @@ def export(run, last) -> None:
     run.folder.mkdir(parents=True, exist_ok=True)
     _prune(run.folder.parent, keep=run.folder)
     runtime.save_checkpoint(checkpoint, run.folder / f"{kind}.pt")  # so the CLI can resume or re-export it
-    if executor.on_zerogpu():  # spaces patches this process's torch to pose as CUDA, which torch.onnx trips on
-        model_card = export_apart(run.folder / f"{kind}.pt", run.folder / f"{kind}.onnx")
-    else:
-        model_card = onnx_export.export(checkpoint, run.folder / f"{kind}.onnx")  # raises ExportError: nothing swapped
+    model_card = exporter.export(run.folder / f"{kind}.pt", run.folder / f"{kind}.onnx")  # raises ExportError: nothing swapped
     model_card["metrics"] = {**model_card["metrics"], **mine_figures(run, run.folder / f"{kind}.onnx")}
     stopped_early = step < last.total_steps
     reason = str(run.stop_reason) if stopped_early and run.stop_reason else None
     view = run.view()
     card = {
         "run": run.id, "kind": kind, "config": checkpoint["config"],
-        "command": onnx_export.training_command(kind, checkpoint["config"]),
+        "command": model_card["training_command"],
         "export_command": f"python -m training.export --checkpoint {run.folder / (kind + '.pt')} --out {kind}.onnx",
         "steps": step, "total_steps": last.total_steps, "epochs_started": last.epoch,
         "training_seconds": round(last.elapsed, 1), "wall_seconds": round(time.monotonic() - run.started, 1),
@@ -58,20 +49,6 @@ def export(run, last) -> None:
     card_path = run.folder / "run.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     run.card, run.card_path, run.model_path = card, str(card_path), str(run.folder / f"{kind}.onnx")
-
-
-def export_apart(checkpoint: Path, out: Path) -> dict:
-    """The same export, by the command line in a process of its own (a plain torch, not spaces'
-    patched one): its model card, or its one-line error as an ExportError."""
-    from training.export import onnx_export
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPACES_ZERO", "ZEROGPU"))}
-    done = subprocess.run([sys.executable, "-m", "training.export", "--checkpoint", str(checkpoint), "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=EXPORT_TIMEOUT)
-    if done.returncode != 0:
-        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise onnx_export.ExportError(said.removeprefix("error: "))
-    return json.loads(out.with_suffix(".json").read_text())
 
 
 def _card_summary(run, step: int, last, figures: dict) -> dict[str, str]:

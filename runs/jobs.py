@@ -35,7 +35,7 @@ from typing import Callable, Iterator, Sequence
 
 from classroom import hook as class_hook
 from locales import Explained
-from runs import executor, worker
+from runs import executor, exporter, worker
 from runs import queue as run_queue
 from runs.export import export as _export
 from runs.export import run_files  # noqa: F401 (the tab's downloads)
@@ -183,7 +183,9 @@ def training_events(run: Run) -> Iterator:
 
 
 def executed_events(run: Run) -> Iterator:
-    """Where the run executes (runs/executor.py); what it needs crosses as a worker.Spec."""
+    """Where the run executes (runs/executor.py); what it needs crosses as a worker.Spec. The
+    export's process starts meanwhile (runs/exporter.py), so it is ready when training ends."""
+    exporter.warm()
     spec = worker.Spec(run.request, run.caps, tuple(run.corrections), str(run.folder / f"{run.request.kind}.pt"),
                        mine=tuple(run.mine), start=run.start_from)
 
