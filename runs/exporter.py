@@ -122,6 +122,9 @@ def main() -> None:
     """The child: exports until its stdin closes."""
     frames = os.fdopen(os.dup(1), "wb")  # the frames alone on the real stdout; anything printed goes to stderr
     os.dup2(2, 1)
+    from inference.memory import hold_malloc
+
+    hold_malloc()  # what an export frees goes back to the system between exports
     from training import data, runtime
     from training.export import onnx_export
 
