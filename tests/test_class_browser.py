@@ -23,9 +23,20 @@ def class_app(tmp_path_factory):
     stop_app(process)
 
 
+OPEN = []  # this test's browser contexts, closed when it ends (an open page keeps rendering and asking)
+
+
+@pytest.fixture(autouse=True)
+def closed_after():
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 def visit(browser, url: str, query: str = ""):
     """A fresh browser context (no storage shared with any other) on the app with `query`."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    OPEN.append(context)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

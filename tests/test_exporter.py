@@ -33,31 +33,27 @@ def own_child():
         exporter._retire()
 
 
-def test_one_child_exports_until_it_is_renewed(checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setattr(exporter, "RENEW_AFTER", 2)
+def test_one_warm_child_exports_says_what_it_refuses_and_is_renewed_or_replaced(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(exporter, "RENEW_AFTER", 3)
     exporter.warm()
     first = exporter._child.pid
-    card = exporter.export(checkpoint, tmp_path / "a" / "cnn.onnx")
-    assert card["kind"] == "cnn" and card["metrics"]["parity_max_logit_difference"] < 1e-4
-    assert card["training_command"].startswith("python -m training.train_cnn ")
-    assert (tmp_path / "a" / "cnn.onnx").is_file() and (tmp_path / "a" / "cnn.layers.onnx").is_file()
-    assert exporter._child.pid == first, "the warm child was not the one that exported"
-    exporter.export(checkpoint, tmp_path / "b" / "cnn.onnx")
-    assert exporter._child is None, "the child was kept past RENEW_AFTER exports"
-    exporter.export(checkpoint, tmp_path / "c" / "cnn.onnx")
-    assert exporter._child.pid != first
-
-
-def test_a_refused_checkpoint_and_a_dead_child_are_said_and_the_next_export_works(checkpoint, tmp_path):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(exporter.ExportError, match=r"\w+ \w+"):
         exporter.export(broken, tmp_path / "x" / "cnn.onnx")
     assert not (tmp_path / "x" / "cnn.onnx").exists()
-    # a child that dies once the export is sent (killed for memory, say)
-    exporter._retire()
+    card = exporter.export(checkpoint, tmp_path / "a" / "cnn.onnx")
+    assert card["kind"] == "cnn" and card["metrics"]["parity_max_logit_difference"] < 1e-4
+    assert card["training_command"].startswith("python -m training.train_cnn ")
+    assert (tmp_path / "a" / "cnn.onnx").is_file() and (tmp_path / "a" / "cnn.layers.onnx").is_file()
+    assert exporter._child.pid == first, "the warm child was not the one that exported after a refusal"
+    exporter.export(checkpoint, tmp_path / "b" / "cnn.onnx")
+    assert exporter._child is None, "the child was kept past RENEW_AFTER exports"
+
+    # a child that dies once the export is sent (killed for memory, say): said, and the next one serves
     exporter._child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.buffer.read(1)"],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     with pytest.raises(exporter.ExportError, match="the export's process ended"):
         exporter.export(checkpoint, tmp_path / "y" / "cnn.onnx")
     assert exporter.export(checkpoint, tmp_path / "z" / "cnn.onnx")["kind"] == "cnn"
+    assert exporter._child.pid != first
