@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.launch import _tree
+
 LOG = "DIGIT_LAB_SUITE_LOG"  # where the plugin in each worker appends "time pid start|end nodeid"
 SAMPLE_S = 0.5
 KINDS = ("chromium", "node", "app", "exporter", "worker", "other")
@@ -30,8 +32,17 @@ KINDS = ("chromium", "node", "app", "exporter", "worker", "other")
 
 # ---- the plugin, loaded by each worker (-p benchmarks.suite_cpu) -------------------------------
 
+_noting = False  # this process runs tests (not xdist's controller, which hears of every worker's)
+
+
+def pytest_configure(config):
+    global _noting
+    controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    _noting = bool(os.environ.get(LOG)) and not controller
+
+
 def _note(what: str, nodeid: str) -> None:
-    if os.environ.get(LOG):
+    if _noting:
         with open(os.environ[LOG], "a") as log:
             log.write(f"{time.time():.2f} {os.getpid()} {what} {nodeid}\n")
 
@@ -60,19 +71,15 @@ def kind(command: str, pid: int, workers: set) -> str:
     return "other"
 
 
-def processes() -> dict[int, tuple[int, float, str]]:
-    """pid -> (parent pid, CPU seconds so far, command line), for every process readable now."""
-    tick, found = os.sysconf("SC_CLK_TCK"), {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-                fields = stat[stat.rfind(")") + 2:].split()
-                command = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
+def usage(pid: int) -> tuple[float, str] | None:
+    """(CPU seconds so far, command line) of a process, or None once it has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rfind(")") + 2:].split()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), command
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Sampler(threading.Thread):
@@ -91,25 +98,15 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         seen: dict[int, float] = {}
         while not self.stop.is_set():
-            found, workers = processes(), self.workers()
-            owner: dict[int, int | None] = {}  # pid -> its worker (the root before any worker has logged a test)
-
-            def owner_of(pid: int) -> int | None:
-                chain = []
-                while pid in found and pid not in owner and pid not in workers and pid != self.root:
-                    chain.append(pid)
-                    pid = found[pid][0]
-                top = owner.get(pid, pid if pid in workers or pid == self.root else None)
-                owner.update(dict.fromkeys(chain + [pid], top))
-                return top
-
-            for pid in found:
-                owner_of(pid)
+            workers = self.workers()
+            owner = dict.fromkeys(_tree(self.root), self.root)  # the root's, before a worker has logged a test
+            for worker in (workers - {self.root}) & owner.keys():
+                owner.update(dict.fromkeys(_tree(worker), worker))
             now, rows = time.time(), collections.Counter()
             for pid, top in owner.items():
-                if top is None or pid not in found:
+                if (found := usage(pid)) is None:
                     continue
-                _, cpu, command = found[pid]
+                cpu, command = found
                 spent, seen[pid] = cpu - seen.get(pid, 0.0), cpu
                 if spent > 0:
                     rows[(top, kind(command, pid, workers | {self.root}))] += spent

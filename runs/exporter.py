@@ -23,10 +23,11 @@ RENEW_AFTER = 16  # exports before a fresh child: what the exporter keeps stays 
 IDLE_S = 300.0  # a child unused this long leaves, and its memory with it
 EXPORT_TIMEOUT = 600  # seconds: the GAN's export measures its quality on two shared cores
 
-_lock = threading.Lock()  # one export at a time, and guards the three below
+_lock = threading.Lock()  # one export at a time, and guards the four below
 _child: subprocess.Popen | None = None
 _exports = 0  # by the current child
 _last_used = 0.0
+_idle: threading.Timer | None = None  # the child's leaving, IDLE_S after its last use
 
 
 class ExportError(RuntimeError):
@@ -86,11 +87,13 @@ def _running() -> subprocess.Popen:
 
 def _touch() -> None:
     """Used now: the child leaves if nothing uses it for IDLE_S from here."""
-    global _last_used
+    global _last_used, _idle
     _last_used = time.monotonic()
-    idle = threading.Timer(IDLE_S, _leave_if_idle)
-    idle.daemon = True
-    idle.start()
+    if _idle is not None:
+        _idle.cancel()
+    _idle = threading.Timer(IDLE_S, _leave_if_idle)
+    _idle.daemon = True
+    _idle.start()
 
 
 def _retire(kill: bool = False) -> None:

@@ -67,6 +67,19 @@ def stop_app(process) -> None:
         process.kill()
 
 
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A CNN checkpoint with untrained weights: exports like a real one, made in a second."""
+    from dataclasses import asdict
+
+    from models import DigitCNN
+    from training.runtime import save_checkpoint
+    from training.train_cnn import CNNConfig
+
+    path = tmp_path_factory.mktemp("checkpoint") / "cnn.pt"
+    return save_checkpoint({"kind": "cnn", "model": DigitCNN().state_dict(), "config": asdict(CNNConfig(max_steps=1)), "step": 0}, path)
+
+
 @pytest.fixture
 def one_torch_thread():
     """For tests of tiny models: on a shared, busy CPU two torch threads spin-wait on each other and
