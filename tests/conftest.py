@@ -115,17 +115,22 @@ def client(app_url):
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The tests' browser: Debian's chromium-headless-shell, the same Chromium build as `chromium` less the
+# desktop browser's layers (Playwright's own choice for headless runs). It loads the app's page with
+# about a quarter less CPU (2.4-2.8 s against 3.4-3.8 s a fresh page, measured side by side here).
+HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
 
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    executable = HEADLESS_SHELL if Path(HEADLESS_SHELL).exists() else CHROMIUM
+    if not Path(executable).exists():
+        pytest.skip("Debian's chromium-headless-shell is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=executable,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
