@@ -58,26 +58,64 @@ def test_the_cnn_trains_on_mean_squared_error_and_its_card_says_so(tmp_path):
     assert 0 <= card["metrics"]["held_out_accuracy"] <= 1 and card["steps"] == 20
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (("training.train_cnn", "--epochs", "-1"), "epochs"),
-        (("training.train_cnn", "--lr", "abc"), "invalid float"),
-        (("training.train_gan", "--dataset", "imagenet"), "mnist-5k"),
-        (("training.train_cnn", "--device", "tpu", "--max-steps", "1"), "unknown device"),
-        (("training.train_cnn", "--resume", "missing.pt"), "no checkpoint"),
-        (("training.train_cnn", "--loss", "bce"), "bce is a GAN's loss function"),
-        (("training.train_cnn", "--gan-digits", "100", "--dataset", "fashion-mnist"), "handwritten digits"),
-        (("training.train_cnn", "--train-digits", "5"), "Training digits"),
-        (("training.train_gan", "--arch", "primer"), "Unknown architecture"),
-        (("training.export", "--checkpoint", "missing.pt", "--out", "x.onnx"), "no checkpoint"),
-    ],
-)
-def test_bad_input_gets_a_one_line_error_and_a_non_zero_exit(args, message):
-    done = cli(*args)
-    assert done.returncode != 0
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr
+BAD_INPUT = [
+    (("training.train_cnn", "--epochs", "-1"), "epochs"),
+    (("training.train_cnn", "--lr", "abc"), "invalid float"),
+    (("training.train_gan", "--dataset", "imagenet"), "mnist-5k"),
+    (("training.train_cnn", "--device", "tpu", "--max-steps", "1"), "unknown device"),
+    (("training.train_cnn", "--resume", "missing.pt"), "no checkpoint"),
+    (("training.train_cnn", "--loss", "bce"), "bce is a GAN's loss function"),
+    (("training.train_cnn", "--gan-digits", "100", "--dataset", "fashion-mnist"), "handwritten digits"),
+    (("training.train_cnn", "--train-digits", "5"), "Training digits"),
+    (("training.train_gan", "--arch", "primer"), "Unknown architecture"),
+    (("training.export", "--checkpoint", "missing.pt", "--out", "x.onnx"), "no checkpoint"),
+]
+
+# Runs each command line as `python -m` does (runpy, __main__, its own argv), all in one interpreter
+# so that torch is imported once, not once a case; prints [exit status, what went to stderr] a case.
+# An exception other than SystemExit escapes as it would from the command: its traceback is the text.
+MANY = """
+import contextlib, io, json, runpy, sys, traceback
+answers = []
+for module, *args in json.loads(sys.argv[1]):
+    sys.argv = [module, *args]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) or done.code is None else 1
+            if isinstance(done.code, str):
+                print(done.code, file=sys.stderr)
+        except BaseException:
+            code = 1
+            traceback.print_exc()
+    answers.append([code or 0, err.getvalue()])
+print(json.dumps(answers))
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_input_answers():
+    done = subprocess.run([sys.executable, "-c", MANY, json.dumps([args for args, _ in BAD_INPUT])], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return dict(zip([args for args, _ in BAD_INPUT], json.loads(done.stdout.splitlines()[-1])))
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_gets_a_one_line_error_and_a_non_zero_exit(bad_input_answers, args, message):
+    code, stderr = bad_input_answers[args]
+    assert code != 0
+    assert message in stderr
+    assert "Traceback" not in stderr
+
+
+def test_the_bad_input_check_runs_a_command_line_as_python_m_does():
+    """What the shared interpreter above stands for: one case, the real way."""
+    done = cli("training.train_cnn", "--epochs", "-1")
+    assert done.returncode != 0 and "epochs" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_corrupt_checkpoint_is_named_not_a_traceback(tmp_path):
