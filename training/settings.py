@@ -8,7 +8,7 @@ laptop and the tests can each set their own without touching code.
     DIGIT_LAB_TRAIN_BATCH_MAX    (default 512)   largest batch size accepted
     DIGIT_LAB_TRAIN_LR_MIN       (default 1e-5)  smallest learning rate accepted
     DIGIT_LAB_TRAIN_LR_MAX       (default 0.05)  largest learning rate accepted
-    DIGIT_LAB_TRAIN_THREADS      (default 0)     torch CPU threads for a run; 0: all cores but one,
+    DIGIT_LAB_TRAIN_THREADS      (default 0)     torch CPU threads for a run and its export; 0: all cores but one,
                                                  so the Draw and Generate tabs keep a core to answer
     DIGIT_LAB_TRAIN_UPDATE_SECONDS (default 1.0) how often the tab sends progress to the browser
     DIGIT_LAB_TRAIN_QUEUE        (default 10)    runs that may wait for their turn; a Start beyond is refused
