@@ -1,9 +1,9 @@
-"""Two fixes for Gradio 6.31, patched on import (app.py imports this module first).
+"""Two fixes for Gradio 6.31, patched when app.py imports this module.
 
-1. Gradio caches each output image in a file named by its content hash and rewrites that file in place
-on every request. When two requests produce the same image at once (two visitors drawing the same
-digit, the same slider value), one rewrite truncates the file while the other is being downloaded:
-the browser sees ERR_CONTENT_LENGTH_MISMATCH and gradio_client a closed connection
+1. Gradio caches each output image in a file named by its content hash and rewrites that file in
+place on every request. When two requests produce the same image at once (two visitors drawing the
+same digit, the same slider value), one rewrite truncates the file while the other is being
+downloaded: the browser sees ERR_CONTENT_LENGTH_MISMATCH and gradio_client a closed connection
 (tests/test_load.py sends identical drawings to catch it). Writing aside and renaming, and not
 rewriting a file that is already there, makes every download see a whole file.
 

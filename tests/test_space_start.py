@@ -49,7 +49,7 @@ def test_python_app_py_gets_the_settings(launches, monkeypatch):
 def test_the_queue_of_an_app_nobody_uses_looks_for_work_every_10_ms():
     """Gradio's own queue looks every millisecond (4.4-6% of a core with nobody there); app.py's
     fixes (tabs/gradio_fixes.py) make it 10 ms for every queue made after them."""
-    import app  # noqa: F401  (imports tabs.gradio_fixes first)
+    import app  # noqa: F401  (it imports tabs.gradio_fixes)
 
     with gr.Blocks() as blocks:
         gr.Markdown("a queue")
