@@ -20,6 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_VARIABLES = ("SPACES_ZERO", "ZEROGPU")  # left out of the child's environment: no spaces patch there
 
 
+def plain_environment() -> dict:
+    """This process's environment less the platform's variables: a child there gets a plain torch."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_VARIABLES)}
+
+
+def frames_out():
+    """In a child: its real stdout, kept for the frames alone; anything printed goes to stderr."""
+    frames = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return frames
+
+
 def send(stream, item) -> None:
     data = pickle.dumps(item)
     stream.write(struct.pack("<Q", len(data)) + data)
@@ -35,8 +47,7 @@ def receive(stream):
 
 def events(spec) -> Iterator[dict]:
     """The worker's dicts, from a child process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_VARIABLES)}
-    child = subprocess.Popen([sys.executable, "-m", "runs.child"], cwd=ROOT, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "runs.child"], cwd=ROOT, env=plain_environment(),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     send(child.stdin, spec)
     try:
@@ -56,8 +67,7 @@ def events(spec) -> Iterator[dict]:
 
 
 def main() -> None:
-    frames = os.fdopen(os.dup(1), "wb")  # the frames alone on the real stdout; anything printed goes to stderr
-    os.dup2(2, 1)
+    frames = frames_out()
     spec = receive(sys.stdin.buffer)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.buffer.readline(), stop.set()), daemon=True).start()

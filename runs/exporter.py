@@ -10,14 +10,13 @@ ZeroGPU, where spaces patches the server's torch to pose as CUDA and torch.onnx 
 The protocol is runs/child.py's frames: (checkpoint path, .onnx path) in; {"card": ...} or
 {"error": words} out. One export at a time: the others wait for the lock, as they would for the cores.
 """
-import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from runs.child import PLATFORM_VARIABLES, ROOT, receive, send
+from runs.child import ROOT, frames_out, plain_environment, receive, send
 
 RENEW_AFTER = 16  # exports before a fresh child: what the exporter keeps stays bounded
 IDLE_S = 300.0  # a child unused this long leaves, and its memory with it
@@ -78,8 +77,7 @@ def export(checkpoint: Path, out: Path) -> dict:
 def _running() -> subprocess.Popen:
     global _child, _exports
     if _child is None or _child.poll() is not None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_VARIABLES)}
-        _child = subprocess.Popen([sys.executable, "-m", "runs.exporter"], cwd=ROOT, env=env,
+        _child = subprocess.Popen([sys.executable, "-m", "runs.exporter"], cwd=ROOT, env=plain_environment(),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         _exports = 0
     return _child
@@ -123,8 +121,7 @@ def _leave_if_idle() -> None:
 
 def main() -> None:
     """The child: exports until its stdin closes."""
-    frames = os.fdopen(os.dup(1), "wb")  # the frames alone on the real stdout; anything printed goes to stderr
-    os.dup2(2, 1)
+    frames = frames_out()
     from inference.memory import hold_malloc
 
     hold_malloc()  # what an export frees goes back to the system between exports
