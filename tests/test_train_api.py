@@ -14,8 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tabs.train import tab
-from tests.conftest import cnn_steps
+from tests.conftest import ROOT, cnn_steps
 from tests import test_browser
 from tests.train_client import OUT, classify, new_client, step_of, value, wait_for_step, wait_for_text, wait_until_free
 
@@ -312,7 +311,7 @@ def test_a_gan_run_shows_the_game_samples_with_scores_and_what_the_cnn_reads(tra
     assert "GAN: yours, run 1 (gan.onnx)" in last["note"]
     # This session's /sample now draws with the run's generator; another session's does not.
     mine = np.asarray(Image.open(client.predict(3, 0, api_name="/sample")))
-    if not (Path(tab.__file__).parent.parent / "exports" / "gan.onnx").is_file():
+    if not (ROOT / "exports" / "gan.onnx").is_file():
         pytest.skip("no shipped exports/gan.onnx to compare this session's generator with")
     theirs = np.asarray(Image.open(new_client(url).predict(3, 0, api_name="/sample")))
     assert mine.shape == theirs.shape and np.abs(mine.astype(int) - theirs.astype(int)).mean() > 5
