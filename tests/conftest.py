@@ -51,11 +51,13 @@ SUITE_LIMITS = {"DIGIT_LAB_PLACES_PER_ADDRESS": "50", "DIGIT_LAB_RATE_TRAIN": "1
 
 def launch_app(env_extra: dict | None = None, timeout: float = 120, script: str = "app.py"):
     """Start `python app.py` on a free loopback port; returns (process, url) once it answers. Its
-    runs go to a temporary folder unless `env_extra` says where, never into the repository."""
+    runs and its class board go to temporary folders of its own unless `env_extra` says where:
+    never into the repository, nor into another launched app's board."""
     from benchmarks.launch import Server
 
-    runs = tempfile.mkdtemp(prefix="digit-lab-runs-")
-    server = Server(script, {**SUITE_LIMITS, "DIGIT_LAB_RUNS_DIR": runs, **(env_extra or {})}, timeout)
+    folders = {"DIGIT_LAB_RUNS_DIR": tempfile.mkdtemp(prefix="digit-lab-runs-"),
+               "DIGIT_LAB_CLASS_DIR": tempfile.mkdtemp(prefix="digit-lab-class-")}
+    server = Server(script, {**SUITE_LIMITS, **folders, **(env_extra or {})}, timeout)
     return server.process, server.url
 
 
@@ -104,6 +106,19 @@ def app_url():
         return
     process, url = launch_app(timeout=600)
     yield url
+    stop_app(process)
+
+
+@pytest.fixture(scope="session")
+def capped_app(tmp_path_factory):
+    """One launched app for the tests that wait for runs to end: its runs stop after 4 steps
+    (DIGIT_LAB_TRAIN_MAX_STEPS), so a run's last step is also its epoch's end and its held-out
+    figures, export and swap come within seconds; one torch thread, a status every half second.
+    -> (url, its runs folder). Each test's visitors are sessions of their own."""
+    runs = tmp_path_factory.mktemp("capped-runs")
+    process, url = launch_app({"DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_TRAIN_MAX_STEPS": "4",
+                               "DIGIT_LAB_TRAIN_THREADS": "1", "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"}, timeout=600)
+    yield url, runs
     stop_app(process)
 
 

@@ -213,28 +213,17 @@ LINES_AFTER_AN_EPOCH = {"CNN: reads digits": ["#1f77b4", "#1f77b4", "#1f77b4", "
                         "GAN: draws digits": ["#17becf", "#2ca02c", "#9467bd", "#d62728", "#e377c2"]}
 
 
-@pytest.fixture(scope="module")
-def capped_url():
-    """An app whose runs stop after 6 steps: a run's last step is also its epoch's end, so the
-    held-out figures join the plots after seconds rather than after a whole epoch of training."""
-    from conftest import launch_app, stop_app
-
-    process, url = launch_app({"DIGIT_LAB_TRAIN_MAX_STEPS": "6", "DIGIT_LAB_TRAIN_THREADS": "1",
-                               "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"})
-    yield url
-    stop_app(process)
-
-
 @pytest.mark.parametrize("model", LINES_AFTER_AN_EPOCH)
-def test_held_out_figures_join_the_plots_in_their_own_colour(browser, capped_url, model):
+def test_held_out_figures_join_the_plots_in_their_own_colour(browser, capped_app, model):
     """A series that first appears at an epoch's end is drawn, in its own colour, beside the others
-    (and the redraw that takes raises no console error)."""
+    (and the redraw that takes raises no console error). The capped app's runs end after a few
+    steps, their last step also their epoch's end: the held-out figures come after seconds."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(capped_url)
+    page.goto(capped_app[0])
     panel = open_tab(page, "Train")
     panel.get_by_label(model).check()
     panel.get_by_role("button", name="Start").click()

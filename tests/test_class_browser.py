@@ -9,18 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import launch_app, stop_app
 from tests.test_browser import wait_for
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def class_app(tmp_path_factory):
-    process, url = launch_app({"DIGIT_LAB_CLASS_DIR": str(tmp_path_factory.mktemp("class")), "DIGIT_LAB_TRAIN_THREADS": "1",
-                               "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"}, timeout=600)
-    yield url
-    stop_app(process)
+def class_app(capped_app):
+    """The suite's capped app (tests/conftest.py): a lesson's short runs end within its cap, and
+    each class on its board is reached with its own code."""
+    return capped_app[0]
 
 
 OPEN = []  # this test's browser contexts, closed when it ends (an open page keeps rendering and asking)

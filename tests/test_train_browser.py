@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ARTIFACTS, launch_app, stop_app
+from conftest import ARTIFACTS
 from test_browser import wait_for_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,15 +22,6 @@ WORDS = {
               "augment": "数据增强"},
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def capped_app(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    process, url = launch_app({"DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_TRAIN_MAX_STEPS": "4",
-                               "DIGIT_LAB_TRAIN_THREADS": "1", "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"})
-    yield url, runs
-    stop_app(process)
 
 
 def finish_a_run(page, panel, words, count: int) -> None:

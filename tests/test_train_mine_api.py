@@ -2,6 +2,7 @@
 short "mine only" run fine-tuned from the served model, scored on mnist-5k's held-out digits and on
 the set's own held-out part (the status and the run card say both); refusals in words."""
 import json
+from pathlib import Path
 
 import pytest
 from gradio_client import handle_file
@@ -11,31 +12,18 @@ from tests.test_train_mine import a_set
 from tests.train_client import OUT, new_client, value
 
 
-@pytest.fixture(scope="module")
-def mine_app(tmp_path_factory):
-    from tests.conftest import launch_app, stop_app
-
-    runs = tmp_path_factory.mktemp("runs")
-    process, url = launch_app({
-        "DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5", "DIGIT_LAB_TRAIN_THREADS": "1",
-        "DIGIT_LAB_TRAIN_MAX_SECONDS": "120", "DIGIT_LAB_TRAIN_MAX_STEPS": "4",
-    })
-    yield url, runs
-    stop_app(process)
-
-
 @pytest.mark.slow
-def test_a_mine_only_run_is_scored_on_both_held_out_sets(mine_app, tmp_path):
-    url, runs = mine_app
+def test_a_mine_only_run_is_scored_on_both_held_out_sets(capped_app, tmp_path):
+    url, _ = capped_app
     digits = a_set(60)
     path = tmp_path / "mine.npz"
     path.write_bytes(my_digits.to_npz(digits))
     client = new_client(url)
     client.predict(handle_file(str(path)), api_name="/my_digits_upload")
     outputs = list(client.submit(kind="cnn", epochs=1, batch_size=32, digits="mine", fine_tune=True, api_name="/train"))
-    status = value(outputs[-1][OUT["status"]])
-    assert "held-out accuracy" in status and "your digits" in status, status
-    card = json.loads(next(runs.glob("*-cnn-*/run.json")).read_text())
+    last = {name: value(outputs[-1][i]) for name, i in OUT.items()}
+    assert "held-out accuracy" in last["status"] and "your digits" in last["status"], last["status"]
+    card = json.loads(next(Path(f) for f in last["files"] if Path(f).name == "run.json").read_text())
     train, held_out = my_digits.split(digits)
     assert card["config"]["digits"] == "mine" and card["config"]["fine_tune"] is True
     assert card["mine"] == {"digits": len(digits), "held_out": len(held_out), "trained_on": "mine", "fine_tuned_from": "shipped"}
@@ -43,8 +31,8 @@ def test_a_mine_only_run_is_scored_on_both_held_out_sets(mine_app, tmp_path):
     assert "--digits mine" in card["command"] and any("--mine FILE" in note for note in card["notes"])
 
 
-def test_mine_without_a_set_or_with_a_wrong_word_is_refused_in_words(mine_app):
-    url, _ = mine_app
+def test_mine_without_a_set_or_with_a_wrong_word_is_refused_in_words(capped_app):
+    url, _ = capped_app
     stranger = new_client(url)
     for settings, words in (({"digits": "mine"}, "None of your digits"), ({"digits": "mnist-5k+mine"}, "None of your digits"),
                             ({"digits": "theirs"}, "not in the list of choices")):

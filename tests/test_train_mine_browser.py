@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inference import my_digits
-from tests.conftest import ARTIFACTS, launch_app, stop_app
+from tests.conftest import ARTIFACTS
 from tests.test_draw_browser import DESKTOP, PHONE, open_page
 from tests.test_my_digits_browser import open_box, wait_for_count
 
@@ -23,15 +23,6 @@ WORDS = {
     "zh-CN": {"tab": "训练", "draw": "手写", "start": "开始训练", "finished": "CNN 训练完成", "mine": "只用我的",
               "yours": "你的数字"},
 }
-
-
-@pytest.fixture(scope="module")
-def capped_app(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    process, url = launch_app({"DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_TRAIN_MAX_STEPS": "4",
-                               "DIGIT_LAB_TRAIN_THREADS": "1", "DIGIT_LAB_TRAIN_UPDATE_SECONDS": "0.5"}, timeout=600)
-    yield url
-    stop_app(process)
 
 
 def ten_digits() -> bytes:
@@ -46,7 +37,7 @@ def ten_digits() -> bytes:
 @pytest.mark.parametrize("locale, viewport", [("en-US", DESKTOP), ("zh-CN", PHONE)])
 def test_your_set_trains_a_run_whose_mistakes_show_beside_the_shipped_models(browser, capped_app, locale, viewport):
     words = WORDS[locale]
-    context, page, errors = open_page(browser, capped_app, locale=locale, viewport=viewport)
+    context, page, errors = open_page(browser, capped_app[0], locale=locale, viewport=viewport)
     try:
         open_box(page, "mine-box")
         with page.expect_file_chooser() as chooser:
